@@ -1,0 +1,50 @@
+"""Writing tables for the output contract (``output_dir/tables/NAME.csv``).
+
+Text cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``,
+``@``, tab or carriage return) are prefixed with a single quote, as OWASP recommends
+against CSV injection. Numeric columns are written unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_stem(name: str) -> str:
+    """A file stem made from ``name`` that cannot leave its folder.
+
+    Keeps letters, digits, ``-``, ``_`` and ``.``; everything else (``/``, ``\\``, spaces,
+    control characters) becomes ``_``; leading dots are removed so ``..`` cannot survive.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", str(name)).lstrip(".")
+    stem = stem[:120]
+    if not stem:
+        raise ValueError(f"cannot make a file name from {name!r}")
+    return stem
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``df`` whose text cells cannot be read as spreadsheet formulas."""
+    out = df.copy()
+    for col in out.columns:
+        series = out[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        out[col] = series.map(
+            lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+        )
+    return out
+
+
+def save_table(df: pd.DataFrame, output_dir: str | Path, name: str) -> Path:
+    """Write ``df`` to ``output_dir/tables/NAME.csv`` (UTF-8, no index) and return the path."""
+    folder = Path(output_dir) / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{safe_stem(name)}.csv"
+    neutralise_formulas(df).to_csv(path, index=False, encoding="utf-8")
+    return path
