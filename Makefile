@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine with Python 3.11+:
+#   make reports   set up, then render the reports from the shipped data into reports/
+#   make test      set up, then run the tests
+# Both create (or reuse) the virtual environment .venv and install what they need.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= data
+OUT    ?= reports
+
+.PHONY: setup reports test lab bench validate strip clean ci-system-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name stemcell-analysis \
+		--display-name "Python (stemcell-analysis)" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+reports: setup
+	$(BIN)/python -m analysis render --data $(DATA) --out $(OUT) $(ARGS)
+
+# Under CI (CI=true) the browser test must run, so Chromium is installed first.
+test: setup $(if $(CI),ci-system-deps)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ci-system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+validate: setup
+	$(BIN)/python -m analysis validate $(DATA)
+
+# Strip outputs from every notebook (they are kept in git without outputs).
+strip: setup
+	$(BIN)/nbstripout notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,587 @@
+"""Reading a data folder: files (CSV or .xlsx), validation, typed and resolved tables.
+
+``load_dataset(data_dir)`` is the one call the notebooks make. It reads every file,
+validates it with the pandera schemas of :mod:`analysis.schemas` (lazily, so every problem
+is collected), checks what crosses files (references, offset chains, dates against the
+therapy they follow), and either returns a :class:`Dataset` or raises
+:class:`DataValidationError` listing every problem as ``file:row:column: message``.
+
+Row numbers are the spreadsheet's: the header is row 1, the first data row is row 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import schemas, timing
+
+MAX_FILE_BYTES = 100 * 1024 * 1024
+"""Largest data file read (bytes); hand-coded tables are far smaller."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One validation problem, located in the user's file."""
+
+    file: str
+    row: int | str
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.row}:{self.column or '-'}: {self.message}"
+
+
+class DataValidationError(ValueError):
+    """Raised by :func:`load_dataset`; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the data:\n" + "\n".join(map(str, self.problems))
+        )
+
+
+@dataclass
+class Dataset:
+    """Validated, typed tables of one data folder (see ``data/README.md``)."""
+
+    data_dir: Path
+    sources: pd.DataFrame
+    patients: pd.DataFrame
+    events: pd.DataFrame
+    lines: pd.DataFrame
+    cohort_outcomes: pd.DataFrame
+    ipd: pd.DataFrame
+    km_curves_points: pd.DataFrame
+    km_curves_at_risk: pd.DataFrame
+    files: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Row counts per table."""
+        return {
+            "sources": len(self.sources),
+            "patients": len(self.patients),
+            "events": len(self.events),
+            "treatment lines": len(self.lines),
+            "cohort outcomes": len(self.cohort_outcomes),
+            "ipd rows": len(self.ipd),
+            "km curve points": len(self.km_curves_points),
+        }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _decode(raw: bytes, name: str, problems: list[Problem]) -> str | None:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(
+            Problem(
+                name, line, "",
+                f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x} that is not UTF-8 "
+                "(save the file as 'CSV UTF-8' from your spreadsheet)",
+            )
+        )
+        return None
+
+
+def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        problems.append(
+            Problem(name, "-", "", f"expected a file of at most {MAX_FILE_BYTES // 2**20} MB, "
+                    f"found {size / 2**20:.0f} MB")
+        )
+        return None
+    text = _decode(path.read_bytes(), name, problems)
+    if text is None:
+        return None
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    if "\t" in first and first.count("\t") > max(first.count(","), first.count(";")):
+        delimiter = "\t"
+    csv.field_size_limit(MAX_FILE_BYTES)
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        problems.append(Problem(name, "-", "", f"expected an .xlsx workbook, could not open it ({exc})"))
+        return None
+    ws = wb.worksheets[0]
+    rows = []
+    for values in ws.iter_rows(values_only=True):
+        row = []
+        for v in values:
+            if v is None:
+                row.append("")
+            elif isinstance(v, dt.datetime):
+                row.append(v.date().isoformat() if v.time() == dt.time() else v.isoformat())
+            elif isinstance(v, dt.date):
+                row.append(v.isoformat())
+            elif isinstance(v, float) and v.is_integer():
+                row.append(str(int(v)))
+            else:
+                row.append(str(v))
+        rows.append(row)
+    wb.close()
+    return rows
+
+
+def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem]) -> pd.DataFrame | None:
+    """Read one file into a text DataFrame indexed by spreadsheet row number.
+
+    Cells are stripped; empty cells become missing; empty rows and unnamed empty columns
+    (spreadsheet leftovers) are dropped. Missing or unknown columns are reported.
+    """
+    name = path.name if path.parent.name not in ("ipd", "km_curves") else f"{path.parent.name}/{path.name}"
+    if path.suffix.lower() == ".xlsx":
+        rows = _read_xlsx_rows(path, name, problems)
+    else:
+        rows = _read_csv_rows(path, name, problems)
+    if rows is None:
+        return None
+    numbered = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(rows)]
+    numbered = [(n, r) for n, r in numbered if any(r)]
+    if not numbered:
+        problems.append(Problem(name, 1, "", "expected a header row with column names, found an empty file"))
+        return None
+    header_row, header = numbered[0]
+    while header and header[-1] == "":
+        header.pop()
+    known = data_file.column_names
+    ok = True
+    for i, col in enumerate(header):
+        if col == "":
+            problems.append(Problem(name, header_row, f"column {i + 1}", "expected a column name, found an empty header cell"))
+            ok = False
+        elif col not in known:
+            problems.append(
+                Problem(name, header_row, col,
+                        f"unknown column; expected one of: {', '.join(known)}")
+            )
+            ok = False
+    seen = set()
+    for col in header:
+        if col in seen and col:
+            problems.append(Problem(name, header_row, col, "column appears twice in the header"))
+            ok = False
+        seen.add(col)
+    for col in known:
+        if col not in header:
+            problems.append(Problem(name, header_row, col, "missing column (add it, even if empty)"))
+            ok = False
+    if not ok:
+        return None
+    records = {}
+    width = len(header)
+    for n, r in numbered[1:]:
+        extra = [c for c in r[width:] if c]
+        if extra:
+            problems.append(Problem(name, n, f"column {width + 1}",
+                                    f"expected {width} cells as in the header, found a value beyond them: {extra[0][:40]!r}"))
+            continue
+        if r[:width] == header:
+            problems.append(Problem(name, n, "", "header row repeated inside the data; remove it"))
+            continue
+        records[n] = (r + [""] * width)[:width]
+    df = pd.DataFrame.from_dict(records, orient="index", columns=header, dtype=object)
+    if df.empty:
+        df = pd.DataFrame({c: pd.Series(dtype=object) for c in header})
+    df = df[known].replace("", pd.NA)
+    df.index.name = "row"
+    return df
+
+
+def _find_file(data_dir: Path, stem: str, problems: list[Problem], required: bool) -> Path | None:
+    candidates = [data_dir / f"{stem}.csv", data_dir / f"{stem}.xlsx"]
+    found = [p for p in candidates if p.exists()]
+    if len(found) > 1:
+        problems.append(Problem(found[0].name, "-", "", f"both {stem}.csv and {stem}.xlsx exist; keep one"))
+        return None
+    if not found:
+        if required:
+            problems.append(Problem(f"{stem}.csv", "-", "", "missing required file (csv or xlsx); "
+                                    "start from `python -m analysis new-data DIR`"))
+        return None
+    return found[0]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
+                   problems: list[Problem], refs: dict[str, set] | None = None) -> pd.DataFrame:
+    """Validate ``df`` (text cells) with the pandera schemas; append problems; return the
+    typed frame.
+
+    Two pandera passes: the first only reads numbers (cells that are not numbers are
+    reported and blanked), the second checks everything else on the typed values.
+    """
+    import pandera.errors
+
+    df = df.copy()
+    try:
+        schemas.pandera_schema(data_file, types_only=True).validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        seen = set()
+        for rec in err.failure_cases.itertuples(index=False):
+            if rec.index is None or pd.isna(rec.index) or (rec.index, rec.column) in seen:
+                continue
+            if pd.isna(df.loc[rec.index, rec.column]):
+                continue  # an empty cell is not a wrong number; nullability is checked next
+            seen.add((rec.index, rec.column))
+            problems.append(Problem(name, int(rec.index), rec.column,
+                                    f"expected {schemas.expected_text(data_file, rec.column)}, found {rec.failure_case!r}"))
+            df.loc[rec.index, rec.column] = pd.NA
+    df = _coerce_quietly(df, data_file)
+    try:
+        return schemas.pandera_schema(data_file, refs).validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        bad_numbers = {(p.row, p.column) for p in problems if p.file == name}
+        for rec in err.failure_cases.itertuples(index=False):
+            column = rec.column if isinstance(rec.column, str) else ""
+            row = int(rec.index) if rec.index is not None and not pd.isna(rec.index) else "-"
+            check = str(rec.check)
+            value = rec.failure_case
+            if check == "not_nullable":
+                if (row, column) in bad_numbers:
+                    continue
+                msg = "expected a value, found an empty cell"
+            elif check == "field_uniqueness":
+                msg = f"expected a unique id, found {value!r} more than once"
+            elif check.startswith("expected at most"):
+                msg = f"{check}, found {len(str(value)):,}"
+            else:
+                msg = f"{check}, found {value!r}"
+            problems.append(Problem(name, row, column, msg))
+    return df
+
+
+def _coerce_quietly(df: pd.DataFrame, data_file: schemas.DataFile) -> pd.DataFrame:
+    out = df.copy()
+    for col in data_file.columns:
+        if col.kind == "int":
+            out[col.name] = pd.to_numeric(out[col.name], errors="coerce").round().astype("Int64")
+        elif col.kind == "float":
+            out[col.name] = pd.to_numeric(out[col.name], errors="coerce").astype(float)
+    return out
+
+
+def _load_file(data_dir: Path, data_file: schemas.DataFile, problems, refs=None, files=None):
+    path = _find_file(data_dir, data_file.name, problems, required=True)
+    if path is None:
+        return None
+    if files is not None:
+        files[data_file.name] = path
+    df = read_table(path, data_file, problems)
+    if df is None:
+        return None
+    return validate_table(df, data_file, path.name, problems, refs)
+
+
+def _load_optional_folder(data_dir: Path, data_file: schemas.DataFile, problems, refs, files):
+    folder, pattern = data_file.path.split("/")
+    base = data_dir / folder
+    if not base.is_dir():
+        return _empty(data_file)
+    if "*" in pattern:
+        paths = sorted([*base.glob("*.csv"), *base.glob("*.xlsx")])
+    else:
+        stem = pattern.rsplit(".", 1)[0]
+        p = _find_file(base, stem, problems, required=False)
+        paths = [p] if p else []
+    frames = []
+    for path in paths:
+        files[f"{folder}/{path.name}"] = path
+        df = read_table(path, data_file, problems)
+        if df is None:
+            continue
+        typed = validate_table(df, data_file, f"{folder}/{path.name}", problems, refs)
+        typed = typed.assign(file=f"{folder}/{path.name}")
+        frames.append(typed)
+    if not frames:
+        return _empty(data_file)
+    return pd.concat(frames)
+
+
+def _empty(data_file: schemas.DataFile) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in data_file.column_names})
+
+
+def _ids(df: pd.DataFrame | None, column: str) -> set:
+    if df is None:
+        return set()
+    return set(df[column].dropna().astype(str))
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list[Problem]):
+    """Resolve dates and offsets; return (events with t_*/date_* columns, lines table)."""
+    name = "events.csv"
+    parent: dict[str, tuple[str, timing.Interval]] = {}
+    edges: dict[str, str] = {}
+    undated: set[str] = set()
+    patient_of = dict(zip(events["event_id"], events["patient_id"]))
+    row_of = {eid: row for row, eid in zip(events.index, events["event_id"])}
+    for row, ev in events.iterrows():
+        eid, date, offset, ref, qual = ev["event_id"], ev["date"], ev["offset"], ev["offset_from"], ev["qualifier"]
+        qual = "" if pd.isna(qual) else qual
+        if pd.isna(eid):
+            continue
+        has_date, has_offset = not pd.isna(date), not pd.isna(offset)
+        if has_date and has_offset:
+            problems.append(Problem(name, row, "offset", "expected either a date or an offset, found both"))
+            continue
+        if not has_date and not has_offset:
+            problems.append(Problem(name, row, "date", "expected a date or an offset (with offset_from), found neither; "
+                                    "for an undated event after another, use offset '+0 days' with qualifier at_least"))
+            continue
+        if has_date and str(date).strip().lower() == "not_reported":
+            if not pd.isna(ref) or qual:
+                problems.append(Problem(name, row, "date", "expected no offset_from or qualifier with date 'not_reported'"))
+            undated.add(eid)  # an undated root: other events may count from it
+            continue
+        if has_date:
+            if not pd.isna(ref):
+                problems.append(Problem(name, row, "offset_from", f"expected empty when a date is given, found {ref!r}"))
+            try:
+                parent[eid] = (timing.CALENDAR, timing.parse_date(str(date), qual))
+            except ValueError as exc:
+                problems.append(Problem(name, row, "qualifier" if "applies to offsets" in str(exc) else "date", str(exc)))
+            continue
+        if pd.isna(ref):
+            problems.append(Problem(name, row, "offset_from", "expected the event_id the offset counts from (or 'birth'), found an empty cell"))
+            continue
+        from_birth = str(ref).strip().lower() == "birth"
+        try:
+            iv = timing.offset_interval(str(offset), qual, from_birth=from_birth)
+        except ValueError as exc:
+            problems.append(Problem(name, row, "offset", str(exc)))
+            continue
+        if from_birth:
+            parent[eid] = (f"{timing.BIRTH}/{ev['patient_id']}", iv)
+            continue
+        if ref not in patient_of:
+            problems.append(Problem(name, row, "offset_from", f"expected an event_id of patient {ev['patient_id']}, found {ref!r}, which is not in events"))
+            continue
+        if patient_of[ref] != ev["patient_id"]:
+            problems.append(Problem(name, row, "offset_from", f"expected an event of the same patient {ev['patient_id']}, found {ref!r} of patient {patient_of[ref]}"))
+            continue
+        parent[eid] = (ref, iv)
+        edges[eid] = ref
+    for cycle in timing.find_cycles(edges):
+        rows = ", ".join(f"row {row_of[e]} ({e})" for e in cycle)
+        for e in cycle:
+            problems.append(Problem(name, row_of[e], "offset_from", f"offsets form a cycle: {rows}"))
+            parent.pop(e, None)
+    # events whose chain ends at an event that could not be resolved
+    resolvable = {}
+
+    def ok(e, depth=0):
+        if e in resolvable:
+            return resolvable[e]
+        if e.startswith("@") or e in undated:
+            return True
+        if e not in parent or depth > 10_000:
+            resolvable[e] = False
+            return False
+        resolvable[e] = ok(parent[e][0], depth + 1)
+        return resolvable[e]
+
+    good = {e: p for e, p in parent.items() if ok(e)}
+    graph = timing.OffsetGraph(good)
+    usable = set(good) | undated
+
+    # treatment lines and their anchors
+    line_rows = []
+    anchors: dict[tuple, str] = {}
+    ev = events.dropna(subset=["event_id", "patient_id"])
+    for (pid, line), grp in ev[ev["line"].fillna(0) > 0].groupby(["patient_id", "line"], sort=True):
+        cands = grp[grp["event_type"].isin(schemas.STEM_CELL_EVENTS) & grp["event_id"].isin(usable)]
+        if cands.empty:
+            first_row = grp.index[0]
+            problems.append(Problem(name, first_row, "line", f"line {line} of patient {pid} has no transplant or infusion event "
+                                    "with a usable time to anchor it (day 0 of a line is its first stem-cell therapy)"))
+            continue
+        first = cands["event_id"].iloc[0]
+        best = {e: graph.relative(e, first) for e in cands["event_id"]}
+        order = sorted(cands["event_id"], key=lambda e: (best[e].best if best[e] else math.inf))
+        anchor = order[0]
+        anchors[(pid, int(line))] = anchor
+        a = cands.set_index("event_id").loc[anchor]
+        line_rows.append({
+            "patient_id": pid, "line": int(line), "anchor_event_id": anchor,
+            "anchor_type": a["event_type"], "therapy": a["product"] if not pd.isna(a["product"]) else a["event_type"],
+            "source_id": a["source_id"],
+        })
+    lines = pd.DataFrame(line_rows, columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
+    first_line = {}
+    for (pid, line), anchor in sorted(anchors.items()):
+        first_line.setdefault(pid, anchor)
+
+    t_lo, t_best, t_hi, d_lo, d_best, d_hi = ([] for _ in range(6))
+    for row, e in events.iterrows():
+        eid = e["event_id"]
+        line = 0 if pd.isna(e["line"]) else int(e["line"])
+        anchor = anchors.get((e["patient_id"], line)) if line > 0 else first_line.get(e["patient_id"])
+        rel = graph.relative(eid, anchor) if (anchor and eid in usable) else None
+        cal = graph.relative(eid, timing.CALENDAR) if eid in usable else None
+        t_lo.append(rel.lo if rel else math.nan)
+        t_best.append(rel.best if rel else math.nan)
+        t_hi.append(rel.hi if rel else math.nan)
+        d_lo.append(timing.interval_to_days_since_epoch_date(cal.lo) if cal else pd.NaT)
+        d_best.append(timing.interval_to_days_since_epoch_date(cal.best) if cal else pd.NaT)
+        d_hi.append(timing.interval_to_days_since_epoch_date(cal.hi) if cal else pd.NaT)
+        if rel and line > 0 and e["event_type"] in ("relapse", "last_followup", "death", "remission") and rel.hi < 0:
+            what = {"relapse": "a relapse", "last_followup": "the last follow-up", "death": "a death",
+                    "remission": "a remission"}[e["event_type"]]
+            problems.append(Problem(name, row, "date" if not pd.isna(e["date"]) else "offset",
+                                    f"{what} of line {line} cannot be before the line's first stem-cell therapy "
+                                    f"({anchor}); found it {-rel.hi:.0f} days or more before"))
+    out = events.copy()
+    out["t_lo"], out["t_best"], out["t_hi"] = t_lo, t_best, t_hi
+    out["date_lo"] = pd.to_datetime(pd.Series(d_lo, index=out.index, dtype="datetime64[ns]"))
+    out["date_best"] = pd.to_datetime(pd.Series(d_best, index=out.index, dtype="datetime64[ns]"))
+    out["date_hi"] = pd.to_datetime(pd.Series(d_hi, index=out.index, dtype="datetime64[ns]"))
+    out["imprecise"] = out["t_lo"] != out["t_hi"]
+    return out, lines, graph
+
+
+# --------------------------------------------------------------------------- cross checks
+
+
+def _check_outcomes(df: pd.DataFrame, problems: list[Problem]) -> None:
+    name = "cohort_outcomes.csv"
+    for row, r in df.iterrows():
+        ev, tot, prop = r["events"], r["total"], r["proportion"]
+        if not pd.isna(ev) and not pd.isna(tot) and ev > tot:
+            problems.append(Problem(name, row, "events", f"expected events <= total ({tot}), found {ev}"))
+        if not pd.isna(ev) and pd.isna(tot):
+            problems.append(Problem(name, row, "total", f"expected the total that the {ev} events are out of, found an empty cell"))
+        if not pd.isna(ev) and not pd.isna(prop):
+            problems.append(Problem(name, row, "proportion", "expected either events/total or a proportion, found both"))
+        if not pd.isna(r["time_value"]) and pd.isna(r["time_unit"]):
+            problems.append(Problem(name, row, "time_unit", "expected a unit for time_value, found an empty cell"))
+        if not pd.isna(tot) and r["total_qualifier"] in ("about", "at_least") and r["approximate"] != "yes":
+            problems.append(Problem(name, row, "approximate", f"expected 'yes' since total is '{r['total_qualifier']}', found {r['approximate']!r}"))
+
+
+def _check_events(df: pd.DataFrame, problems: list[Problem]) -> None:
+    name = "events.csv"
+    for row, r in df.iterrows():
+        if not pd.isna(r["dose"]) and pd.isna(r["dose_unit"]):
+            problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
+        if r["event_type"] in schemas.STEM_CELL_EVENTS and (pd.isna(r["line"]) or r["line"] == 0):
+            problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for a {r['event_type']}, found {r['line']}"))
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def load_dataset(data_dir: str | Path) -> Dataset:
+    """Read, validate and resolve a data folder.
+
+    Returns a :class:`Dataset`; raises :class:`DataValidationError` listing every problem
+    (``file:row:column: message``), or ``FileNotFoundError`` if the folder does not exist.
+    Times of events are resolved to ``t_lo``, ``t_best``, ``t_hi``: days relative to day 0
+    of the event's treatment line (events of line 0 relative to the patient's first line),
+    and to calendar dates ``date_lo``/``date_best``/``date_hi`` where the chain reaches a date.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data folder {data_dir} does not exist")
+    problems: list[Problem] = []
+    files: dict[str, Path] = {}
+    F = schemas.FILES
+    sources = _load_file(data_dir, F["sources"], problems, files=files)
+    source_ids = _ids(sources, "source_id")
+    refs = {"source_id": source_ids, "study": source_ids}
+    patients = _load_file(data_dir, F["patients"], problems, refs, files)
+    events = _load_file(data_dir, F["events"], problems,
+                        {**refs, "patient_id": _ids(patients, "patient_id")}, files)
+    outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files)
+    ipd = _load_optional_folder(data_dir, F["ipd"], problems, refs, files)
+    km_points = _load_optional_folder(data_dir, F["km_points"], problems, refs, files)
+    km_at_risk = _load_optional_folder(data_dir, F["km_at_risk"], problems, refs, files)
+    if sources is not None and sources.empty:
+        problems.append(Problem(files["sources"].name, 2, "", "expected at least one source, found a header only"))
+    if outcomes is not None:
+        _check_outcomes(outcomes, problems)
+    lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
+    if events is not None:
+        _check_events(events, problems)
+        events, lines, _ = _resolve_events(events, patients if patients is not None else _empty(F["patients"]), problems)
+    if problems:
+        raise DataValidationError(sorted(set(problems), key=_problem_order))
+    for df in (sources, patients, events, outcomes):
+        df.reset_index(inplace=True)
+    for df in (ipd, km_points, km_at_risk):
+        df.reset_index(drop=True, inplace=True)
+    sources["evidence_level"] = pd.Categorical(sources["evidence_level"], categories=schemas.EVIDENCE_LEVELS, ordered=True)
+    outcomes["controlled"] = outcomes["controlled"] == "yes"
+    outcomes["approximate"] = outcomes["approximate"] == "yes"
+    lines = lines.merge(sources[["source_id", "kind", "evidence_level"]], on="source_id", how="left")
+    return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files)
+
+
+def _problem_order(p: Problem):
+    row = p.row if isinstance(p.row, int) else -1
+    return (p.file, row, p.column, p.message)
+
+
+def check_quotes(ds: Dataset, texts_dir: str | Path) -> list[Problem]:
+    """Problems for every quote that does not appear verbatim in its source's text file.
+
+    Case and whitespace are normalised, and a word broken by a hyphen at a line end may be
+    quoted joined or hyphenated; a quote may join fragments with `` … ``. The source's
+    ``text_file`` names the file inside ``texts_dir``.
+    """
+    import re
+
+    texts_dir = Path(texts_dir)
+
+    def norm(s: str, hyphen: str = "") -> str:
+        s = re.sub(r"-[ \t]*\n\s*", hyphen, s)  # a word broken at a line end
+        return re.sub(r"\s+", " ", s).strip().lower()
+
+    texts = {}
+    problems = []
+    for _, s in ds.sources.iterrows():
+        tf = s["text_file"]
+        if pd.isna(tf):
+            continue
+        path = texts_dir / str(tf)
+        if not path.exists():
+            problems.append(Problem("sources.csv", int(s["row"]), "text_file", f"expected a file in {texts_dir}, found no {tf!r}"))
+            continue
+        raw = path.read_text(encoding="utf-8", errors="replace")
+        texts[s["source_id"]] = norm(raw) + "\n" + norm(raw, "-")  # "trans-plant" or "UC-MSC"
+    for fname, df in (("patients.csv", ds.patients), ("events.csv", ds.events), ("cohort_outcomes.csv", ds.cohort_outcomes)):
+        for _, r in df.iterrows():
+            text = texts.get(r["source_id"])
+            if text is None or pd.isna(r["quote"]):
+                continue
+            for part in str(r["quote"]).split(" … "):
+                if norm(part) not in text:
+                    problems.append(Problem(fname, int(r["row"]), "quote", f"quote not found verbatim in {r['source_id']}'s text: {part[:60]!r}"))
+    return problems

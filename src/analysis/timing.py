@@ -1,0 +1,225 @@
+"""When things happened: coded dates and offsets, resolved into intervals.
+
+A coded time is either
+
+* a calendar **date** of any precision: ``2009`` (the whole year), ``2009-07`` (the whole
+  month) or ``2009-07-07`` (that day); it stands for the interval it covers, and its best
+  estimate is the interval's midpoint; or
+* an **offset** from another event of the same patient, ``+6 months`` or ``-2 weeks``
+  (units: days, weeks, months, years; a month is 365.25/12 days, a year 365.25 days),
+  named in ``offset_from``. ``offset_from = birth`` codes an age: ``+35 years`` from birth
+  is "at age 35", the year of age [35, 36).
+
+A **qualifier** says how exact the figure is:
+
+=========== ============================================ =====================================
+qualifier   offset ``+d`` means                         best estimate
+=========== ============================================ =====================================
+(empty)     exactly ``d``                                ``d``
+``about``   ``d`` ± 10 % of ``|d|`` (dates: ± one unit    ``d``
+            of their precision: a year, a month, a day)
+``within``  between 0 and ``d`` (an upper bound)          ``d / 2`` (midpoint)
+``at_least`` ``d`` or more (a lower bound; unbounded)    ``d`` (the bound)
+=========== ============================================ =====================================
+
+``within`` and ``at_least`` apply to offsets only. ``at_least +0 days`` from an event is how
+"after X, date not reported" is coded; ``at_least -0 days`` is "before X".
+
+Every time is resolved to an interval ``(lo, best, hi)`` in days relative to another event
+by walking the offset chain to the two events' nearest common ancestor, so uncertainty is
+carried (interval arithmetic) and never rounded away. Dated events share the pseudo-root
+``@calendar`` (days since 1970-01-01), age-coded events the pseudo-root ``@birth``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import re
+from dataclasses import dataclass
+
+DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
+QUALIFIERS = ("", "about", "within", "at_least")
+ABOUT_FRACTION = 0.10
+CALENDAR = "@calendar"
+BIRTH = "@birth"
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
+_OFFSET_RE = re.compile(
+    r"^([+-])\s*(\d+(?:\.\d+)?)\s*(day|days|week|weeks|month|months|year|years)$", re.I
+)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A time interval in days: ``lo <= best <= hi``; ``lo``/``hi`` may be infinite."""
+
+    lo: float
+    best: float
+    hi: float
+
+    def __add__(self, other: "Interval") -> "Interval":
+        return Interval(self.lo + other.lo, self.best + other.best, self.hi + other.hi)
+
+    def __sub__(self, other: "Interval") -> "Interval":
+        return Interval(self.lo - other.hi, self.best - other.best, self.hi - other.lo)
+
+    @property
+    def exact(self) -> bool:
+        return self.lo == self.hi
+
+
+ZERO = Interval(0.0, 0.0, 0.0)
+
+
+def parse_date(text: str, qualifier: str = "") -> Interval:
+    """Calendar date ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` -> interval in days since 1970-01-01.
+
+    The interval covers the whole period (``hi`` is the start of its last day); ``about``
+    widens it by one unit of its precision on each side. Raises ``ValueError`` with a
+    message a user can act on.
+    """
+    m = _DATE_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"expected a date as YYYY, YYYY-MM or YYYY-MM-DD, found {text!r}")
+    year = int(m.group(1))
+    month = int(m.group(2)) if m.group(2) else None
+    day = int(m.group(3)) if m.group(3) else None
+    if year < 1800 or year > 2200:
+        raise ValueError(f"expected a year between 1800 and 2200, found {text!r}")
+    if month is not None and not 1 <= month <= 12:
+        raise ValueError(f"expected a month 01-12, found {text!r}")
+    if day is not None:
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            raise ValueError(f"expected a day 01-{last} for {year}-{month:02d}, found {text!r}")
+    if qualifier in ("within", "at_least"):
+        raise ValueError(
+            f"qualifier {qualifier!r} applies to offsets only; code a bound as an offset from "
+            "another event (for example 'within' '+12 months')"
+        )
+    import datetime as dt
+
+    def ordinal(y, mo, d):
+        return dt.date(y, mo, d).toordinal() - _EPOCH_ORDINAL
+
+    if day is not None:
+        lo = hi = ordinal(year, month, day)
+        unit = 1.0
+    elif month is not None:
+        lo = ordinal(year, month, 1)
+        hi = ordinal(year, month, calendar.monthrange(year, month)[1])
+        unit = DAYS_PER_UNIT["month"]
+    else:
+        lo, hi = ordinal(year, 1, 1), ordinal(year, 12, 31)
+        unit = DAYS_PER_UNIT["year"]
+    best = (lo + hi) / 2
+    if qualifier == "about":
+        lo, hi = lo - unit, hi + unit
+    return Interval(float(lo), float(best), float(hi))
+
+
+def parse_offset(text: str) -> float:
+    """Signed offset such as ``+6 months`` or ``-2 weeks`` -> days (float)."""
+    m = _OFFSET_RE.match(text.strip())
+    if not m:
+        raise ValueError(
+            "expected an offset as a sign, a number and a unit (days, weeks, months, years), "
+            f"for example '+6 months', found {text!r}"
+        )
+    sign = -1.0 if m.group(1) == "-" else 1.0
+    unit = m.group(3).lower().rstrip("s")
+    return sign * float(m.group(2)) * DAYS_PER_UNIT[unit]
+
+
+def offset_interval(text: str, qualifier: str = "", from_birth: bool = False) -> Interval:
+    """The interval an offset with its qualifier stands for (see the module table)."""
+    if qualifier not in QUALIFIERS:
+        raise ValueError(f"expected qualifier empty, about, within or at_least, found {qualifier!r}")
+    d = parse_offset(text)
+    if from_birth and qualifier == "":
+        m = _OFFSET_RE.match(text.strip())
+        if m.group(3).lower().startswith("year") and float(m.group(2)).is_integer() and d >= 0:
+            # "at age 35" is the year of age [35, 36)
+            year = DAYS_PER_UNIT["year"]
+            return Interval(d, d + year / 2, d + year)
+    if qualifier == "":
+        return Interval(d, d, d)
+    if qualifier == "about":
+        w = ABOUT_FRACTION * abs(d)
+        return Interval(d - w, d, d + w)
+    if qualifier == "within":
+        return Interval(min(0.0, d), d / 2, max(0.0, d))
+    # at_least: d or further from the reference, in the offset's direction
+    if d > 0 or (d == 0 and not text.strip().startswith("-")):
+        return Interval(d, d, math.inf)
+    return Interval(-math.inf, d, d)
+
+
+def interval_to_days_since_epoch_date(days: float):
+    """Days since 1970-01-01 -> ``pandas.Timestamp`` (NaT for non-finite values)."""
+    import pandas as pd
+
+    if days is None or not math.isfinite(days):
+        return pd.NaT
+    return pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(days))
+
+
+class OffsetGraph:
+    """The offset chains of one data set.
+
+    ``parent[event] = (reference, interval of the event relative to the reference)``. The
+    reference is another event id, or a pseudo-root (``@calendar``, ``@birth/PATIENT``).
+    """
+
+    def __init__(self, parent: dict[str, tuple[str, Interval]]):
+        self.parent = parent
+        self._chains: dict[str, list[tuple[str, Interval]]] = {}
+
+    def chain(self, event: str) -> list[tuple[str, Interval]]:
+        """``[(event, 0), (parent, t), (grandparent, t'), ...]``: the event's time relative to
+        each ancestor, nearest first, ending at a pseudo-root. Assumes no cycles
+        (see :func:`find_cycles`)."""
+        if event in self._chains:
+            return self._chains[event]
+        out = [(event, ZERO)]
+        acc = ZERO
+        node = event
+        while node in self.parent:
+            ref, iv = self.parent[node]
+            acc = acc + iv
+            out.append((ref, acc))
+            node = ref
+        self._chains[event] = out
+        return out
+
+    def relative(self, event: str, anchor: str) -> Interval | None:
+        """Time of ``event`` relative to ``anchor`` (days), through their nearest common
+        ancestor; ``None`` when the two are not related (e.g. an age and a calendar date)."""
+        anchor_times = dict(self.chain(anchor))
+        for node, t_event in self.chain(event):
+            if node in anchor_times:
+                return t_event - anchor_times[node]
+        return None
+
+
+def find_cycles(edges: dict[str, str]) -> list[list[str]]:
+    """Cycles in a child -> parent mapping, each as the list of its members (in chain order)."""
+    seen: set[str] = set()
+    cycles = []
+    for start in edges:
+        if start in seen:
+            continue
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        node = start
+        while node in edges and node not in seen:
+            if node in on_path:
+                cycles.append(path[on_path[node]:])
+                break
+            on_path[node] = len(path)
+            path.append(node)
+            node = edges[node]
+        seen.update(path)
+    return cycles
