@@ -270,9 +270,18 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
             elif check.startswith("expected at most"):
                 msg = f"{check}, found {len(str(value)):,}"
             else:
-                msg = f"{check}, found {value!r}"
+                msg = f"{check}, found {_shown(value)}"
             problems.append(Problem(name, row, column, msg))
     return df
+
+
+def _shown(value) -> str:
+    """A cell value as a user would recognise it: ``-4`` not ``np.float64(-4.0)``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value)
 
 
 def _coerce_quietly(df: pd.DataFrame, data_file: schemas.DataFile) -> pd.DataFrame:
@@ -341,13 +350,14 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     parent: dict[str, tuple[str, timing.Interval]] = {}
     edges: dict[str, str] = {}
     undated: set[str] = set()
+    known_patients = set((patients if patients is not None else events)["patient_id"].dropna())
     patient_of = dict(zip(events["event_id"], events["patient_id"]))
     row_of = {eid: row for row, eid in zip(events.index, events["event_id"])}
     for row, ev in events.iterrows():
         eid, date, offset, ref, qual = ev["event_id"], ev["date"], ev["offset"], ev["offset_from"], ev["qualifier"]
         qual = "" if pd.isna(qual) else qual
-        if pd.isna(eid):
-            continue
+        if pd.isna(eid) or qual not in timing.QUALIFIERS:
+            continue  # an unknown qualifier is reported by the schema
         has_date, has_offset = not pd.isna(date), not pd.isna(offset)
         if has_date and has_offset:
             problems.append(Problem(name, row, "offset", "expected either a date or an offset, found both"))
@@ -384,6 +394,8 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         if ref not in patient_of:
             problems.append(Problem(name, row, "offset_from", f"expected an event_id of patient {ev['patient_id']}, found {ref!r}, which is not in events"))
             continue
+        if ev["patient_id"] not in known_patients or patient_of[ref] not in known_patients:
+            continue  # the unknown patient is reported already
         if patient_of[ref] != ev["patient_id"]:
             problems.append(Problem(name, row, "offset_from", f"expected an event of the same patient {ev['patient_id']}, found {ref!r} of patient {patient_of[ref]}"))
             continue
@@ -413,12 +425,15 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     usable = set(good) | undated
 
     # treatment lines and their anchors
+    rows_with_problems = {p.row for p in problems if p.file == name}
     line_rows = []
     anchors: dict[tuple, str] = {}
     ev = events.dropna(subset=["event_id", "patient_id"])
     for (pid, line), grp in ev[ev["line"].fillna(0) > 0].groupby(["patient_id", "line"], sort=True):
         cands = grp[grp["event_type"].isin(schemas.STEM_CELL_EVENTS) & grp["event_id"].isin(usable)]
         if cands.empty:
+            if rows_with_problems:
+                continue  # a problem reported in events already may explain it; do not cascade
             first_row = grp.index[0]
             problems.append(Problem(name, first_row, "line", f"line {line} of patient {pid} has no transplant or infusion event "
                                     "with a usable time to anchor it (day 0 of a line is its first stem-cell therapy)"))
@@ -515,10 +530,10 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     F = schemas.FILES
     sources = _load_file(data_dir, F["sources"], problems, files=files)
     source_ids = _ids(sources, "source_id")
-    refs = {"source_id": source_ids, "study": source_ids}
+    refs = {"source_id": source_ids, "study": source_ids} if sources is not None else {}
     patients = _load_file(data_dir, F["patients"], problems, refs, files)
-    events = _load_file(data_dir, F["events"], problems,
-                        {**refs, "patient_id": _ids(patients, "patient_id")}, files)
+    patient_refs = {"patient_id": _ids(patients, "patient_id")} if patients is not None else {}
+    events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files)
     outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files)
     ipd = _load_optional_folder(data_dir, F["ipd"], problems, refs, files)
     km_points = _load_optional_folder(data_dir, F["km_points"], problems, refs, files)
@@ -530,7 +545,7 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
     if events is not None:
         _check_events(events, problems)
-        events, lines, _ = _resolve_events(events, patients if patients is not None else _empty(F["patients"]), problems)
+        events, lines, _ = _resolve_events(events, patients, problems)
     if problems:
         raise DataValidationError(sorted(set(problems), key=_problem_order))
     for df in (sources, patients, events, outcomes):
