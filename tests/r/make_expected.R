@@ -131,13 +131,15 @@ wcsv(data.frame(study = "R-colon", patient_id = cd$id, group = as.character(cd$r
      file.path(ref_dir, "ipd_folder", "ipd", "colon.csv"))
 
 # km_curves: the lung-cancer curves by sex (Loprinzi et al. 1994, R survival::lung), in months,
-# "digitized" as the corners of each step, with the numbers at risk every 6 months
+# "digitized" as the corner of each step plus the end of each curve, with the numbers at risk
+# every 6 months
 lg <- sets$lung
 lg$months <- lg$time / 30.4375
 fit <- survfit(Surv(months, event) ~ group, data = lg)
 pts <- data.frame(study = "R-lung", group = strip(fit), time = fit$time, time_unit = "months",
                   survival = fit$surv)
-pts <- pts[fit$n.event > 0, ]
+last <- cumsum(fit$strata)  # the right end of each curve, as a digitizer would click it
+pts <- pts[fit$n.event > 0 | seq_along(fit$time) %in% last, ]
 wcsv(pts, file.path(ref_dir, "ipd_folder", "km_curves", "points.csv"))
 s <- summary(fit, times = seq(0, 30, 6), extend = TRUE)
 ar <- data.frame(study = "R-lung", group = sub("^group=", "", as.character(s$strata)),
