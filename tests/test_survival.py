@@ -395,6 +395,12 @@ def test_apply_filters():
     assert list(sv.apply_filters(df, {"therapy": "UC-MSC"})["time"]) == [1, 3]
     assert list(sv.apply_filters(df, {"therapy": ["autologous HSCT"]})["time"]) == [2]
     assert sv.apply_filters(df, None) is df
+    assert list(sv.apply_filters(df, ["therapy=uc-msc", "therapy=autologous HSCT"])["time"]) == [1, 2, 3]
+    assert list(sv.apply_filters(df, "therapy=autologous HSCT")["time"]) == [2]
+    diseases = pd.DataFrame({"disease": ["psoriasis vulgaris; psoriatic arthritis", "lupus"]})
+    assert len(sv.apply_filters(diseases, {"disease": "Psoriatic arthritis"})) == 1
+    with pytest.raises(ValueError, match="must be written column=value"):
+        sv.apply_filters(df, ["therapy"])
     with pytest.raises(ValueError, match="cannot filter on 'arm'"):
         sv.apply_filters(df, {"arm": "x"})
 
@@ -487,3 +493,51 @@ def test_plot_km_says_median_not_reached():
     assert "median not reached" in text and "Log-rank test: not done (one group)" in text
     assert "log-log transform" in text
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- notebook
+
+NOTEBOOK = HERE.parent / "notebooks" / "02_relapse_free_survival.ipynb"
+
+
+def _run_notebook(tmp_path, **params):
+    import papermill
+
+    out = tmp_path / "out"
+    papermill.execute_notebook(
+        str(NOTEBOOK), str(tmp_path / "executed.ipynb"), cwd=str(NOTEBOOK.parent),
+        parameters={"output_dir": str(out), **params}, progress_bar=False, kernel_name="python3")
+    text = (tmp_path / "executed.ipynb").read_text(encoding="utf-8")
+    return out, text
+
+
+@pytest.mark.slow
+def test_notebook_on_shipped_data(tmp_path):
+    out, text = _run_notebook(tmp_path, data_dir=str(HERE.parent / "data"))
+    for name in ("km_estimates", "km_summary", "km_landmarks", "logrank", "km_at_risk", "km_excluded",
+                 "cohort_statements", "survival_data"):
+        assert (out / "tables" / f"{name}.csv").exists(), name
+    summary = pd.read_csv(out / "tables" / "km_summary.csv")
+    assert list(summary.columns) == sv.KM_SUMMARY_COLUMNS
+    assert summary["median"].isna().all()
+    assert list(pd.read_csv(out / "tables" / "km_estimates.csv").columns) == sv.KM_ESTIMATES_COLUMNS
+    assert list(pd.read_csv(out / "tables" / "logrank.csv").columns) == sv.LOGRANK_COLUMNS
+    assert "No median relapse-free survival is reached" in text
+    assert "cannot support inference" in text
+    assert (out / "figures" / "km_relapse_free_survival.png").exists()
+
+
+@pytest.mark.slow
+def test_notebook_on_reference_data(tmp_path):
+    out, text = _run_notebook(tmp_path, data_dir=str(REF / "ipd_folder"), group_by="group",
+                              ci_method="log", time_unit="days", landmarks=[12, 24])
+    summary = pd.read_csv(out / "tables" / "km_summary.csv").set_index("group")
+    # the colon IPD arms are R's colon recurrence curves (log CI): compare with R
+    r = R_SUMMARY[(R_SUMMARY.dataset == "colon") & (R_SUMMARY.conf_type == "log")
+                  & (R_SUMMARY.conf_int == 0.95)].set_index("group")
+    for arm in r.index:
+        for col in ("median", "median_ci_lower", "median_ci_upper"):
+            assert_same([summary.loc[arm, col]], [r.loc[arm, col]], f"{arm} {col}")
+    checks = pd.read_csv(out / "tables" / "reconstruction_checks.csv")
+    assert set(checks["group"]) == {"female", "male"} and (checks["rmse"] < 0.01).all()
+    assert "reconstructed" in text and len(pd.read_csv(out / "tables" / "logrank.csv")) == 1

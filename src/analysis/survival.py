@@ -321,20 +321,49 @@ def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "month
     return data, excluded, checks
 
 
-def apply_filters(df: pd.DataFrame, filters: dict | None) -> pd.DataFrame:
-    """Rows of ``df`` matching every ``column: value`` (or ``column: [values]``) of ``filters``.
-
-    Text values match case-insensitively. Raises ``ValueError`` for an unknown column.
-    """
+def parse_filters(filters) -> dict[str, list[str]]:
+    """Filters as ``{column: [values]}`` from a dict (``{"therapy": "UC-MSC"}``) or a list
+    of ``"column=value"`` texts (``["therapy=UC-MSC", "therapy=autologous HSCT"]``, as the
+    command line passes them; repeated columns are alternatives)."""
     if not filters:
+        return {}
+    if isinstance(filters, str):
+        filters = [filters]
+    out: dict[str, list[str]] = {}
+    if isinstance(filters, dict):
+        for col, wanted in filters.items():
+            values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
+            out.setdefault(str(col), []).extend(str(v) for v in values)
+        return out
+    for item in filters:
+        col, sep, value = str(item).partition("=")
+        if not sep or not col.strip():
+            raise ValueError(f"filter {item!r} must be written column=value, e.g. therapy=UC-MSC")
+        out.setdefault(col.strip(), []).append(value.strip())
+    return out
+
+
+def apply_filters(df: pd.DataFrame, filters) -> pd.DataFrame:
+    """Rows of ``df`` matching every column of ``filters`` (see :func:`parse_filters`).
+
+    A cell matches a value case-insensitively, either whole or as one of its
+    ``"; "``-separated parts ("psoriasis vulgaris; psoriatic arthritis" matches "psoriatic
+    arthritis"). Raises ``ValueError`` for an unknown column.
+    """
+    parsed = parse_filters(filters)
+    if not parsed:
         return df
     mask = pd.Series(True, index=df.index)
-    for col, wanted in filters.items():
+    for col, values in parsed.items():
         if col not in df.columns:
             raise ValueError(f"cannot filter on {col!r}; columns are: {', '.join(df.columns)}")
-        values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
-        lowered = {str(v).lower() for v in values}
-        mask &= df[col].map(lambda v: _text(v).lower() in lowered)
+        wanted = {v.lower() for v in values}
+
+        def match(cell, wanted=wanted):
+            text = _text(cell).lower()
+            return text in wanted or any(part.strip() in wanted for part in text.split(";"))
+
+        mask &= df[col].map(match)
     return df[mask]
 
 
@@ -822,6 +851,10 @@ def evidence_statement(fit: KMFit, summary: pd.DataFrame | None = None) -> str:
         parts.append("Case reports and small series are selected, mostly favourable, stories: "
                      "they describe what happened to these patients and cannot support inference "
                      "about how often or how long remission lasts.")
+    tiny = [g for g, m in zip(fit.groups, summary["median"]) if not np.isnan(m) and g.n < 10]
+    for g in tiny:
+        parts.append(f"The 'median' of {g.label} rests on {g.n} line(s) or patient(s) and is "
+                     "not a meaningful estimate.")
     if any(g.reconstructed for g in fit.groups):
         parts.append("Curves marked 'reconstructed' are rebuilt from published figures "
                      "(Guyot et al. 2012), not observed patient data.")
@@ -876,6 +909,14 @@ _TICK_STEPS = {
 }
 
 
+def axis_max(fit: KMFit, statements: pd.DataFrame | None = None) -> float:
+    """Right end of the time axis: the longest follow-up or cohort statement (at least 1)."""
+    xmax = max((g.time[-1] for g in fit.groups if len(g.time)), default=0.0)
+    if statements is not None and len(statements):
+        xmax = max(xmax, float(np.nanmax(statements["time"].astype(float))))
+    return float(xmax) or 1.0
+
+
 def default_ticks(fit: KMFit, xmax: float | None = None, n: int = 8) -> np.ndarray:
     """Tick times from 0 to the longest follow-up (or ``xmax``), at most ``n + 1`` of them,
     on steps natural for the unit (months: 3, 6, 12, 24 ...)."""
@@ -918,10 +959,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
     unit = fit.time_unit
     groups = fit.groups
     statements = statements if statements is not None and len(statements) else None
-    xmax = max((g.time[-1] for g in groups if len(g.time)), default=0.0)
-    if statements is not None:
-        xmax = max(xmax, float(np.nanmax(statements["time"].astype(float))))
-    xmax = xmax or 1.0
+    xmax = axis_max(fit, statements)
     ticks = default_ticks(fit, xmax) if ticks is None else np.asarray(ticks, dtype=float)
     at_risk = at_risk_table(fit, ticks) if at_risk is None else at_risk
     summary = km_summary(fit) if summary is None else summary
@@ -948,7 +986,8 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         x = _step_xy(g)
         y = np.concatenate([[1.0], g.survival])
         levels = ", ".join(lvl.replace("_", " ") for lvl in g.evidence_levels) or "not stated"
-        label = f"{g.label} (n={g.n}, {g.n_event_total} events; evidence: {levels})"
+        events = f"{g.n_event_total} event" + ("" if g.n_event_total == 1 else "s")
+        label = f"{g.label} (n={g.n}, {events}; evidence: {levels})"
         if g.reconstructed:
             label += " [reconstructed from a published curve, dashed]"
         (line,) = ax.step(x, y, where="post", color=color, linestyle=style, linewidth=2, label=label)
