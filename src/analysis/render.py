@@ -640,15 +640,55 @@ _HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 """
 
 
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
+    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
+    "ins", "kbd", "li", "mark", "ol", "p", "pre", "s", "small", "span", "strong", "style", "sub",
+    "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "id", "title"):
+        return True
+    if tag == "a":
+        return name == "href" and not value.strip().lower().startswith("data:")
+    if tag == "img":
+        return name in ("src", "alt", "width", "height")
+    if tag in ("td", "th"):
+        return name in ("colspan", "rowspan", "align")
+    return tag in ("table", "col", "colgroup", "ol") and name in ("border", "span", "start")
+
+
+def clean_html(element) -> str:
+    """Sanitise HTML from Markdown cells and outputs (nbconvert's ``clean_html`` filter).
+
+    Keeps what notebooks legitimately produce (headings, paragraphs, lists, tables, images
+    as data URIs or relative paths, links, pandas' ``<style>`` for tables) and escapes
+    everything else, so ``<script>``, ``on*=`` handlers, ``<iframe>`` and ``javascript:``
+    links coming from a data string show as text or are dropped. nbconvert's own filter
+    also escapes headings, paragraphs and table headers, hence this wider allowlist.
+    """
+    import bleach
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(
+        text,
+        tags=_ALLOWED_TAGS,
+        attributes=_allowed_attribute,
+        protocols=["http", "https", "mailto", "data"],
+    )
+
+
 def notebook_to_html(nb, show_code: bool = False, title: str | None = None) -> str:
     """Standalone HTML of an executed notebook (nbconvert ``lab`` template).
 
     Code is hidden unless ``show_code``; outputs keep their embedded images (data URIs)
     and local Markdown images are embedded, so the file can be mailed. No external script
     is referenced (MathJax, require.js and mermaid are left out, so TeX shows as source).
-    HTML in Markdown cells and in outputs is sanitised (nbconvert ``sanitize_html``): raw
+    HTML in Markdown cells and in outputs is sanitised (:func:`clean_html`): raw
     ``<script>``, event handlers and ``javascript:`` links are shown as text or dropped, so a
-    data string that reaches Markdown cannot run in the reader's browser.
+    data string that reaches Markdown or an HTML output cannot run in the reader's browser.
     Cells tagged ``remove-cell`` / ``remove-input`` / ``remove-output`` are honoured.
     """
     _fast_nbformat_import()
@@ -672,6 +712,7 @@ def notebook_to_html(nb, show_code: bool = False, title: str | None = None) -> s
         exclude_output_prompt=True,
         embed_images=True,
         sanitize_html=True,
+        filters={"clean_html": clean_html},
     )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     resources = {"metadata": {"name": title or "report"}}

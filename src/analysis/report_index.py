@@ -116,7 +116,10 @@ def _card(name: str, info: dict, out: Path) -> str:
         rendered = stamp.get("rendered_at", "unknown")
         secs = stamp.get("seconds")
         took = f", {secs:.1f} s" if isinstance(secs, (int, float)) else ""
-        lines.append(f'<div class="meta">rendered {esc(rendered)}{esc(took)}; data {esc(stamp.get("data"))}</div>')
+        lines.append(
+            f'<div class="meta">rendered {esc(rendered)}{esc(took)} from data folder '
+            f'<code>{esc(stamp.get("data"))}</code></div>'
+        )
         if stamp.get("parameters"):
             params = ", ".join(f"{k} = {json.dumps(v)}" for k, v in stamp["parameters"].items())
             lines.append(f'<div class="meta">parameters: {esc(params)}</div>')
