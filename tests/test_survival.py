@@ -541,3 +541,13 @@ def test_notebook_on_reference_data(tmp_path):
     checks = pd.read_csv(out / "tables" / "reconstruction_checks.csv")
     assert set(checks["group"]) == {"female", "male"} and (checks["rmse"] < 0.01).all()
     assert "reconstructed" in text and len(pd.read_csv(out / "tables" / "logrank.csv")) == 1
+
+
+def test_logrank_without_events_is_empty_and_said_in_words():
+    df = pd.DataFrame({"time": [5.0, 8.0, 3.0, 9.0], "event": [0, 0, 0, 0], "time_unit": "months",
+                       "therapy": ["A", "A", "B", "B"]})
+    fit = sv.km_fit(df, "therapy")
+    table = sv.logrank(fit)
+    assert table.empty and list(table.columns) == sv.LOGRANK_COLUMNS
+    assert sv.logrank_text(fit, table) == ("Log-rank test, 2 groups: not computable "
+                                           "(no relapses or deaths to compare)")

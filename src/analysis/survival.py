@@ -770,19 +770,17 @@ def logrank(fit: KMFit) -> pd.DataFrame:
 
     if len(fit.groups) < 2:
         return pd.DataFrame(columns=LOGRANK_COLUMNS)
-    times = np.unique(np.concatenate([g.time for g in fit.groups]))
+    # pooled distinct event times; at risk = follow-up >= t, events = event times == t
+    times = np.unique(np.concatenate([g.event_times for g in fit.groups]))
     k, m = len(fit.groups), len(times)
-    n_gj = np.zeros((k, m))
-    d_gj = np.zeros((k, m))
+    n_gj = np.empty((k, m))
+    d_gj = np.empty((k, m))
     for i, g in enumerate(fit.groups):
-        pos = np.searchsorted(times, g.time)
-        d_gj[i, pos] = g.n_events
-        # at risk at each pooled time: those with duration >= t
         n_gj[i] = g.n - np.searchsorted(g.durations, times, side="left")
+        d_gj[i] = (np.searchsorted(g.event_times, times, side="right")
+                   - np.searchsorted(g.event_times, times, side="left"))
     n_j = n_gj.sum(axis=0)
     d_j = d_gj.sum(axis=0)
-    use = d_j > 0
-    n_gj, d_gj, n_j, d_j = n_gj[:, use], d_gj[:, use], n_j[use], d_j[use]
     frac = n_gj / n_j
     expected = (frac * d_j).sum(axis=1)
     o_minus_e = d_gj.sum(axis=1) - expected
