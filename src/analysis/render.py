@@ -553,22 +553,34 @@ def install_kernelspec() -> Path | None:
     """Install the ``stemcell-analysis`` kernelspec into ``sys.prefix`` (for JupyterLab).
 
     Rendering does not need it (the worker starts :func:`kernel_argv` directly); returns the
-    spec folder, or None when ``sys.prefix`` is not writable.
+    spec folder, or None when ``sys.prefix`` is not writable. Written only when it differs.
     """
+    import importlib.util
+
     folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
-    spec_file = folder / "kernel.json"
+    spec = {
+        "argv": kernel_argv(),
+        "display_name": KERNEL_DISPLAY_NAME,
+        "language": "python",
+        "metadata": {"debugger": True},
+        "env": {"PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+    }
     try:
-        current = json.loads(spec_file.read_text())
-        if current.get("argv") == kernel_argv() and current.get("display_name") == KERNEL_DISPLAY_NAME:
+        if json.loads((folder / "kernel.json").read_text()) == spec:
             return folder
     except (OSError, ValueError):
         pass
     try:
-        from ipykernel.kernelspec import install
-
-        return Path(install(prefix=sys.prefix, kernel_name=KERNEL_NAME, display_name=KERNEL_DISPLAY_NAME))
+        folder.mkdir(parents=True, exist_ok=True)
+        found = importlib.util.find_spec("ipykernel")
+        if found and found.submodule_search_locations:
+            resources = Path(list(found.submodule_search_locations)[0]) / "resources"
+            for logo in resources.glob("logo-*"):
+                shutil.copy(logo, folder / logo.name)
+        _atomic_write(folder / "kernel.json", json.dumps(spec, indent=1))
     except OSError:
         return None
+    return folder
 
 
 # --------------------------------------------------------------------------- path scrubbing
@@ -940,6 +952,14 @@ def _display_path(path: Path) -> str:
         return path.name
 
 
+def _term_path(path: Path) -> str:
+    """``path`` for terminal messages: relative to the working directory if inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
 def _worker_env(package_parent: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -1140,7 +1160,7 @@ def _run(args, stream) -> int:
             jobs_n = max(1, args.jobs or os.cpu_count() or 1)
             if todo:
                 print(
-                    f"rendering {len(todo)} of {len(jobs)} notebook(s) into {_display_path(out)} "
+                    f"rendering {len(todo)} of {len(jobs)} notebook(s) into {_term_path(out)} "
                     f"with {min(jobs_n, len(todo))} parallel job(s)",
                     file=stream,
                 )
@@ -1179,7 +1199,7 @@ def _run(args, stream) -> int:
     summary = ", ".join(
         f"{n} {s}" for s, n in ((s, sum(j.state == s for j in jobs)) for s in ("done", "skipped", "failed")) if n
     )
-    print(f"{summary}; index: {_display_path(index)}", file=stream)
+    print(f"{summary}; index: {_term_path(index)}", file=stream)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -1221,9 +1241,9 @@ def _failure_text(job: Job, out: Path) -> str:
     if f.get("detail"):
         lines += ["  " + line for line in f["detail"].splitlines()]
     if f.get("failed_notebook"):
-        lines.append(f"  error notebook: {_display_path(Path(f['failed_notebook']))}")
+        lines.append(f"  error notebook: {_term_path(Path(f['failed_notebook']))}")
     if (out / job.name).is_dir():
-        lines.append(f"  previous report kept: {_display_path(out / job.name)}")
+        lines.append(f"  previous report kept: {_term_path(out / job.name)}")
     return "\n".join(lines)
 
 
