@@ -1,0 +1,1354 @@
+"""Case timelines (swimmer plots), built in layers as R's ``swimplot`` does.
+
+Each layer is a function a user can call on its own:
+
+1. :func:`timeline_table` -- one tidy row per event of the selected patients, with its time
+   relative to the chosen time zero (``time_lo``, ``time_best``, ``time_hi`` in the chosen
+   unit), the lane it belongs to (one lane per patient and treatment line), and what a table
+   beneath the figure needs (detail, product and dose, quote, short citation, evidence level).
+2. :func:`lane_layout` -- where everything goes: lane order and vertical positions (lanes of
+   one patient grouped under a header), marker positions (markers at the same time in one
+   lane are stacked vertically in coded order, never moved in time), disease-status segments,
+   therapy spans, uncertainty whiskers, ongoing-remission arrows, the axis limits, the caption.
+3. ``draw_*`` functions, each drawing one kind of mark on a matplotlib ``Axes`` with
+   collections (one artist per kind of mark, not per mark): :func:`draw_lanes`,
+   :func:`draw_status_segments`, :func:`draw_uncertainty`, :func:`draw_event_markers`,
+   :func:`draw_ongoing_arrows`, :func:`draw_labels`, :func:`draw_legend`.
+4. :func:`plot_timelines` composes them into one figure (legend, title, caption stating time
+   zero and units); :func:`plot_timeline_pages` splits many lanes into several figures.
+
+Time conventions: the data's times are days; a week is 7 days, a month 365.25/12 =
+30.4375 days, a year 365.25 days. Time zero (``anchor``) is
+
+* ``"line"`` (default): each treatment line's first stem-cell transplant or infusion; events
+  outside any line (line 0: diagnosis, admission) are shown on the patient's first line and
+  counted from its day 0;
+* ``"calendar"``: calendar time (decimal years); lanes without a calendar date cannot be
+  placed and are listed as such;
+* an event type (``"admission"``, ``"diagnosis"``, ...): per patient, the first such event;
+  every lane of the patient counts from it, through the offset chains (see
+  :mod:`analysis.timing`), so uncertainty is carried, not compounded.
+
+An interval bounded on one side only ("at least", "before X", order-only events) has
+``time_lo = -inf`` or ``time_hi = +inf``; it is drawn as a dotted whisker ending in an arrow
+at the axis edge. A time that cannot be related to time zero (an age of a patient without a
+calendar link, an undated event) is ``NaN``: listed in the table, not drawn.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis import schemas, timing
+from analysis.style import EVENT_STYLE, EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
+
+TIME_UNIT_DAYS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+"""Days per time unit accepted by ``time_unit``."""
+UNIT_ABBREVIATION = {"days": "d", "weeks": "wk", "months": "mo", "years": "y", "calendar year": ""}
+ANCHOR_LINE = "line"
+ANCHOR_CALENDAR = "calendar"
+
+STATUS_ORDER = ["active", "improving", "partial", "complete", "relapse", "not_reported"]
+STATUS_LABELS = {
+    "active": "Active disease",
+    "improving": "Improving",
+    "partial": "Partial remission",
+    "complete": "Clear / complete remission",
+    "relapse": "Relapse",
+    "not_reported": "Status not reported",
+}
+REMISSION_STATUSES = ("partial", "complete")
+BAND_COLOR = "#F2F2F2"
+"""Background of every other patient's lanes."""
+WHISKER_COLOR = "#3A3A3A"
+"""Colour of finite uncertainty whiskers (dark, visible on every status colour)."""
+SPAN_ALPHA = 0.45
+LANE_COLOR = "#A8A8A8"
+"""The lane's track from its first event (or time zero) to its end."""
+HEADER_HEIGHT = 1.05
+"""Height of a patient's header row (lane units; a lane is at least 1 unit high)."""
+SPAN_TYPES = ("chemotherapy", "conditioning")
+#: marks that are not event types of the data (legend text and style)
+OTHER_RELAPSE = "relapse_other_disease"
+FOLLOWUP_NOT_REPORTED = "followup_not_reported"
+
+TABLE_COLUMNS = [
+    "lane_id", "patient_id", "line", "lane_order", "event_id", "event_type", "status",
+    "disease", "detail", "product", "dose", "dose_unit", "time_lo", "time_best", "time_hi",
+    "time_unit", "time_text", "imprecise", "open_lo", "open_hi", "placed", "not_placed_reason",
+    "coded_time", "target_disease", "date_lo", "date_best", "date_hi", "quote", "source_id", "citation",
+    "source_kind", "evidence_level", "case_role", "sex", "age_years", "diseases", "therapy",
+    "line_therapy", "anchor", "anchor_event_id", "coded_order",
+]
+"""Columns of :func:`timeline_table`, in order."""
+
+EXPORT_COLUMNS = [
+    "patient_id", "line", "event_id", "event_type", "status", "disease", "detail", "product",
+    "dose", "dose_unit", "time_text", "time_best", "time_lo", "time_hi", "time_unit",
+    "coded_time", "quote", "source_id", "citation", "evidence_level", "case_role",
+]
+"""Columns of the ``timeline_events`` table written beneath the figure (a subset of
+:data:`TABLE_COLUMNS`)."""
+
+
+# ============================================================================ table
+
+
+def _as_list(value) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _unit_days(time_unit: str) -> float:
+    if time_unit not in TIME_UNIT_DAYS:
+        raise ValueError(
+            f"time_unit: expected one of {', '.join(TIME_UNIT_DAYS)}, found {time_unit!r}"
+        )
+    return TIME_UNIT_DAYS[time_unit]
+
+
+def short_citation(citation: str, source_id: str = "", width: int = 48) -> str:
+    """A short form of a source's citation for figure labels: the part before the first
+    parenthesis or comma, shortened to ``width`` characters, prefixed with the source id."""
+    text = "" if citation is None or (isinstance(citation, float) and math.isnan(citation)) else str(citation)
+    for sep in (" (", ", ", "; ", " - ", " – "):
+        if sep in text:
+            text = text.split(sep, 1)[0]
+    text = textwrap.shorten(text, width=width, placeholder="…") if text else ""
+    return f"{source_id}: {text}" if source_id and text else (source_id or text)
+
+
+def select_patients(ds, diseases=None, therapies=None, source_kinds=None,
+                    min_evidence_level=None, patient_ids=None, include_anecdotes=True) -> pd.DataFrame:
+    """Patients (joined with their source's kind, citation and evidence level) kept by the
+    filters. ``None`` keeps all.
+
+    * ``diseases`` / ``therapies``: texts; a patient is kept when any of its ``diseases``
+      (or its ``therapy``) contains any of them, case-insensitively ("psoriasis" keeps
+      "psoriasis vulgaris").
+    * ``source_kinds``: kinds of source (``case_report``, ``forum``, ...).
+    * ``min_evidence_level``: keep sources at this level or stronger (levels in
+      :data:`analysis.schemas.EVIDENCE_LEVELS`, strongest first).
+    * ``patient_ids``: ids to keep.
+    * ``include_anecdotes``: keep patients whose ``case_role`` is ``adverse_event_anecdote``.
+    """
+    src = ds.sources[["source_id", "kind", "citation", "evidence_level"]].rename(
+        columns={"kind": "source_kind", "citation": "source_citation"}
+    )
+    pats = ds.patients.merge(src, on="source_id", how="left")
+    keep = pd.Series(True, index=pats.index)
+    for column, wanted in (("diseases", diseases), ("therapy", therapies)):
+        wanted = _as_list(wanted)
+        if wanted is not None:
+            text = pats[column].fillna("").str.lower()
+            hit = pd.Series(False, index=pats.index)
+            for w in wanted:
+                hit |= text.str.contains(str(w).lower(), regex=False)
+            keep &= hit
+    kinds = _as_list(source_kinds)
+    if kinds is not None:
+        unknown = sorted(set(kinds) - set(schemas.SOURCE_KINDS))
+        if unknown:
+            raise ValueError(f"source_kinds: expected kinds among {', '.join(schemas.SOURCE_KINDS)}, "
+                             f"found {', '.join(map(repr, unknown))}")
+        keep &= pats["source_kind"].isin(kinds)
+    if min_evidence_level is not None:
+        if min_evidence_level not in schemas.EVIDENCE_LEVELS:
+            raise ValueError(f"min_evidence_level: expected one of {', '.join(schemas.EVIDENCE_LEVELS)}, "
+                             f"found {min_evidence_level!r}")
+        rank = {lv: i for i, lv in enumerate(schemas.EVIDENCE_LEVELS)}
+        keep &= pats["evidence_level"].astype(object).map(rank).fillna(len(rank)) <= rank[min_evidence_level]
+    ids = _as_list(patient_ids)
+    if ids is not None:
+        missing = sorted(set(ids) - set(pats["patient_id"]))
+        if missing:
+            warnings.warn(f"patient_ids not in the data: {', '.join(missing)}", stacklevel=3)
+        keep &= pats["patient_id"].isin(ids)
+    if not include_anecdotes:
+        keep &= pats["case_role"] != "adverse_event_anecdote"
+    return pats[keep].reset_index(drop=True)
+
+
+def offset_graph(events: pd.DataFrame) -> timing.OffsetGraph:
+    """The offset graph of validated ``events`` (as :func:`analysis.load.load_dataset`
+    returns them), rebuilt from the coded ``date``/``offset``/``offset_from``/``qualifier``
+    columns with :mod:`analysis.timing` -- the same parent links the loader resolved."""
+    parent = {}
+    cols = ["event_id", "patient_id", "date", "offset", "offset_from", "qualifier"]
+    for eid, pid, date, offset, ref, qual in events[cols].itertuples(index=False, name=None):
+        qual = "" if pd.isna(qual) else str(qual)
+        if not pd.isna(date):
+            if str(date).strip().lower() != "not_reported":
+                parent[eid] = (timing.CALENDAR, timing.parse_date(str(date), qual))
+        elif not pd.isna(offset) and not pd.isna(ref):
+            if str(ref).strip().lower() == "birth":
+                parent[eid] = (f"{timing.BIRTH}/{pid}", timing.offset_interval(str(offset), qual, from_birth=True))
+            else:
+                parent[eid] = (str(ref), timing.offset_interval(str(offset), qual))
+    return timing.OffsetGraph(parent)
+
+
+def _times_named_anchor(ev: pd.DataFrame, all_events: pd.DataFrame, anchor: str):
+    """Per patient, times (days) relative to the first event of type ``anchor``."""
+    graph = offset_graph(all_events)
+    cand = ev[ev["event_type"] == anchor]
+    if anchor == "relapse":
+        cand = cand[cand["disease"].isna()]
+    ref_of = {}
+    for pid, grp in cand.groupby("patient_id", sort=False):
+        ids = list(grp["event_id"])
+        first = ids[0]
+        best = {}
+        for e in ids:
+            r = graph.relative(e, first)
+            best[e] = r.best if r is not None else math.inf
+        ref_of[pid] = min(ids, key=lambda e: (best[e], ids.index(e)))
+    lo, best, hi = (np.full(len(ev), np.nan) for _ in range(3))
+    ref_col = []
+    for i, (eid, pid) in enumerate(zip(ev["event_id"], ev["patient_id"])):
+        ref = ref_of.get(pid)
+        ref_col.append(ref if ref is not None else pd.NA)
+        if ref is None:
+            continue
+        r = graph.relative(eid, ref)
+        if r is not None:
+            lo[i], best[i], hi[i] = r.lo, r.best, r.hi
+    return lo, best, hi, ref_col
+
+
+def _fmt_num(v: float, digits: int) -> str:
+    v = round(float(v), digits) + 0.0  # no "-0.0"
+    return f"{v:.{digits}f}".replace("-", "−")
+
+
+def _fmt_array(v: np.ndarray, digits: int) -> np.ndarray:
+    """Numbers formatted with ``digits`` decimals and a true minus sign (each distinct
+    value formatted once)."""
+    v = np.round(np.where(np.isfinite(v), v, 0.0), digits) + 0.0
+    uniq, inverse = np.unique(v, return_inverse=True)
+    text = np.array([f"{u:.{digits}f}".replace("-", "−") for u in uniq.tolist()], dtype=object)
+    return text[inverse.reshape(-1)] if len(v) else np.array([], dtype=object)
+
+
+def _time_text(lo, best, hi, placed, digits: int, calendar: bool, d_lo=None, d_best=None, d_hi=None) -> np.ndarray:
+    """Human-readable time with its interval, one string per event (vectorised):
+    ``6.0`` exact, ``6.0 (0.0 to 12.0)`` an interval, ``≥ 0.0`` / ``0.7 (≥ 0.0)`` a lower
+    bound only, ``≤ 0.0`` an upper bound only; calendar anchors give dates."""
+    lo, best, hi = (np.asarray(a, dtype=float) for a in (lo, best, hi))
+    placed = np.asarray(placed, dtype=bool)
+    open_lo, open_hi = np.isneginf(lo), np.isposinf(hi)
+    if calendar:
+        def f(d):
+            return pd.Series(d).dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
+        L, B, H = f(d_lo), f(d_best), f(d_hi)
+        open_lo, open_hi = pd.isna(pd.Series(d_lo)).to_numpy(), pd.isna(pd.Series(d_hi)).to_numpy()
+        missing = "no calendar date"
+        ge, le = " (on or after ", " (on or before "
+    else:
+        L, B, H = (_fmt_array(a, digits) for a in (lo, best, hi))
+        missing = "not relatable to time zero"
+        ge, le = " (≥ ", " (≤ "
+    out = np.where(L == H, B, B + " (" + L + " to " + H + ")")
+    out = np.where(open_hi, np.where((L == B) & ~calendar, "≥ " + B, B + ge + L + ")"), out)
+    out = np.where(open_lo, np.where((H == B) & ~calendar, "≤ " + B, B + le + H + ")"), out)
+    out = np.where(open_lo & open_hi, B + " (order only; no bound)", out)
+    return np.where(placed, out, missing)
+
+
+def _coded_time(ev: pd.DataFrame) -> np.ndarray:
+    """The time as coded: the date, or qualifier + offset + reference ("within +6 weeks from
+    E06", "age 35 years")."""
+    def col(name):
+        return ev[name].astype(object).fillna("").to_numpy(dtype=object).astype(str).astype(object)
+
+    date, offset, ref, qual = col("date"), col("offset"), col("offset_from"), col("qualifier")
+    words = {"": "", "about": "about ", "within": "within ", "at_least": "at least "}
+    qual_txt = np.array([words.get(q, q + " ") for q in qual.tolist()], dtype=object)
+    birth = np.char.lower(ref.astype(str)) == "birth"
+    plain = np.array([o.lstrip("+") for o in offset.tolist()], dtype=object)
+    from_birth = qual_txt + "age " + plain
+    from_event = qual_txt + offset + " from " + ref
+    return np.where(date != "", qual_txt + date, np.where(birth, from_birth, from_event))
+
+
+def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, diseases=None,
+                   therapies=None, source_kinds=None, min_evidence_level=None, patient_ids=None,
+                   include_anecdotes: bool = True) -> pd.DataFrame:
+    """Tidy table of the lanes and events of a timeline figure (one row per event).
+
+    ``ds`` is a :class:`analysis.load.Dataset`. ``anchor`` is ``"line"`` (default: each
+    treatment line's first stem-cell therapy), ``"calendar"`` or an event type
+    (see the module docstring). ``time_unit`` is ``days``, ``weeks``, ``months`` (default)
+    or ``years``; with ``anchor="calendar"`` times are decimal calendar years and
+    ``time_unit`` is ``"calendar year"``. Filters as in :func:`select_patients`.
+
+    A lane is one treatment line of one patient (``lane_id`` = ``"PATIENT · line N"``);
+    events outside any line (line 0) go to the patient's first line. ``lane_order`` is the
+    data's order (patients as in ``patients.csv``, lines ascending); :func:`lane_layout`
+    sorts. ``time_lo``/``time_best``/``time_hi`` are in ``time_unit``; ``-inf``/``+inf`` for
+    an open bound (``open_lo``/``open_hi``); ``NaN`` and ``placed = False`` when the event
+    cannot be related to time zero (``not_placed_reason`` says why). Columns:
+    :data:`TABLE_COLUMNS`.
+    """
+    calendar = anchor == ANCHOR_CALENDAR
+    if not calendar and anchor != ANCHOR_LINE and anchor not in schemas.EVENT_TYPES:
+        raise ValueError(
+            f"anchor: expected 'line', 'calendar' or an event type ({', '.join(schemas.EVENT_TYPES)}), "
+            f"found {anchor!r}"
+        )
+    unit_days = _unit_days(time_unit)
+    pats = select_patients(ds, diseases, therapies, source_kinds, min_evidence_level, patient_ids,
+                           include_anecdotes)
+    ev = ds.events[ds.events["patient_id"].isin(pats["patient_id"])].copy()
+    if "row" not in ev.columns:
+        ev["row"] = np.arange(len(ev))
+    # lanes: line > 0 its own; line 0 joins the patient's first line (as the loader's t_* do)
+    lines = ds.lines
+    first_line = lines.groupby("patient_id")["line"].min() if len(lines) else pd.Series(dtype="Int64")
+    line = ev["line"].fillna(0).astype(int).to_numpy()
+    first = ev["patient_id"].map(first_line).fillna(0).astype(int).to_numpy()
+    lane_line = np.where(line > 0, line, first)
+    ev["lane_line"] = lane_line
+
+    anchor_event = pd.Series(pd.NA, index=ev.index, dtype=object)
+    if calendar:
+        epoch = pd.Timestamp("1970-01-01")
+
+        def dec_year(col):
+            return ((ev[col] - epoch).dt.total_seconds() / 86400.0 / 365.25 + 1970.0).to_numpy(dtype=float)
+
+        best = dec_year("date_best")
+        has = ~np.isnan(best)
+        lo = np.where(has & np.isnan(dec_year("date_lo")), -np.inf, dec_year("date_lo"))
+        hi = np.where(has & np.isnan(dec_year("date_hi")), np.inf, dec_year("date_hi"))
+        unit_label = "calendar year"
+        reason = "no calendar date (the source gives no date this event is linked to)"
+    elif anchor == ANCHOR_LINE:
+        lo, best, hi = (ev[c].to_numpy(dtype=float) / unit_days for c in ("t_lo", "t_best", "t_hi"))
+        unit_label = time_unit
+        anchors = lines.set_index(["patient_id", "line"])["anchor_event_id"] if len(lines) else None
+        if anchors is not None:
+            keys = pd.MultiIndex.from_arrays([ev["patient_id"], ev["lane_line"]])
+            anchor_event = pd.Series(anchors.reindex(keys).to_numpy(), index=ev.index)
+        reason = "not relatable to the line's first stem-cell therapy (e.g. an age without a calendar link)"
+    else:
+        lo, best, hi, refs = _times_named_anchor(ev, ds.events, anchor)
+        lo, best, hi = lo / unit_days, best / unit_days, hi / unit_days
+        anchor_event = pd.Series(refs, index=ev.index, dtype=object)
+        unit_label = time_unit
+        reason = f"not relatable to the patient's first {anchor} (or the patient has none)"
+
+    placed = np.isfinite(best)
+    digits = {"days": 0, "weeks": 1, "months": 1, "years": 2}.get(time_unit, 1)
+    pinfo = pats.set_index("patient_id")
+    cit = ds.sources.set_index("source_id")["citation"]
+    short = {sid: short_citation(c, sid) for sid, c in cit.items()}
+    src_kind = ds.sources.set_index("source_id")["kind"]
+    src_level = ds.sources.set_index("source_id")["evidence_level"]
+    line_therapy = (lines.set_index(["patient_id", "line"])["therapy"] if len(lines) else None)
+    keys = pd.MultiIndex.from_arrays([ev["patient_id"], ev["lane_line"]])
+    lt = line_therapy.reindex(keys).to_numpy() if line_therapy is not None else np.full(len(ev), pd.NA)
+
+    out = pd.DataFrame({
+        "lane_id": ev["patient_id"].astype(str) + " · line " + pd.Series(lane_line, index=ev.index).astype(str),
+        "patient_id": ev["patient_id"].to_numpy(),
+        "line": ev["line"].fillna(0).astype(int).to_numpy(),
+        "lane_line": lane_line,
+        "event_id": ev["event_id"].to_numpy(),
+        "event_type": ev["event_type"].to_numpy(),
+        "status": ev["status"].to_numpy(),
+        "disease": ev["disease"].to_numpy(),
+        "detail": ev["detail"].to_numpy(),
+        "product": ev["product"].to_numpy(),
+        "dose": ev["dose"].to_numpy(dtype=float),
+        "dose_unit": ev["dose_unit"].to_numpy(),
+        "time_lo": np.where(placed, lo, np.nan),
+        "time_best": np.where(placed, best, np.nan),
+        "time_hi": np.where(placed, hi, np.nan),
+        "time_unit": unit_label,
+        "date_lo": ev["date_lo"].to_numpy(),
+        "date_best": ev["date_best"].to_numpy(),
+        "date_hi": ev["date_hi"].to_numpy(),
+        "quote": ev["quote"].to_numpy(),
+        "source_id": ev["source_id"].to_numpy(),
+        "anchor": anchor,
+        "anchor_event_id": anchor_event.to_numpy(),
+        "coded_order": ev["row"].to_numpy(),
+        "line_therapy": lt,
+    })
+    out["coded_time"] = _coded_time(ev)
+    out["target_disease"] = ev["disease"].fillna("").eq("").to_numpy()
+    out["placed"] = placed
+    out["open_lo"] = placed & np.isneginf(out["time_lo"].to_numpy())
+    out["open_hi"] = placed & np.isposinf(out["time_hi"].to_numpy())
+    out["imprecise"] = placed & (out["time_lo"].to_numpy() != out["time_hi"].to_numpy())
+    out["not_placed_reason"] = np.where(placed, "", reason)
+    out["time_text"] = _time_text(out["time_lo"], out["time_best"], out["time_hi"], placed, digits, calendar,
+                                  out["date_lo"], out["date_best"], out["date_hi"])
+    out["citation"] = out["source_id"].map(short)
+    out["source_kind"] = out["source_id"].map(src_kind)
+    out["evidence_level"] = pd.Categorical(out["source_id"].map(src_level).astype(object),
+                                           categories=schemas.EVIDENCE_LEVELS, ordered=True)
+    for col in ("case_role", "sex", "age_years", "diseases", "therapy"):
+        out[col] = out["patient_id"].map(pinfo[col]) if len(pinfo) else pd.Series(dtype=object)
+    # lane order: patients as listed, lines ascending
+    p_rank = {p: i for i, p in enumerate(pats["patient_id"])}
+    out["_p"] = out["patient_id"].map(p_rank)
+    out = out.sort_values(["_p", "lane_line", "time_best", "coded_order"], kind="stable", na_position="last")
+    lane_rank = out[["_p", "lane_line"]].drop_duplicates()
+    lane_rank["lane_order"] = np.arange(len(lane_rank))
+    out = out.merge(lane_rank, on=["_p", "lane_line"], how="left")
+    out["line"] = out.pop("lane_line")
+    out = out.drop(columns="_p")
+    return out[TABLE_COLUMNS].reset_index(drop=True)
+
+
+def not_placeable(table: pd.DataFrame) -> pd.DataFrame:
+    """Lanes that have no event placeable on the time axis (patient_id, line, reason)."""
+    g = table.groupby("lane_id", sort=False)
+    lanes = g.agg(patient_id=("patient_id", "first"), line=("line", "first"),
+                  n_events=("event_id", "size"), n_placed=("placed", "sum"),
+                  reason=("not_placed_reason", "first"))
+    return lanes[lanes["n_placed"] == 0].reset_index()[["lane_id", "patient_id", "line", "n_events", "reason"]]
+
+
+def events_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table shown beneath the figure and exported as ``timeline_events``: one row per
+    event, lanes in the given order, columns :data:`EXPORT_COLUMNS`."""
+    return table[EXPORT_COLUMNS].reset_index(drop=True)
+
+
+# ============================================================================ layout
+
+
+@dataclass
+class TimelineLayout:
+    """Positions of every mark (output of :func:`lane_layout`).
+
+    ``lanes``: one row per drawn lane (``y`` centre, ``height``, ``start``/``end`` in time
+    units, ``end_kind`` = last_followup / death / next_line / not_reported, ``ongoing``,
+    labels).
+    ``events``: one row per drawn marker (``x`` clipped to the axis, ``y`` after stacking,
+    ``x_lo``/``x_hi`` raw interval, ``offscale`` = "left"/"right"/"", ``mark`` = the
+    style key). ``segments``: status segments (``x0``, ``x1``, ``y``, ``status``).
+    ``spans``: chemotherapy / conditioning spans (``x0``, ``x1``, ``y``, ``event_type``).
+    ``groups``: one row per patient (``y_top``, ``y_bottom``, header ``y_header``, label).
+    ``left_out``: lanes of the table that are not drawn (not placeable, or beyond
+    ``max_lanes``), with the reason.
+    """
+
+    lanes: pd.DataFrame
+    events: pd.DataFrame
+    segments: pd.DataFrame
+    spans: pd.DataFrame
+    groups: pd.DataFrame
+    xlim: tuple
+    ylim: tuple
+    time_unit: str
+    anchor: str
+    min_sep: float
+    step: float
+    compact: bool
+    left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def axis_label(self) -> str:
+        if self.anchor == ANCHOR_CALENDAR:
+            return "Calendar year"
+        if self.anchor == ANCHOR_LINE:
+            zero = "first stem-cell therapy of the treatment line"
+        else:
+            zero = f"patient's first {self.anchor.replace('_', ' ')}"
+        return f"{self.time_unit.capitalize()} since {zero}"
+
+    @property
+    def caption(self) -> str:
+        if self.anchor == ANCHOR_CALENDAR:
+            zero = "Calendar time (years); events without a calendar date are not drawn."
+        elif self.anchor == ANCHOR_LINE:
+            zero = ("Time zero = first stem-cell transplant or infusion of each treatment line (each lane has its "
+                    "own); events outside a line (diagnosis, admission) are counted from the patient's first line.")
+        else:
+            zero = f"Time zero = each patient's first {self.anchor.replace('_', ' ')}; all lanes of a patient share it."
+        if self.anchor == ANCHOR_CALENDAR:
+            unit = ""
+        else:
+            d = TIME_UNIT_DAYS[self.time_unit]
+            unit = f" Time in {self.time_unit} (1 {self.time_unit[:-1]} = {d:g} days)."
+        text = (zero + unit + " Solid whisker: range of an imprecise time (month/year dates, 'about', 'within'); "
+                "dotted whisker with arrow: only one bound is known ('at least', order only), so the time may lie "
+                "anywhere up to the axis edge and beyond. Markers at the same time in a lane are stacked in coded "
+                "order, not shifted in time.")
+        n_off = int((self.events["offscale"] != "").sum()) if len(self.events) else 0
+        if n_off:
+            text += f" {n_off} event(s) beyond the axis are drawn at its edge (◂/▸) with their time."
+        if len(self.left_out):
+            reason = self.left_out["reason"].astype(str)
+            beyond = reason.str.startswith("beyond")
+            for mask, why in ((beyond, None), (~beyond, "cannot be placed on this time axis")):
+                ids = self.left_out.loc[mask, "lane_id"].astype(str)
+                if not len(ids):
+                    continue
+                shown = ", ".join(ids.head(12)) + ("" if len(ids) <= 12 else f" and {len(ids) - 12} more")
+                why = why or reason[mask].iloc[0]
+                text += f" Not drawn: {len(ids)} lane(s) {why} ({shown})."
+            text += " All events are listed in the table."
+        return text
+
+
+def _lane_frame(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per lane with the fields labels need."""
+    g = table.groupby("lane_id", sort=False)
+    lanes = g.agg(
+        patient_id=("patient_id", "first"), line=("line", "first"), lane_order=("lane_order", "first"),
+        n_events=("event_id", "size"), n_placed=("placed", "sum"), case_role=("case_role", "first"),
+        sex=("sex", "first"), age_years=("age_years", "first"), diseases=("diseases", "first"),
+        therapy=("therapy", "first"), line_therapy=("line_therapy", "first"), citation=("citation", "first"),
+        source_kind=("source_kind", "first"), evidence_level=("evidence_level", "first"),
+        not_placed_reason=("not_placed_reason", "first"),
+    )
+    return lanes.reset_index()
+
+
+def _lane_ends(ev: pd.DataFrame) -> pd.DataFrame:
+    """Lane start/end (time units) and how the lane ends, from placed events: the end is the
+    last follow-up or death when coded, else the last event (follow-up not reported)."""
+    g = ev.groupby("lane_id", sort=False)["time_best"]
+    ends = pd.DataFrame({"first_event": g.min(), "last_event": g.max()})
+    term = ev[ev["event_type"].isin(["last_followup", "death"])]
+    fu_end = term.groupby("lane_id", sort=False)["time_best"].max()
+    death = term[term["event_type"] == "death"].groupby("lane_id")["time_best"].max()
+    fu_end, death = fu_end.reindex(ends.index), death.reindex(ends.index)
+    ends["end"] = fu_end.fillna(ends["last_event"])
+    ends["end_kind"] = np.where(death.notna() & (death >= fu_end), "death",
+                                np.where(fu_end.notna(), "last_followup", "not_reported"))
+    return ends
+
+
+def _status_points(ev: pd.DataFrame) -> pd.DataFrame:
+    """Placed events that set the target disease's status: assessments, remissions and last
+    follow-ups with a status, and relapses (status ``relapse``). Events about another
+    disease (e.g. a lymphoma relapse) do not count."""
+    target = ev["target_disease"].to_numpy(dtype=bool)
+    has_status = ev["event_type"].isin(["assessment", "remission", "last_followup"]) & \
+        ev["status"].isin(["active", "improving", "partial", "complete"])
+    rel = ev["event_type"].eq("relapse")
+    pts = ev[target & (has_status | rel)].copy()
+    pts["seg_status"] = np.where(pts["event_type"] == "relapse", "relapse", pts["status"].astype(object))
+    return pts
+
+
+def _nice_left(right: float, lo_data: float, pre_window: float | None) -> float:
+    if pre_window is None:
+        pre_window = max(0.2 * right, 1e-9)
+    return max(lo_data, -abs(pre_window))
+
+
+def lane_order(table: pd.DataFrame, sort_by: str | list | None = "follow_up",
+               ascending: bool | None = None) -> pd.DataFrame:
+    """One row per lane, in drawing order, with where it starts and ends.
+
+    Columns: lane_id, patient_id, line, the patient's labels, ``placeable`` (has an event
+    placed on the time axis), ``first_event``/``last_event``/``end`` (time units; ``end`` is
+    the last follow-up or death when coded, else the last event), ``end_kind``
+    (last_followup / death / next_line / not_reported) and ``p_rank`` (the patient's rank). Sorting as
+    in :func:`lane_layout`; placeable lanes first.
+    """
+    lanes = _lane_frame(table)
+    lanes["placeable"] = lanes["n_placed"] > 0
+    ev = table[table["placed"].to_numpy()]
+    lanes = lanes.merge(_lane_ends(ev), left_on="lane_id", right_index=True, how="left")
+    # a line without its own follow-up that a later line follows is continued there
+    later = lanes["line"] < lanes.groupby("patient_id")["line"].transform("max")
+    lanes.loc[later & (lanes["end_kind"] == "not_reported"), "end_kind"] = "next_line"
+    if ascending is None:
+        ascending = sort_by != "follow_up"
+    if sort_by in (None, "data"):
+        pkey = lanes.groupby("patient_id", sort=False)["lane_order"].min()
+        ascending = True
+    elif sort_by == "follow_up":
+        g = lanes.groupby("patient_id", sort=False)
+        pkey = g["end"].max()
+        if str(table["anchor"].iloc[0]) == ANCHOR_CALENDAR:  # duration, not calendar date
+            pkey = pkey - g["first_event"].min()
+        pkey = pkey.fillna(-np.inf)
+    else:
+        cols = _as_list(sort_by)
+        missing = [c for c in cols if c not in table.columns]
+        if missing:
+            raise ValueError(f"sort_by: expected 'follow_up', 'data' or columns of the table, found {missing}")
+        first_vals = table.groupby("patient_id", sort=False)[cols].first()
+        if len(cols) == 1:
+            pkey = first_vals[cols[0]]
+        else:
+            pkey = pd.Series(list(map(tuple, first_vals.itertuples(index=False))), index=first_vals.index)
+    porder = pd.DataFrame({"key": pkey, "data": lanes.groupby("patient_id", sort=False)["lane_order"].min()})
+    porder = porder.sort_values(["key", "data"], ascending=[ascending, True], kind="stable", na_position="last")
+    lanes["p_rank"] = lanes["patient_id"].map(pd.Series(np.arange(len(porder)), index=porder.index))
+    return lanes.sort_values(["placeable", "p_rank", "line"], ascending=[False, True, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def time_axis_limits(table: pd.DataFrame, anchor: str | None = None, pre_window: float | None = None) -> tuple:
+    """Default axis limits (time units) for the placed events of ``table``: from the
+    earliest event (but no further back before time zero than ``pre_window``, default 20 %
+    of the latest time after zero) to the latest best time or finite bound, with room on
+    the right for ongoing-remission arrows."""
+    anchor = anchor or str(table["anchor"].iloc[0])
+    ev = table[table["placed"].to_numpy()] if "placed" in table else table
+    best = ev["time_best"].to_numpy(dtype=float)
+    lo, hi = ev["time_lo"].to_numpy(dtype=float), ev["time_hi"].to_numpy(dtype=float)
+    finite = np.concatenate([best, lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
+    if anchor == ANCHOR_CALENDAR:
+        lo_x, hi_x = (float(np.min(best)), float(np.max(finite))) if len(best) else (2000.0, 2001.0)
+        pad = max(0.03 * (hi_x - lo_x), 0.25)
+    else:
+        hi_x = float(max(np.max(finite) if len(finite) else 0.0, 0.0))
+        if hi_x <= 0:
+            hi_x = 1.0
+        lo_x = _nice_left(hi_x, float(min(np.min(best), 0.0)) if len(best) else 0.0, pre_window)
+        pad = 0.03 * (hi_x - lo_x)
+    return (lo_x - pad, hi_x + 2.2 * pad)
+
+
+def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", ascending: bool | None = None,
+                *, xlim: tuple | None = None, pre_window: float | None = None, min_sep: float | None = None,
+                max_lanes: int | None = None, compact: bool | None = None) -> TimelineLayout:
+    """Where every mark of the timeline goes (see :class:`TimelineLayout`).
+
+    * ``sort_by``: ``"follow_up"`` (default: longest follow-up on top), ``"data"`` (the
+      table's ``lane_order``), or one or more columns of the table (``"evidence_level"``,
+      ``"patient_id"``, ``"diseases"``, ...; a patient is placed by its first value). The
+      lanes of one patient always stay together, lines in ascending order.
+      ``ascending`` defaults to False for ``follow_up`` and True otherwise.
+    * ``xlim``: axis limits in time units; by default from the data. Events before time zero
+      are shown back to ``pre_window`` time units (default 20 % of the longest time after
+      zero); earlier ones are drawn at the left edge, marked off-scale, with their time.
+    * ``min_sep``: markers of one lane closer than this (time units) are stacked; default
+      1/60 of the axis.
+    * ``max_lanes``: draw at most this many lanes (whole patients); the rest are listed in
+      ``left_out``.
+    * ``compact``: one-line labels and no patient header rows (default when more than 40
+      lanes are drawn).
+    """
+    if table.empty:
+        raise ValueError("no events to lay out: the filters left no patient (check diseases, therapies, "
+                         "source_kinds, min_evidence_level, patient_ids)")
+    anchor = str(table["anchor"].iloc[0])
+    time_unit = str(table["time_unit"].iloc[0])
+    lanes = lane_order(table, sort_by, ascending)
+    ev = table[table["placed"].to_numpy()]
+
+    left_out = lanes.loc[~lanes["placeable"], ["lane_id", "patient_id", "line"]].assign(
+        reason=lanes.loc[~lanes["placeable"], "not_placed_reason"].fillna("no events"))
+    drawn = lanes[lanes["placeable"]]
+    if max_lanes is not None and len(drawn) > max_lanes:
+        # whole patients only, unless one patient alone exceeds the limit
+        cum = drawn.groupby("p_rank", sort=False).size().cumsum()
+        keep_p = cum[cum <= max_lanes].index
+        if len(keep_p) == 0:
+            keep_p = cum.index[:1]
+        keep = drawn[drawn["p_rank"].isin(keep_p)].head(max(max_lanes, 1))
+        over = drawn[~drawn["lane_id"].isin(keep["lane_id"])]
+        left_out = pd.concat([over[["lane_id", "patient_id", "line"]].assign(
+            reason=f"beyond max_lanes={max_lanes}"), left_out])
+        drawn = keep
+    drawn = drawn.copy()
+    if compact is None:
+        compact = len(drawn) > 40
+    ev = ev[ev["lane_id"].isin(drawn["lane_id"])].copy()
+    if drawn.empty:  # nothing can be placed: an empty layout that says why
+        empty = pd.DataFrame(columns=["lane_id", "x", "y", "mark", "offscale"])
+        return TimelineLayout(
+            lanes=drawn.assign(y=[], y_label=[], ongoing=[]), events=empty, segments=empty.copy(),
+            spans=empty.copy(), groups=pd.DataFrame(columns=["patient_id", "y_top", "y_bottom", "anecdote"]),
+            xlim=tuple(xlim) if xlim is not None else (0.0, 1.0), ylim=(1.0, 0.0), time_unit=time_unit,
+            anchor=anchor, min_sep=1.0, step=0.36, compact=False, left_out=left_out.reset_index(drop=True))
+    if xlim is None:
+        xlim = time_axis_limits(ev, anchor, pre_window)
+    x0, x1 = float(xlim[0]), float(xlim[1])
+    if not x1 > x0:
+        raise ValueError(f"xlim: expected left < right, found {xlim}")
+    if min_sep is None:
+        min_sep = (x1 - x0) / 60.0
+
+    # ---- markers: clip to the axis, then stack markers of one lane that coincide
+    best = ev["time_best"].to_numpy()
+    ev["offscale"] = np.where(best < x0, "left", np.where(best > x1, "right", ""))
+    ev["x"] = np.clip(best, x0 + 0.5 * min_sep, x1 - 0.5 * min_sep)
+    ev.loc[ev["offscale"] == "", "x"] = best[ev["offscale"].to_numpy() == ""]
+    ev["mark"] = np.where((ev["event_type"] == "relapse").to_numpy() & ~ev["target_disease"].to_numpy(dtype=bool),
+                          OTHER_RELAPSE, ev["event_type"])
+    # "follow-up not reported": a mark at the end of lanes without a last follow-up or death
+    drawn = drawn.merge(_ongoing(ev, drawn), on="lane_id", how="left")
+    nr = drawn[drawn["end_kind"] == "not_reported"]
+    if len(nr):
+        fake = pd.DataFrame({
+            "lane_id": nr["lane_id"].to_numpy(), "event_id": "", "event_type": FOLLOWUP_NOT_REPORTED,
+            "mark": FOLLOWUP_NOT_REPORTED, "time_best": nr["end"].to_numpy(), "time_lo": nr["end"].to_numpy(),
+            "time_hi": nr["end"].to_numpy(), "x": np.clip(nr["end"].to_numpy(), x0, x1), "offscale": "",
+            "coded_order": np.iinfo(np.int64).max, "open_lo": False, "open_hi": False, "imprecise": False,
+            "status": pd.NA, "disease": pd.NA, "target_disease": True,
+        })
+        ev = pd.concat([ev, fake], ignore_index=True)
+    ev = ev.sort_values(["lane_id", "coded_order"], kind="stable").reset_index(drop=True)
+    ev["row"] = _pack_rows(ev, x0, x1, min_sep)
+    drawn["n_rows"] = drawn["lane_id"].map(ev.groupby("lane_id")["row"].max() + 1).fillna(1).astype(int)
+
+    # ---- vertical positions (y grows downwards; the axis is inverted). A lane's main row
+    # (base line, status segments, arrows) is its first; overlapping marks go to rows below.
+    step = 0.36 if not compact else 0.3
+    extra = (drawn["n_rows"] - 1) * step
+    drawn["height"] = np.maximum(1.0, extra + 0.8)
+    header = 0.0 if compact else HEADER_HEIGHT
+    gap = 0.35 if not compact else 0.15
+    drawn = drawn.sort_values(["p_rank", "line"], kind="stable").reset_index(drop=True)
+    extra = (drawn["n_rows"] - 1) * step
+    new_patient = drawn["patient_id"].ne(drawn["patient_id"].shift())
+    pre = new_patient * (header + gap)
+    pre.iloc[0] = header + (0.1 if not compact else 0.0)
+    top = (pre + drawn["height"].shift(fill_value=0.0)).cumsum()
+    drawn["y_top"] = top
+    drawn["y"] = top + (drawn["height"] - extra) / 2
+    drawn["y_label"] = top + drawn["height"] / 2
+    drawn["y_bottom"] = top + drawn["height"]
+    drawn["lane_order"] = np.arange(len(drawn))
+    drawn["first_in_patient"] = new_patient.to_numpy()
+    ylim = (float(drawn["y_bottom"].max()) + 0.2 if len(drawn) else 1.0, 0.0)
+
+    lane_y = drawn.set_index("lane_id")["y"]
+    ev["y"] = ev["lane_id"].map(lane_y).to_numpy() + ev["row"].to_numpy() * step
+    ev["x_lo"] = ev["time_lo"]
+    ev["x_hi"] = ev["time_hi"]
+
+    # ---- status segments
+    pts = _status_points(ev[ev["mark"] != FOLLOWUP_NOT_REPORTED])
+    pts = pts.sort_values(["lane_id", "x", "coded_order"], kind="stable")
+    end_of = drawn.set_index("lane_id")["end"].clip(x0, x1)
+    nxt = pts.groupby("lane_id", sort=False)["x"].shift(-1)
+    segs = pd.DataFrame({
+        "lane_id": pts["lane_id"].to_numpy(),
+        "x0": pts["x"].to_numpy(),
+        "x1": nxt.fillna(pts["lane_id"].map(end_of)).to_numpy(),
+        "status": pts["seg_status"].to_numpy(),
+        "event_id": pts["event_id"].to_numpy(),
+    })
+    segs = segs[segs["x1"] > segs["x0"]].reset_index(drop=True)
+    segs["y"] = segs["lane_id"].map(lane_y).to_numpy()
+
+    # ---- therapy spans (chemotherapy cycles, conditioning regimens): first to last of a lane
+    sp = ev[ev["event_type"].isin(SPAN_TYPES)].groupby(["lane_id", "event_type"], sort=False)["x"].agg(["min", "max", "size"])
+    sp = sp[(sp["size"] >= 2) & (sp["max"] > sp["min"])].reset_index()
+    spans = pd.DataFrame({"lane_id": sp["lane_id"], "event_type": sp["event_type"], "x0": sp["min"],
+                          "x1": sp["max"], "n": sp["size"]})
+    spans["y"] = spans["lane_id"].map(lane_y).to_numpy()
+
+    # ---- patient groups
+    g = drawn.groupby("patient_id", sort=False)
+    groups = pd.DataFrame({"y_top": g["y_top"].min(), "y_bottom": g["y_bottom"].max(),
+                           "n_lanes": g.size()}).reset_index()
+    groups["y_header"] = groups["y_top"] - header / 2 - 0.02
+    groups["anecdote"] = groups["patient_id"].map(g["case_role"].first()) == "adverse_event_anecdote"
+    on_axis = ev[(ev["offscale"] == "") & (ev["mark"] != FOLLOWUP_NOT_REPORTED)].groupby("lane_id")["x"].min()
+    first_on = drawn["lane_id"].map(on_axis).fillna(drawn["end"])
+    drawn["start"] = np.clip(np.minimum(first_on, 0.0 if anchor != ANCHOR_CALENDAR else np.inf), x0, x1)
+    drawn["end_x"] = drawn["end"].clip(x0, x1)
+    # the ongoing arrow starts after the last follow-up's uncertainty
+    term = ev[ev["event_type"].isin(["last_followup", "death"])]
+    term_hi = term[np.isfinite(term["time_hi"])].groupby("lane_id")["time_hi"].max()
+    drawn["arrow_x"] = np.maximum(drawn["end"], drawn["lane_id"].map(term_hi).fillna(-np.inf)).clip(x0, x1)
+    return TimelineLayout(
+        lanes=drawn, events=ev.reset_index(drop=True), segments=segs, spans=spans, groups=groups,
+        xlim=(x0, x1), ylim=ylim, time_unit=time_unit, anchor=anchor, min_sep=float(min_sep), step=step,
+        compact=bool(compact), left_out=left_out.reset_index(drop=True),
+    )
+
+
+KEY_MARKS = frozenset(["transplant", "infusion", "assessment", "remission", "relapse", "last_followup", "death",
+                       FOLLOWUP_NOT_REPORTED])
+
+
+def _pack_rows(ev: pd.DataFrame, x0: float, x1: float, min_sep: float) -> np.ndarray:
+    """Row of each mark within its lane so that no two marks of a row overlap.
+
+    A mark occupies its marker (``min_sep`` wide) and its drawn whisker (an open side runs
+    to the axis edge). First fit, placing first the narrow key marks (stem-cell therapy,
+    status, relapse, follow-up), so that they stay on the lane's main row (row 0), then the
+    others in coded order (so a stack of order-only events reads top-down in the order the
+    source tells them). ``ev`` must be sorted by lane then coded order.
+    """
+    x = ev["x"].to_numpy(dtype=float)
+    lo = ev["time_lo"].to_numpy(dtype=float)
+    hi = ev["time_hi"].to_numpy(dtype=float)
+    half = 0.5 * min_sep
+    left = np.minimum(x, np.where(np.isfinite(lo), np.clip(lo, x0, x1), x0)) - half
+    right = np.maximum(x, np.where(np.isfinite(hi), np.clip(hi, x0, x1), x1)) + half
+    lane = pd.factorize(ev["lane_id"])[0]
+    rows = np.zeros(len(ev), dtype=np.int64)
+    if not len(ev):
+        return rows
+    # lanes whose marks are all disjoint keep everything on row 0 (no loop needed)
+    order = np.lexsort((left, lane))
+    l_s, r_s, lane_s = left[order], right[order], lane[order]
+    # running max of the right ends before each mark within its lane
+    run = pd.Series(r_s).groupby(lane_s).cummax().shift(1).to_numpy()
+    run[np.r_[True, lane_s[1:] != lane_s[:-1]]] = -np.inf
+    clash_lanes = np.unique(lane_s[l_s < run])
+    if not len(clash_lanes):
+        return rows
+    key = ev["mark"].isin(KEY_MARKS).to_numpy()
+    narrow = (right - left) <= 2.5 * min_sep
+    priority = np.where(narrow & key, 0, 1)
+    sel = np.flatnonzero(np.isin(lane, clash_lanes))
+    sel = sel[np.lexsort((sel, priority[sel], lane[sel]))]
+    cur, placed_rows = -1, []
+    out = rows.tolist()
+    for i, ln, a, b in zip(sel.tolist(), lane[sel].tolist(), left[sel].tolist(), right[sel].tolist()):
+        if ln != cur:
+            cur, placed_rows = ln, []
+        k = 0
+        for ivs in placed_rows:
+            for c, d in ivs:
+                if b > c and a < d:
+                    break
+            else:
+                ivs.append((a, b))
+                break
+            k += 1
+        else:
+            placed_rows.append([(a, b)])
+        out[i] = k
+    return np.asarray(out, dtype=np.int64)
+
+
+def _ongoing(ev: pd.DataFrame, lanes: pd.DataFrame) -> pd.DataFrame:
+    """Per lane: the last target-disease status and whether remission is ongoing at the end
+    (last status partial/complete, the lane does not end in death)."""
+    pts = _status_points(ev).sort_values(["lane_id", "time_best", "coded_order"], kind="stable")
+    last = pts.groupby("lane_id", sort=False)["seg_status"].last()
+    out = pd.DataFrame({"lane_id": lanes["lane_id"]})
+    out["last_status"] = out["lane_id"].map(last)
+    kinds = lanes.set_index("lane_id")["end_kind"]
+    out["ongoing"] = out["last_status"].isin(REMISSION_STATUSES).to_numpy() & \
+        (out["lane_id"].map(kinds) != "death").to_numpy()
+    return out
+
+
+# ============================================================================ drawing
+
+
+def _mark_style(mark: str) -> dict:
+    """Colour, marker, label, size and face of a mark (from :data:`analysis.style.EVENT_STYLE`)."""
+    if mark == OTHER_RELAPSE:
+        s = dict(EVENT_STYLE["relapse"])
+        return {**s, "label": "Relapse of another disease (comorbidity)", "face": "none", "size": 46}
+    if mark == FOLLOWUP_NOT_REPORTED:
+        return {"color": OKABE_ITO["black"], "marker": "$?$", "label": "Follow-up not reported", "face": "full",
+                "size": 60}
+    s = dict(EVENT_STYLE.get(mark, {"color": OKABE_ITO["grey"], "marker": "o", "label": mark}))
+    size = {"last_followup": 150, "admission": 60, "remission": 90, "death": 50, "relapse": 55}.get(mark, 40)
+    return {**s, "face": "full", "size": size}
+
+
+def _scale(layout: TimelineLayout) -> float:
+    return 0.55 if layout.compact else 1.0
+
+
+def draw_lanes(ax, layout: TimelineLayout):
+    """Patient bands (alternating light shading), hatched background for adverse-event
+    anecdotes, the lanes' base lines (start to end), the axis limits and the time-zero line.
+    Returns a dict of the collections drawn."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    x0, x1 = layout.xlim
+    lanes, groups = layout.lanes, layout.groups
+    out = {}
+    shade = groups.iloc[1::2]
+    out["bands"] = ax.add_collection(PolyCollection(
+        [[(x0, t), (x1, t), (x1, b), (x0, b)] for t, b in zip(shade["y_top"] - _header(layout), shade["y_bottom"])],
+        facecolors=BAND_COLOR, edgecolors="none", zorder=0))
+    an = groups[groups["anecdote"]]
+    if len(an):
+        out["anecdote"] = ax.add_collection(PolyCollection(
+            [[(x0, t), (x1, t), (x1, b), (x0, b)] for t, b in zip(an["y_top"], an["y_bottom"])],
+            facecolors="none", edgecolors="#BBBBBB", hatch="///", linewidths=0, zorder=0.5))
+    segs = [[(s, y), (e, y)] for s, e, y in zip(lanes["start"], lanes["end_x"], lanes["y"])]
+    out["lanes"] = ax.add_collection(LineCollection(segs, colors=LANE_COLOR, linewidths=1.2 * _scale(layout),
+                                                    zorder=1))
+    if layout.anchor != ANCHOR_CALENDAR and x0 < 0 < x1:
+        ax.axvline(0, color="#505050", lw=0.8, ls=(0, (4, 3)), zorder=0.8)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(*layout.ylim)
+    ax.set_xlabel(layout.axis_label)
+    step = _tick_step(layout.time_unit, x1 - x0)
+    if step:
+        from matplotlib.ticker import FormatStrFormatter, MultipleLocator
+
+        ax.xaxis.set_major_locator(MultipleLocator(step))
+        if layout.anchor == ANCHOR_CALENDAR and step >= 1:
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%d"))
+    ax.spines["left"].set_visible(False)
+    ax.grid(axis="x", color="#E0E0E0", lw=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    return out
+
+
+TICK_STEPS = {
+    "days": (1, 7, 14, 28, 91, 182, 365, 730, 1826),
+    "weeks": (1, 2, 4, 13, 26, 52, 104, 260),
+    "months": (1, 3, 6, 12, 24, 60, 120),
+    "years": (0.25, 0.5, 1, 2, 5, 10, 20),
+    "calendar year": (1, 2, 5, 10, 20, 50),
+}
+
+
+def _tick_step(time_unit: str, span: float, max_ticks: int = 14) -> float | None:
+    """A tick step natural for the unit (months in 3, 6, 12, ...; weeks in 4, 13, 26, 52)."""
+    for step in TICK_STEPS.get(time_unit, ()):
+        if span / step <= max_ticks:
+            return step
+    return None
+
+
+def _header(layout: TimelineLayout) -> float:
+    return 0.0 if layout.compact else HEADER_HEIGHT
+
+
+def draw_status_segments(ax, layout: TimelineLayout, half_height: float = 0.16):
+    """Disease-status segments as coloured bars along the lanes (one PolyCollection);
+    colours from :data:`analysis.style.STATUS_COLORS`."""
+    from matplotlib.collections import PolyCollection
+
+    s = layout.segments
+    h = half_height * (0.8 if layout.compact else 1.0)
+    polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)] for a, b, y in zip(s["x0"], s["x1"], s["y"])]
+    colors = [STATUS_COLORS.get(st, OKABE_ITO["grey"]) for st in s["status"]]
+    coll = PolyCollection(polys, facecolors=colors, edgecolors="none", alpha=0.85, zorder=2)
+    ax.add_collection(coll)
+    sp = layout.spans
+    polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)] for a, b, y in zip(sp["x0"], sp["x1"], sp["y"])]
+    span_coll = PolyCollection(polys, facecolors=[EVENT_STYLE[t]["color"] for t in sp["event_type"]],
+                               edgecolors="none", alpha=SPAN_ALPHA, zorder=1.9)
+    ax.add_collection(span_coll)
+    return {"segments": coll, "spans": span_coll}
+
+
+def draw_uncertainty(ax, layout: TimelineLayout, style: str = "whisker"):
+    """Intervals of imprecise times. A finite interval is a whisker with caps (``style=
+    "whisker"``) or a shaded band (``"band"``); an open side ("at least", order only) is a
+    dotted whisker from the best estimate to the axis edge, capped by an arrowhead there
+    (it is never drawn "to infinity"). Returns the collections."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
+    x0, x1 = layout.xlim
+    e = layout.events
+    e = e[e["mark"] != FOLLOWUP_NOT_REPORTED]
+    lo, best, hi, y = (e[c].to_numpy(dtype=float) for c in ("x_lo", "time_best", "x_hi", "y"))
+    colors = np.array([_mark_style(m)["color"] for m in e["mark"]], dtype=object)
+    fin_lo = np.where(np.isfinite(lo), lo, best)
+    fin_hi = np.where(np.isfinite(hi), hi, best)
+    a, b = np.clip(fin_lo, x0, x1), np.clip(fin_hi, x0, x1)
+    has = b > a
+    cap = layout.step * 0.32
+    out = {}
+    if style == "band":
+        polys = [[(p, q - cap), (r, q - cap), (r, q + cap), (p, q + cap)] for p, r, q in zip(a[has], b[has], y[has])]
+        out["bands"] = ax.add_collection(PolyCollection(polys, facecolors=list(colors[has]), alpha=0.25,
+                                                        edgecolors="none", zorder=2.5))
+    else:
+        segs = [[(p, q), (r, q)] for p, r, q in zip(a[has], b[has], y[has])]
+        out["whiskers"] = ax.add_collection(LineCollection(segs, colors=WHISKER_COLOR, linewidths=1.2,
+                                                           zorder=2.5))
+        caps_x = np.concatenate([a[has & np.isfinite(lo) & (lo >= x0)], b[has & np.isfinite(hi) & (hi <= x1)]])
+        caps_y = np.concatenate([y[has & np.isfinite(lo) & (lo >= x0)], y[has & np.isfinite(hi) & (hi <= x1)]])
+        out["caps"] = ax.add_collection(LineCollection(
+            [[(p, q - cap), (p, q + cap)] for p, q in zip(caps_x, caps_y)], colors=WHISKER_COLOR, linewidths=1.2,
+            zorder=2.5))
+    # open sides, and finite whiskers running beyond the axis, drawn as dotted arrows
+    right = np.isposinf(hi) | (np.isfinite(hi) & (hi > x1))
+    left = (np.isneginf(lo) | (np.isfinite(lo) & (lo < x0))) & (e["offscale"].to_numpy() != "left")
+    right &= e["offscale"].to_numpy() != "right"
+    start_r = np.clip(np.where(np.isposinf(hi), best, x1), x0, x1)
+    start_l = np.clip(np.where(np.isneginf(lo), best, x0), x0, x1)
+    segs = [[(p, q), (x1, q)] for p, q in zip(start_r[right], y[right])] + \
+           [[(x0, q), (p, q)] for p, q in zip(start_l[left], y[left])]
+    cols = list(colors[right]) + list(colors[left])
+    out["open"] = ax.add_collection(LineCollection(segs, colors=cols, linewidths=1.0, linestyles=(0, (1, 1.6)),
+                                                   alpha=0.8, zorder=2.4))
+    s = 22 * _scale(layout)
+    out["open_right"] = ax.scatter(np.full(right.sum(), x1), y[right], marker=">", s=s, c=list(colors[right]) or None,
+                                   linewidths=0, zorder=2.6, clip_on=False)
+    out["open_left"] = ax.scatter(np.full(left.sum(), x0), y[left], marker="<", s=s, c=list(colors[left]) or None,
+                                  linewidths=0, zorder=2.6, clip_on=False)
+    return out
+
+
+def draw_event_markers(ax, layout: TimelineLayout):
+    """One scatter per kind of mark (event types of :data:`analysis.style.EVENT_STYLE`, a
+    relapse of another disease as an open marker, "follow-up not reported" as "?").
+    Assessments are filled with their status colour. Off-scale events get a small
+    edge arrow. Returns ``{mark: PathCollection}``."""
+    e = layout.events
+    out = {}
+    k = _scale(layout)
+    for mark, grp in e.groupby("mark", sort=True):
+        st = _mark_style(mark)
+        face = st["color"]
+        if mark == "assessment":
+            face = [STATUS_COLORS.get(s, "white") if isinstance(s, str) else "white" for s in grp["status"]]
+        line_marker = st["marker"] in ("|", "x", "+", "_")
+        kw = dict(marker=st["marker"], s=st["size"] * k, zorder=3 + (0.5 if mark == "last_followup" else 0),
+                  label=st["label"])
+        if line_marker:
+            kw.update(c=st["color"], linewidths=(2.6 if mark == "last_followup" else 1.4) * max(k, 0.6))
+        elif st["face"] == "none":
+            kw.update(facecolors="none", edgecolors=st["color"], linewidths=1.4)
+        elif mark == FOLLOWUP_NOT_REPORTED:
+            kw.update(c=st["color"], linewidths=0)
+        else:
+            kw.update(c=face if isinstance(face, list) else st["color"], edgecolors="#222222", linewidths=0.5)
+        out[mark] = ax.scatter(grp["x"], grp["y"], **kw)
+    return out
+
+
+def draw_ongoing_arrows(ax, layout: TimelineLayout, length: float | None = None):
+    """An arrow after the lane end where the target disease is still in (partial or
+    complete) remission at the last follow-up (or at the last report when follow-up is not
+    reported). Drawn as one LineCollection (shaft) and one scatter (heads)."""
+    from matplotlib.collections import LineCollection
+
+    la = layout.lanes[layout.lanes["ongoing"].fillna(False).astype(bool)]
+    x0, x1 = layout.xlim
+    length = length if length is not None else 2.2 * layout.min_sep
+    start = la["arrow_x"].to_numpy() + 0.4 * layout.min_sep
+    tip = np.minimum(start + length, x1)
+    y = la["y"].to_numpy()
+    color = [STATUS_COLORS.get(s, OKABE_ITO["bluish_green"]) for s in la["last_status"]]
+    shaft = ax.add_collection(LineCollection([[(a, q), (b, q)] for a, b, q in zip(start, tip, y)],
+                                             colors=color, linewidths=2.0 * _scale(layout), zorder=3.2))
+    heads = ax.scatter(tip, y, marker=">", s=55 * _scale(layout), c=color or None, linewidths=0, zorder=3.2,
+                       clip_on=False)
+    return {"shafts": shaft, "heads": heads}
+
+
+def _fmt_dose(dose: float, unit) -> str:
+    if not np.isfinite(dose):
+        return ""
+    exp = int(math.floor(math.log10(dose))) if dose > 0 else 0
+    mant = dose / 10 ** exp if dose > 0 else 0
+    sup = str(exp).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    num = (f"{mant:g}×10{sup}" if mant != 1 else f"10{sup}") if abs(exp) >= 4 else f"{dose:g}"
+    return f"{num} {unit}" if isinstance(unit, str) and unit else num
+
+
+def _fmt_interval(lo: float, best: float, hi: float, abbr: str) -> str:
+    b = _fmt_num(best, 0)
+    if np.isneginf(lo) and np.isposinf(hi):
+        return f"{b} {abbr} (order only)"
+    if np.isposinf(hi):
+        return f"≥ {b} {abbr}" if lo == best else f"{b} {abbr} (≥ {_fmt_num(lo, 0)})"
+    if np.isneginf(lo):
+        return f"≤ {b} {abbr}" if hi == best else f"{b} {abbr} (≤ {_fmt_num(hi, 0)})"
+    if lo == hi:
+        return f"{b} {abbr}"
+    return f"{b} {abbr} ({_fmt_num(lo, 0)} to {_fmt_num(hi, 0)})"
+
+
+def lane_labels(layout: TimelineLayout) -> pd.DataFrame:
+    """Text of the labels: per lane (``lane_label``: line, therapy, number of stem-cell
+    administrations, dose, follow-up, events beyond the axis) and per patient
+    (``header``: id, disease(s), sex and age, short citation, evidence level, anecdote)."""
+    la = layout.lanes
+    ev = layout.events
+    abbr = UNIT_ABBREVIATION.get(layout.time_unit, "")
+    stem = ev[ev["event_type"].isin(schemas.STEM_CELL_EVENTS)]
+    n_stem = stem.groupby("lane_id").size()
+    n_inf = stem[stem["event_type"] == "infusion"].groupby("lane_id").size()
+    dosed = stem.dropna(subset=["dose"])
+    doses = dosed.groupby("lane_id").agg(dose=("dose", "first"), unit=("dose_unit", "first"),
+                                         n_values=("dose", "nunique"), n=("dose", "size"))
+    fu = ev[ev["event_type"].isin(["last_followup", "death"])].sort_values("time_best").groupby("lane_id").last()
+    off = ev[ev["offscale"] != ""]
+
+    def lane_text(r):
+        n = int(n_stem.get(r.lane_id, 0))
+        ther = r.line_therapy if isinstance(r.line_therapy, str) else "therapy not named"
+        if layout.compact:
+            return f"{r.patient_id} L{r.line} · {ther}"
+        parts = [f"line {r.line} · {ther}"]
+        if n:
+            kind = "infusion" if int(n_inf.get(r.lane_id, 0)) == n else "transplant"
+            what = f"{n} {kind}{'s' if n != 1 else ''}"
+            if r.lane_id in doses.index:
+                d = doses.loc[r.lane_id]
+                what += f", {_fmt_dose(d['dose'], d['unit'])}"
+                if d["n_values"] > 1:
+                    what += " (first; doses differ)"
+                elif d["n"] < n:
+                    what += f" ({int(d['n'])} of {n} with a stated dose)"
+            parts.append(what)
+        if r.end_kind == "not_reported":
+            parts.append("follow-up not reported")
+        elif r.end_kind == "next_line":
+            parts.append("followed by the next line")
+        elif r.lane_id in fu.index:
+            f = fu.loc[r.lane_id]
+            word = "died at" if f["event_type"] == "death" else "follow-up"
+            if layout.anchor == ANCHOR_CALENDAR:
+                when = pd.Timestamp(f["date_best"]).strftime("%Y-%m") if pd.notna(f["date_best"]) else ""
+                parts.append(f"{'died' if word == 'died at' else 'follow-up to'} {when}")
+            else:
+                parts.append(f"{word} {_fmt_interval(f['time_lo'], f['time_best'], f['time_hi'], abbr)}")
+        for m, t, side in zip(off.loc[off["lane_id"] == r.lane_id, "mark"], off.loc[off["lane_id"] == r.lane_id, "time_best"],
+                              off.loc[off["lane_id"] == r.lane_id, "offscale"]):
+            arrow = "◂" if side == "left" else "▸"
+            parts.append(f"{arrow} {_mark_style(m)['label'].lower()} at {_fmt_num(t, 0)} {abbr} (off axis)")
+        return "\n".join(parts)
+
+    def header_text(r):
+        sex = {"M": "male", "F": "female"}.get(r.sex, "")
+        age = f"{r.age_years:g} y" if isinstance(r.age_years, (int, float)) and np.isfinite(r.age_years) else ""
+        who = ", ".join(x for x in (sex, age) if x) or "sex/age not reported"
+        role = "  ·  ADVERSE-EVENT ANECDOTE" if r.case_role == "adverse_event_anecdote" else ""
+        return (f"{r.patient_id}  ·  {r.diseases}  ·  {who}{role}",
+                f"{r.citation}  ·  evidence: {_level_text(r.evidence_level)}")
+
+    out = la[["lane_id", "patient_id", "line", "y", "first_in_patient"]].copy()
+    out["lane_label"] = [lane_text(r) for r in la.itertuples(index=False)]
+    heads = [header_text(r) if f else ("", "") for r, f in zip(la.itertuples(index=False), la["first_in_patient"])]
+    out["header"] = [h[0] for h in heads]
+    out["header_source"] = [h[1] for h in heads]
+    return out
+
+
+def _level_text(level) -> str:
+    return str(level).replace("_", " ") if isinstance(level, str) else "not given"
+
+
+def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
+    """Lane labels (y tick labels: line, therapy, number of infusions or transplants, dose,
+    follow-up not reported), patient headers above each patient's lanes (id, disease(s),
+    sex and age, short citation, evidence level, anecdote mark) with a square in the
+    evidence level's colour, and the times of off-scale events. Returns the label table."""
+    labels = lane_labels(layout)
+    fs = fontsize or (5.5 if layout.compact else 8.5)
+    ax.set_yticks(layout.lanes["y_label"].to_numpy())
+    ax.set_yticklabels(labels["lane_label"], fontsize=fs)
+    ax.tick_params(axis="y", length=0)
+    x0, x1 = layout.xlim
+    import matplotlib.transforms as mtransforms
+
+    trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
+    heads = labels[labels["first_in_patient"]]
+    lv = layout.lanes.set_index("lane_id")["evidence_level"]
+    if layout.compact:
+        # evidence level as a coloured square left of each patient's first lane
+        ax.scatter(np.full(len(heads), -0.004), heads["y"], marker="s", s=10, transform=trans, clip_on=False,
+                   c=[EVIDENCE_COLORS.get(str(lv[i]), OKABE_ITO["grey"]) for i in heads["lane_id"]], zorder=4)
+    else:
+        g = layout.groups.set_index("patient_id")
+        yh = heads["patient_id"].map(g["y_header"]).to_numpy()
+        ax.scatter(np.full(len(heads), 0.006), yh - 0.2, marker="s", s=36, transform=trans, clip_on=False,
+                   c=[EVIDENCE_COLORS.get(str(lv[i]), OKABE_ITO["grey"]) for i in heads["lane_id"]],
+                   edgecolors="#333333", linewidths=0.4, zorder=4)
+        shaded = set(layout.groups["patient_id"].iloc[1::2])
+        for pid, text, src, y in zip(heads["patient_id"], heads["header"], heads["header_source"], yh):
+            box = dict(facecolor=BAND_COLOR if pid in shaded else "white", edgecolor="none", pad=0.6)
+            t = ax.text(0.016, y - 0.2, text, transform=trans, ha="left", va="center", fontsize=fs,
+                        fontweight="bold", color="#222222", zorder=4, clip_on=True, bbox=box)
+            t2 = ax.text(0.016, y + 0.22, src, transform=trans, ha="left", va="center", fontsize=fs - 0.5,
+                         color="#333333", zorder=4, clip_on=True, bbox=box)
+            t.set_in_layout(False)
+            t2.set_in_layout(False)
+    return labels
+
+
+def legend_handles(layout: TimelineLayout) -> list:
+    """Legend entries for every kind of mark the layout draws."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    h = []
+    marks = list(dict.fromkeys(m for m in schemas.EVENT_TYPES + [OTHER_RELAPSE, FOLLOWUP_NOT_REPORTED]
+                               if m in set(layout.events["mark"])))
+    for m in marks:
+        st = _mark_style(m)
+        if m == "assessment":
+            h.append(Line2D([], [], ls="", marker="o", markerfacecolor="white", markeredgecolor="#222222",
+                            markersize=6, label="Assessment (filled with the status colour)"))
+            continue
+        face = "none" if st["face"] == "none" else st["color"]
+        h.append(Line2D([], [], ls="", marker=st["marker"], color=st["color"], markerfacecolor=face,
+                        markeredgecolor=st["color"] if st["marker"] in ("|", "x") or face == "none" else "#222222",
+                        markeredgewidth=2.2 if m == "last_followup" else 1.0,
+                        markersize=(11 if m == "last_followup" else 8), label=st["label"]))
+    present = set(layout.segments["status"])
+    seen_colors = {}
+    for st in STATUS_ORDER:
+        if st not in present:
+            continue
+        color = STATUS_COLORS[st]
+        if color in seen_colors:  # same colour (active disease, relapse): one entry
+            seen_colors[color].set_label(seen_colors[color].get_label() + " / " + STATUS_LABELS[st].lower())
+            continue
+        seen_colors[color] = Patch(facecolor=color, alpha=0.85, label=f"Status: {STATUS_LABELS[st]}")
+        h.append(seen_colors[color])
+    for t in layout.spans["event_type"].unique():
+        h.append(Patch(facecolor=EVENT_STYLE[t]["color"], alpha=SPAN_ALPHA,
+                       label=f"{EVENT_STYLE[t]['label']} (first to last)"))
+    e = layout.events[layout.events["mark"] != FOLLOWUP_NOT_REPORTED]
+    if (np.isfinite(e["x_lo"]) & np.isfinite(e["x_hi"]) & (e["x_hi"] > e["x_lo"])).any() or \
+            (e["imprecise"] & ~(e["open_lo"] | e["open_hi"])).any():
+        h.append(Line2D([], [], color="#555555", lw=1.3, marker="|", markersize=7,
+                        label="Range of an imprecise time"))
+    if (e["open_lo"] | e["open_hi"]).any():
+        h.append(Line2D([], [], color="#555555", lw=1.0, ls=(0, (1, 1.6)), marker=">", markersize=5,
+                        markevery=[1], label="Only a bound known (may lie beyond the edge)"))
+    if layout.lanes["ongoing"].fillna(False).any():
+        h.append(Line2D([], [], color=STATUS_COLORS["complete"], lw=2, marker=">", markersize=6, markevery=[1],
+                        label="Remission ongoing at last report"))
+    levels = [lv for lv in schemas.EVIDENCE_LEVELS if lv in set(layout.lanes["evidence_level"].astype(str))]
+    for lv in levels:
+        h.append(Line2D([], [], ls="", marker="s", markerfacecolor=EVIDENCE_COLORS.get(lv, OKABE_ITO["grey"]),
+                        markeredgecolor="#333333", markersize=7, label=f"Evidence: {_level_text(lv)}"))
+    if layout.groups["anecdote"].any():
+        h.append(Patch(facecolor="white", edgecolor="#BBBBBB", hatch="///", label="Adverse-event anecdote"))
+    return h
+
+
+def draw_legend(ax, layout: TimelineLayout, **kwargs):
+    """The legend (right of the axes), explaining every mark drawn."""
+    handles = legend_handles(layout)
+    kw = dict(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8 if not layout.compact else 7,
+              borderaxespad=0.0, handlelength=2.2, title="Marks", title_fontsize=9, alignment="left")
+    kw.update(kwargs)
+    return ax.legend(handles=handles, **kw)
+
+
+# ============================================================================ figures
+
+
+def _figure_size(layout: TimelineLayout) -> tuple[float, float]:
+    units = layout.ylim[0]
+    per = 0.13 if layout.compact else 0.36
+    return 13.0, max(3.2, units * per + 1.6)
+
+
+def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int = 40, title: str | None = None,
+                   uncertainty: str = "whisker", xlim=None, pre_window=None, compact=None, figsize=None,
+                   caption: bool = True):
+    """The timeline figure: lanes, status segments, uncertainty, markers, ongoing arrows,
+    labels, legend, title and a caption stating time zero and the unit.
+
+    ``data`` is a :func:`timeline_table` (laid out here with ``sort_by``, ``xlim``, ...) or a
+    :class:`TimelineLayout`. At most ``max_lanes`` lanes are drawn (whole patients); the
+    lanes left out are named in the caption and in a warning -- use
+    :func:`plot_timeline_pages` to draw them all. Returns the matplotlib Figure; the layout
+    is ``fig.timeline_layout``.
+    """
+    import matplotlib.pyplot as plt
+
+    n_over = 0
+    if isinstance(data, TimelineLayout):
+        layout = data
+    else:
+        layout = lane_layout(data, sort_by=sort_by, ascending=ascending, xlim=xlim, pre_window=pre_window,
+                             max_lanes=max_lanes, compact=compact)
+        if len(layout.left_out):
+            n_over = int(layout.left_out["reason"].astype(str).str.startswith("beyond").sum())
+    if n_over:
+        warnings.warn(f"{n_over} lane(s) beyond max_lanes={max_lanes} are not drawn; use plot_timeline_pages "
+                      "to draw them on further pages", stacklevel=2)
+    fig, ax = plt.subplots(figsize=figsize or _figure_size(layout), layout="constrained")
+    if len(layout.lanes) == 0:
+        ax.axis("off")
+        width_chars = int(fig.get_figwidth() * 72 / (10 * 0.55))
+        ax.text(0.5, 0.5, textwrap.fill("No lane can be placed on this time axis. " + layout.caption, width_chars),
+                ha="center", va="center", transform=ax.transAxes)
+        fig.timeline_layout = layout
+        return fig
+    draw_lanes(ax, layout)
+    draw_status_segments(ax, layout)
+    draw_uncertainty(ax, layout, style=uncertainty)
+    draw_event_markers(ax, layout)
+    draw_ongoing_arrows(ax, layout)
+    draw_labels(ax, layout)
+    draw_legend(ax, layout)
+    if title is None:
+        title = f"Case timelines ({len(layout.lanes)} lane{'s' if len(layout.lanes) != 1 else ''}, " \
+                f"{layout.lanes['patient_id'].nunique()} patient{'s' if layout.lanes['patient_id'].nunique() != 1 else ''})"
+    ax.set_title(title, loc="left", fontsize=12)
+    if caption:
+        width_chars = int(fig.get_figwidth() * 72 / (8.5 * 0.52))
+        fig.text(0.005, 0.0, textwrap.fill(layout.caption, width_chars), ha="left", va="top", fontsize=8.5,
+                 color="#333333")
+    fig.timeline_layout = layout
+    return fig
+
+
+def plot_timeline_pages(table: pd.DataFrame, max_lanes: int = 40, *, max_pages: int | None = None,
+                        sort_by="follow_up", ascending=None, title: str | None = None, **kwargs) -> list:
+    """Figures of at most ``max_lanes`` lanes each (whole patients per page), in the order
+    of :func:`lane_layout`, all on the same time axis. With ``max_pages``, pages beyond it
+    are not drawn: the last page's caption and a warning name the lanes left out.
+    Returns the list of figures (each with ``fig.timeline_layout``)."""
+    if max_lanes < 1:
+        raise ValueError(f"max_lanes: expected at least 1, found {max_lanes}")
+    if table.empty:
+        raise ValueError("no events to draw: the filters left no patient")
+    lanes = lane_order(table, sort_by, ascending)
+    placed = table[table["placed"].to_numpy()]
+    xlim = kwargs.pop("xlim", None) or time_axis_limits(placed if len(placed) else table,
+                                                        pre_window=kwargs.pop("pre_window", None))
+    not_placeable_lanes = lanes.loc[~lanes["placeable"], ["lane_id", "patient_id", "line"]].assign(
+        reason=lanes.loc[~lanes["placeable"], "not_placed_reason"].fillna("no events"))
+    # page breaks at patient boundaries
+    sizes = lanes[lanes["placeable"]].groupby("p_rank", sort=False).size()
+    pages, cur, n = [], [], 0
+    for p, k in sizes.items():
+        if cur and n + k > max_lanes:
+            pages.append(cur)
+            cur, n = [], 0
+        cur.append(p)
+        n += k
+    if cur or not pages:
+        pages.append(cur)
+    shown = pages if max_pages is None else pages[:max_pages]
+    dropped = [p for page in pages[len(shown):] for p in page]
+    lanes = lanes[lanes["placeable"]]
+    figs = []
+    for i, page in enumerate(shown):
+        pids = set(lanes.loc[lanes["p_rank"].isin(page), "patient_id"])
+        sub = table[table["patient_id"].isin(pids)] if pids else table
+        lay = lane_layout(sub, sort_by=sort_by, ascending=ascending, xlim=xlim, max_lanes=None,
+                          compact=kwargs.get("compact"))
+        extra = []
+        if i == len(shown) - 1:
+            if dropped:
+                gone = lanes[lanes["p_rank"].isin(dropped)][["lane_id", "patient_id", "line"]].assign(
+                    reason=f"beyond max_pages={max_pages}")
+                extra.append(gone)
+            if len(not_placeable_lanes):
+                extra.append(not_placeable_lanes)
+        if extra:
+            lay.left_out = pd.concat(extra, ignore_index=True)
+        else:
+            lay.left_out = lay.left_out.iloc[0:0]
+        t = title or "Case timelines"
+        if len(shown) > 1 or dropped:
+            t = f"{t} — page {i + 1} of {len(pages)}"
+        figs.append(plot_timelines(lay, title=t, **{k: v for k, v in kwargs.items() if k not in ("compact",)}))
+    if dropped:
+        n_lanes = int(lanes["p_rank"].isin(dropped).sum())
+        warnings.warn(f"{n_lanes} lane(s) on {len(pages) - len(shown)} page(s) beyond max_pages={max_pages} "
+                      "are not drawn (named in the last page's caption)", stacklevel=2)
+    return figs
