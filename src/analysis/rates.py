@@ -48,6 +48,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.schemas import EVIDENCE_LEVELS, SAFETY_OUTCOMES
+from analysis.survival import apply_filters  # noqa: F401  (the filter syntax every notebook shares)
+
 #: columns of ``tables/rates.csv``, in order (the output contract); extras follow them
 RATES_COLUMNS = [
     "study", "arm", "outcome", "events", "total", "proportion", "ci_lower", "ci_upper",
@@ -63,13 +66,6 @@ POOL_METHODS = ("REML", "DL", "PM")
 TRANSFORMS = ("logit", "freeman-tukey")
 OVERALL = "All studies"
 EPS = np.finfo(float).eps
-
-try:  # the lead's data model; the fallbacks keep this module importable on its own
-    from analysis.schemas import EVIDENCE_LEVELS, SAFETY_OUTCOMES
-except ImportError:  # pragma: no cover
-    EVIDENCE_LEVELS = ["rct", "controlled_study", "uncontrolled_study", "case_series",
-                       "case_report", "secondary_summary", "anecdote", "background"]
-    SAFETY_OUTCOMES = ("severe_adverse_event", "adverse_event", "treatment_related_death")
 
 
 # --------------------------------------------------------------------------- per study
@@ -131,11 +127,10 @@ def _row_counts(r) -> dict:
     elif not _is_missing(prop) and not _is_missing(tot):
         derived = float(round(float(prop) * float(tot)))
         out.update(events_used=derived, total_used=float(tot), proportion=float(prop), derived=True)
-        bound = " (lower bound of the total: the widest interval)" if tq == "at_least" else ""
+        bound = ", the lower bound of the total (the widest interval)" if tq == "at_least" else ""
         notes.append(
-            f"derived, approximate: no event count reported; interval uses "
-            f"{_fmt_int(derived)}/{_fmt_int(tot)} = round({float(prop):.3g} x {_fmt_int(tot)})"
-            f"{bound}"
+            f"derived: no event count reported, so the interval uses "
+            f"{_fmt_int(derived)}/{_fmt_int(tot)} = round({float(prop):.3g} x {_fmt_int(tot)}){bound}"
         )
         approx_reasons.append("event count derived from a proportion")
     elif not _is_missing(prop):
@@ -148,14 +143,16 @@ def _row_counts(r) -> dict:
     else:
         notes.append("no interval: no counts or proportion reported (duration or statement only)")
     out["approximate"] = bool(approx_reasons)
+    shown = [a for a in approx_reasons if a not in ("coded as approximate", "event count derived from a proportion")]
     if approx_reasons:
-        notes.insert(0, "approximate: " + "; ".join(dict.fromkeys(approx_reasons)))
+        notes.insert(0, "approximate: " + ("; ".join(dict.fromkeys(shown)) if shown else approx_reasons[0]))
     out["note"] = "; ".join(notes)
     return out
 
 
 def study_label(study, arm) -> str:
-    """Short row label: the study label, plus the arm when it says something."""
+    """Short row label: the study label, plus the arm when it says something (used when a
+    study has several arms in the table)."""
     study = "" if _is_missing(study) else str(study)
     if _is_missing(arm) or str(arm).strip().lower() in ("", "all", "single arm", "single_arm", "total"):
         return study
@@ -226,7 +223,10 @@ def study_rates(outcomes: pd.DataFrame, sources: pd.DataFrame | None = None, *,
         lo[has], hi[has] = l_, h_
     out["ci_lower"], out["ci_upper"] = lo, hi
     out["ci_method"] = pd.Series(np.where(has, ci_method, None), index=df.index, dtype="string")
-    out["label"] = [study_label(s, a) for s, a in zip(df["study"], df["arm"])]
+    arms = df.groupby(df["study"].astype("string"), dropna=False)["arm"].transform(
+        lambda a: a.astype("string").fillna("").nunique())
+    out["label"] = [study_label(s, a) if n > 1 else ("" if _is_missing(s) else str(s))
+                    for s, a, n in zip(df["study"], df["arm"], arms)]
     out["source_id"] = df["source_id"]
     if sources is not None and "source_id" in sources.columns:
         src = sources.drop_duplicates("source_id").set_index("source_id")
@@ -257,23 +257,6 @@ def study_rates(outcomes: pd.DataFrame, sources: pd.DataFrame | None = None, *,
                         "case report: shown, never pooled; " + note[cr])
     out["note"] = note
     return out
-
-
-def apply_filters(df: pd.DataFrame, filters: dict | None) -> pd.DataFrame:
-    """Rows of ``df`` matching every ``{column: value or list of values}`` in ``filters``.
-
-    Values compare as text, case-insensitively. An unknown column raises ``ValueError``.
-    """
-    if not filters:
-        return df
-    mask = pd.Series(True, index=df.index)
-    for col, wanted in filters.items():
-        if col not in df.columns:
-            raise ValueError(f"cannot filter on {col!r}: no such column (have {', '.join(map(str, df.columns))})")
-        values = [wanted] if isinstance(wanted, (str, int, float, bool)) else list(wanted)
-        values = {str(v).strip().lower() for v in values}
-        mask &= df[col].astype("string").str.strip().str.lower().isin(values).fillna(False)
-    return df[mask]
 
 
 # --------------------------------------------------------------------------- metafor
@@ -709,24 +692,79 @@ def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def statement(rates: pd.DataFrame, status: pd.DataFrame | None = None) -> list[str]:
-    """Plain-language sentences about what was and was not pooled, for notebooks."""
+def statement(status: pd.DataFrame) -> list[str]:
+    """Plain-language sentences, one per outcome and subgroup of a ``PoolingResult.status``."""
     lines = []
-    if status is not None:
-        for r in status.itertuples():
-            what = f"{r.outcome.replace('_', ' ')} ({r.subgroup})"
-            if r.pooled:
-                lines.append(f"{what}: {r.reason}.")
-            else:
-                extra = []
-                if r.case_reports:
-                    extra.append(f"{r.case_reports} case report{'s' if r.case_reports != 1 else ''} shown separately")
-                if r.no_counts:
-                    extra.append(f"{r.no_counts} row{'s' if r.no_counts != 1 else ''} without counts")
-                if r.approximate_excluded:
-                    extra.append(f"{r.approximate_excluded} approximate row(s) excluded")
-                if r.low_evidence_excluded:
-                    extra.append(f"{r.low_evidence_excluded} low-evidence row(s) excluded")
-                tail = f" ({'; '.join(extra)})" if extra else ""
-                lines.append(f"{what}: {r.reason}{tail}.")
+    for r in status.itertuples():
+        what = f"{str(r.outcome).replace('_', ' ').capitalize()} ({r.subgroup})"
+        if r.pooled:
+            lines.append(f"{what}: {r.reason}.")
+            continue
+        extra = []
+        for n, word in ((r.case_reports, "case report{s} shown separately"),
+                        (r.no_counts, "row{s} without counts"),
+                        (r.approximate_excluded, "approximate row{s} left out"),
+                        (r.low_evidence_excluded, "low-evidence row{s} left out")):
+            if n:
+                extra.append(f"{n} " + word.format(s="" if n == 1 else "s"))
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        lines.append(f"{what}: {r.reason}{tail}.")
     return lines
+
+
+def _level_text(level) -> str:
+    return "evidence level not given" if pd.isna(level) else str(level).replace("_", " ")
+
+
+def _count_words(r) -> str:
+    n = "" if pd.isna(r["total_used"]) else str(int(r["total_used"]))
+    if r.get("total_qualifier") == "at_least" and n:
+        n = "at least " + n
+    elif r.get("total_qualifier") == "about" and n:
+        n = "about " + n
+    if r["has_interval"]:
+        ev = ("about " if r["derived"] else "") + str(int(r["events_used"]))
+        return (f"{ev} of {n} patients ({100 * r['proportion']:.1f}%, 95% CI "
+                f"{100 * r['ci_lower']:.1f}-{100 * r['ci_upper']:.1f}%"
+                f"{'; approximate' if r['approximate'] else ''})")
+    if pd.notna(r["proportion"]):
+        return f"{100 * r['proportion']:.0f}% of an unstated number of patients (no interval)"
+    return "no numbers given" + (f" (of {n} patients)" if n else "")
+
+
+def safety_lines(rates: pd.DataFrame) -> list[str]:
+    """One plain sentence per safety row (severe adverse events, adverse events, deaths)."""
+    lines = []
+    for r in rates[rates["is_safety"]].to_dict("records"):
+        what = str(r["outcome"]).replace("_", " ")
+        definition = f" - “{r['definition']}”" if isinstance(r.get("definition"), str) and r["definition"] else ""
+        lines.append(f"**{what.capitalize()}**, {r['label']}: {_count_words(r)}{definition} "
+                     f"({_level_text(r['evidence_level'])}).")
+    return lines
+
+
+def evidence_summary(rates: pd.DataFrame) -> str:
+    """What the rows shown rest on, in words (evidence levels, approximate and controlled rows)."""
+    if rates.empty:
+        return "No rows match the chosen outcomes and filters."
+    levels = rates["evidence_level"].value_counts(sort=False)
+    levels = levels[levels > 0]
+    parts = [f"{n} {_level_text(lvl)}" for lvl, n in levels.items()]
+    unknown = int(rates["evidence_level"].isna().sum())
+    if unknown:
+        parts.append(f"{unknown} without an evidence level")
+    text = f"The {len(rates)} rows shown rest on: {', '.join(parts)}."
+    ranks = [evidence_rank(x) for x in rates["evidence_level"].dropna()]
+    if ranks:
+        best = EVIDENCE_LEVELS[int(min(ranks))]
+        text += f" The strongest evidence is **{_level_text(best)}**."
+        if min(ranks) > EVIDENCE_LEVELS.index("controlled_study"):
+            text += (" No row comes from a controlled study, so no rate here can be compared with "
+                     "standard treatment or attributed to the stem cells alone.")
+    n_approx = int(rates["approximate"].sum())
+    if n_approx:
+        text += f" {n_approx} row{'s are' if n_approx > 1 else ' is'} approximate as coded."
+    n_case = int(rates["is_case_report"].sum())
+    if n_case:
+        text += f" {n_case} row{'s are case reports' if n_case > 1 else ' is a case report'}, shown but never pooled."
+    return text

@@ -1,0 +1,507 @@
+"""Forest plots of response and safety rates, drawn with matplotlib in the style of R meta's ``forest``.
+
+One row per study arm: short citation, evidence level, events/N, a square (area
+proportional to its random-effects weight; colour = evidence level; hollow and dashed when
+the figures are approximate) with its confidence interval, and on the right the proportion
+with its interval and the weight. Subgroups get a header, a diamond, a prediction-interval
+bar and a heterogeneity line; an ``All studies`` diamond follows when it was pooled. Case
+reports and rows without numbers are listed in their own sections and never pooled. The
+axis is the proportion of patients in percent (0-100 %).
+
+Large tables are split into pages (:func:`forest_pages`) of ``rows_per_page`` rows each.
+Colours come from :mod:`analysis.style`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
+
+ROW_HEIGHT_IN = 0.24
+APPROX_MARK = "≈"
+DERIVED_MARK = "†"
+OUTCOME_LABELS = {
+    "response": "Response",
+    "complete_response": "Complete response",
+    "partial_response": "Partial response",
+    "relapse_free": "Relapse-free",
+    "disease_free": "Disease-free",
+    "disease_activity_reduced": "Disease activity reduced",
+    "severe_adverse_event": "Severe adverse events",
+    "adverse_event": "Adverse events",
+    "treatment_related_death": "Treatment-related deaths",
+}
+CI_LABELS = {"clopper-pearson": "Clopper–Pearson (exact)", "wilson": "Wilson score"}
+METHOD_LABELS = {"REML": "REML", "DL": "DerSimonian-Laird", "PM": "Paule-Mandel"}
+POOLED_COLOR = OKABE_ITO["black"]
+PI_COLOR = OKABE_ITO["vermillion"]
+
+
+@dataclass
+class Row:
+    kind: str  # section, header, study, nocount, definition, pooled, pi, het, note, blank
+    label: str = ""
+    evidence: str = ""
+    counts: str = ""
+    right: str = ""
+    weight: str = ""
+    est: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    size: float = math.nan  # weight in percent, NaN = not pooled
+    color: str = OKABE_ITO["grey"]
+    approximate: bool = False
+    note: str = ""  # why a row has no interval
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+FIGURE_SPACE = "\u2007"  # as wide as a digit: pads numbers so decimals line up
+
+
+def _num(x: float) -> str:
+    return f"{100 * x:.1f}".rjust(4, FIGURE_SPACE)
+
+
+def _interval_text(est, lo, hi) -> str:
+    return f"{_num(est)}% [{_num(lo)}; {_num(hi)}]"
+
+
+def _int(v) -> str:
+    return str(int(round(float(v))))
+
+
+def counts_text(r) -> str:
+    """``events/N`` as shown in a forest plot, with the coded qualifiers.
+
+    ``≥`` marks a total that is a lower bound ("over 200"), ``~`` an approximate one and
+    ``≈ … †`` an event count derived from a reported proportion.
+    """
+    tq = r.get("total_qualifier")
+    mark = {"at_least": "≥", "about": "~"}.get(tq if isinstance(tq, str) else "", "")
+    if pd.notna(r.get("events")) and pd.notna(r.get("total")):
+        return f"{_int(r['events'])}/{mark}{_int(r['total'])}"
+    if r.get("derived") and pd.notna(r.get("events_used")):
+        return f"{APPROX_MARK}{_int(r['events_used'])}/{mark}{_int(r['total_used'])}{DERIVED_MARK}"
+    if pd.notna(r.get("total")):
+        return f"?/{mark}{_int(r['total'])}"
+    if pd.notna(r.get("events")):
+        return f"{_int(r['events'])}/?"
+    return "–"
+
+
+def evidence_text(level) -> str:
+    return "not given" if pd.isna(level) else str(level).replace("_", " ")
+
+
+def _study_rows(r: dict, weight: float, show_definition: bool = False) -> list[Row]:
+    level = r.get("evidence_level")
+    color = EVIDENCE_COLORS.get(str(level), OKABE_ITO["grey"])
+    label = (APPROX_MARK + " " if r["approximate"] else "") + str(r.get("label") or r.get("study"))
+    row = Row("study" if r["has_interval"] else "nocount", label=label,
+              evidence=evidence_text(level), counts=counts_text(r), color=color,
+              approximate=bool(r["approximate"]), size=weight)
+    if r["has_interval"]:
+        row.est, row.lo, row.hi = r["proportion"], r["ci_lower"], r["ci_upper"]
+        row.right = _interval_text(row.est, row.lo, row.hi)
+        row.weight = f"{weight:.1f}%".rjust(6, FIGURE_SPACE) if not math.isnan(weight) else "–"
+    else:
+        row.est = r["proportion"] if pd.notna(r["proportion"]) else math.nan
+        note = str(r.get("note") or "")
+        row.note = note.split("no interval: ")[-1] if "no interval: " in note else "no interval"
+        row.right = f"{_pct(row.est)} reported" if not math.isnan(row.est) else ""
+    rows = [row]
+    definition = r.get("definition")
+    if show_definition and isinstance(definition, str) and definition.strip():
+        text = f"“{definition.strip()}”"
+        when = time_text(r)
+        if when:
+            text += f", {when}"
+        if r["has_interval"] and r.get("events_used") == 0:
+            n = _int(r["total_used"])
+            n = f"at least {n}" if r.get("total_qualifier") == "at_least" else n
+            text += f": none among {n} patients (upper 95% limit {_pct(r['ci_upper'])})"
+        rows.append(Row("definition", label=text))
+    return rows
+
+
+def time_text(r) -> str:
+    """The row's time point in words ("at least 4 years"), or ""."""
+    v, unit = r.get("time_value"), r.get("time_unit")
+    if v is None or pd.isna(v) or not isinstance(unit, str):
+        return ""
+    q = r.get("time_qualifier")
+    q = {"at": "at", "up_to": "up to", "at_least": "at least", "about": "about"}.get(q, "") \
+        if isinstance(q, str) else ""
+    return f"{q} {float(v):g} {unit}".strip()
+
+
+def _pooled_rows(p, label: str) -> list[Row]:
+    method = METHOD_LABELS.get(p["method"], p["method"])
+    rows = [Row("pooled", label=label, counts=f"N = {int(p['total'])}",
+                right=_interval_text(p["pooled"], p["ci_lower"], p["ci_upper"]),
+                weight="100%" if label != "All studies (random effects)" else "",
+                est=p["pooled"], lo=p["ci_lower"], hi=p["ci_upper"], color=POOLED_COLOR)]
+    rows.append(Row("pi", label="Prediction interval",
+                    right=f"[{100 * p['pi_lower']:.1f}; {100 * p['pi_upper']:.1f}]",
+                    lo=p["pi_lower"], hi=p["pi_upper"], color=PI_COLOR))
+    pval = "p < 0.001" if p["q_p_value"] < 0.001 else f"p = {p['q_p_value']:.3f}"
+    rows.append(Row("het", label=(
+        f"Heterogeneity: τ² = {p['tau2']:.3g} ({method}, {p['transform']} scale), "
+        f"I² = {p['i2']:.0f}%, Q = {p['q']:.2f} (df = {int(p['k']) - 1}), {pval}; k = {int(p['k'])}")))
+    return rows
+
+
+def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
+                subgroup_by: str | None = None, show_definition: bool = False) -> list[Row]:
+    """The rows of a forest plot, in order (see :func:`forest_plot`)."""
+    from analysis.rates import OVERALL
+
+    if pooling is not None and subgroup_by is None:
+        subgroup_by = pooling.settings.get("subgroup_by")
+    weights = pooling.weights if pooling is not None else pd.Series(dtype=float)
+    pooled = pooling.pooled if pooling is not None else pd.DataFrame()
+    status = pooling.status if pooling is not None else pd.DataFrame()
+    if outcomes is None:
+        outcomes = list(pd.unique(rates["outcome"].dropna()))
+    elif isinstance(outcomes, str):
+        outcomes = [outcomes]
+    rows: list[Row] = []
+    records = rates.to_dict("index")
+    for outcome in outcomes:
+        sel = rates[rates["outcome"] == outcome]
+        if sel.empty:
+            continue
+        if rows:
+            rows.append(Row("blank"))
+        rows.append(Row("section", label=OUTCOME_LABELS.get(outcome, str(outcome).replace("_", " ").capitalize())))
+        cohort = sel[~sel["is_case_report"] & sel["has_interval"]]
+        if subgroup_by is not None and subgroup_by in cohort.columns:
+            keys = cohort[subgroup_by].astype("string").fillna("(not given)")
+            groups = [(str(g), cohort[keys == g]) for g in sorted(pd.unique(keys))]
+        else:
+            groups = [(OVERALL, cohort)]
+        for g, sub in groups:
+            if subgroup_by is not None:
+                rows.append(Row("header", label=f"{subgroup_by.replace('_', ' ')}: {g}"))
+            w = weights.reindex(sub.index)
+            for idx in sub.index:  # the order of the data file, as R meta does by default
+                rows.extend(_study_rows(records[idx], float(w.get(idx, math.nan)), show_definition))
+            prow = pooled[(pooled["outcome"] == outcome) & (pooled["subgroup"] == g)] if len(pooled) else pooled
+            if len(prow):
+                label = "Random-effects model" if g == OVERALL else f"Pooled: {g}"
+                rows.extend(_pooled_rows(prow.iloc[0], label))
+            elif len(status) and len(sub):
+                srow = status[(status["outcome"] == outcome) & (status["subgroup"] == g)]
+                if len(srow):
+                    rows.append(Row("note", label=srow.iloc[0]["reason"].capitalize()))
+        if subgroup_by is not None and len(pooled):
+            prow = pooled[(pooled["outcome"] == outcome) & (pooled["subgroup"] == OVERALL)]
+            if len(prow):
+                rows.append(Row("blank"))
+                rows.extend(_pooled_rows(prow.iloc[0], "All studies (random effects)"))
+        if subgroup_by is not None and len(status) and len(cohort):
+            srow = status[(status["outcome"] == outcome) & (status["subgroup"] == OVERALL)]
+            if len(srow) and not srow.iloc[0]["pooled"]:
+                rows.append(Row("note", label="All studies: " + srow.iloc[0]["reason"]))
+        cases = sel[sel["is_case_report"]]
+        if len(cases):
+            rows.append(Row("header", label="Case reports (shown, never pooled)"))
+            for idx in cases.index:
+                rows.extend(_study_rows(records[idx], math.nan, show_definition))
+        nocount = sel[~sel["is_case_report"] & ~sel["has_interval"]]
+        if len(nocount):
+            rows.append(Row("header", label="Reported without counts (no interval)"))
+            for idx in nocount.index:
+                rows.extend(_study_rows(records[idx], math.nan, show_definition))
+    return rows
+
+
+def _blocks(rows: list[Row]) -> list[list[Row]]:
+    """Rows that must stay on one page: a title with what follows it, a study with its
+    definition line, a diamond with its prediction interval, heterogeneity line and the study
+    above it (so no page starts with a diamond)."""
+    blocks: list[list[Row]] = []
+    for r in rows:
+        if blocks and (r.kind in ("pi", "het", "definition")
+                       or (r.kind == "pooled" and blocks[-1][0].kind in ("study", "nocount", "section", "header"))):
+            blocks[-1].append(r)
+        else:
+            blocks.append([r])
+    merged, pending = [], []
+    for b in blocks:
+        if all(r.kind in ("section", "header", "blank") for r in b):
+            pending.extend(b)
+            continue
+        merged.append(pending + b)
+        pending = []
+    if pending:
+        merged.append(pending)
+    return merged
+
+
+def _paginate(rows: list[Row], per_page: int) -> list[list[Row]]:
+    """Split rows into pages of at most ``per_page`` rows; a page that continues a section or
+    subgroup starts with its titles marked "(continued)"."""
+    pages: list[list[Row]] = []
+    cur: list[Row] = []
+    section = header = None
+    for block in _blocks(rows):
+        if cur and len(cur) + len(block) > per_page:
+            pages.append(cur)
+            cur = []
+            lead = block[0].kind
+            if lead not in ("section", "blank") and section is not None:
+                cur.append(Row("section", label=f"{section} (continued)"))
+            if lead not in ("section", "header", "blank") and header is not None:
+                cur.append(Row("header", label=f"{header} (continued)"))
+            while block and block[0].kind == "blank":
+                block = block[1:]
+        for r in block:
+            if r.kind == "section":
+                section, header = r.label, None
+            elif r.kind == "header":
+                header = r.label
+        cur.extend(block)
+    if cur:
+        pages.append(cur)
+    return pages
+
+
+def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, footnotes: list[str]):
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.text import Text
+    from matplotlib.ticker import PercentFormatter
+    from matplotlib.transforms import blended_transform_factory
+
+    n = max(len(rows), 1)
+    width = 11.0
+    top_in, bottom_in = 0.75, 1.0 + 0.17 * len(footnotes)
+    height = n * ROW_HEIGHT_IN + top_in + bottom_in + ROW_HEIGHT_IN
+    fig = plt.figure(figsize=(width, height))
+    ax_left, ax_right = 0.50, 0.735
+    ax = fig.add_axes([ax_left, bottom_in / height, ax_right - ax_left, (n + 1) * ROW_HEIGHT_IN / height])
+    ax.set_ylim(n - 0.5, -1.5)
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.set_xlabel("Proportion of patients (%)")
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.set_facecolor("none")
+    tr = blended_transform_factory(fig.transFigure, ax.transData)
+
+    def put(x, y, text, **kw):  # a Text on the figure: much faster than ax.text (no clip path)
+        kw.setdefault("transform", tr)
+        fig.add_artist(Text(x, y, text, **kw))
+    x_label, x_evid, x_counts = 0.01, 0.29, 0.487
+    x_right, x_weight = 0.905, 0.985
+    fs = 8.5
+    hdr = dict(transform=tr, fontsize=fs, fontweight="bold", va="center")
+    put(x_label, -1, "Study", ha="left", **hdr)
+    put(x_evid, -1, "Evidence", ha="left", **hdr)
+    put(x_counts, -1, "Events/N", ha="right", **hdr)
+    put(x_right, -1, f"Proportion [{ci_label}]", ha="right", **hdr)
+    if show_weights:
+        put(x_weight, -1, "Weight", ha="right", **hdr)
+    ax.plot([x_label, x_weight if show_weights else x_right], [-0.5, -0.5], transform=tr,
+            color=OKABE_ITO["black"], lw=0.6, clip_on=False)
+
+    seg_solid, seg_dash, diamonds, pi_bars = [], [], [], []
+    sq = {}  # (color, filled) -> ([x], [y], [s])
+    wmax = max([r.size for r in rows if r.kind == "study" and not math.isnan(r.size)] or [1.0])
+    smax = (ROW_HEIGHT_IN * 72 * 0.75) ** 2
+    txt = dict(transform=tr, fontsize=fs, va="center")
+    for y, r in enumerate(rows):
+        k = r.kind
+        if k == "section":
+            put(x_label, y, r.label, ha="left", fontsize=fs + 1.5, fontweight="bold", transform=tr, va="center")
+        elif k == "header":
+            put(x_label, y, r.label, ha="left", fontweight="bold", **txt)
+        elif k in ("study", "nocount"):
+            put(x_label + 0.005, y, _clip(r.label, 46), ha="left", **txt)
+            put(x_evid, y, r.evidence, ha="left", color="0.25", **txt)
+            put(x_counts, y, r.counts, ha="right", **txt)
+            if k == "study":
+                put(x_right, y, r.right, ha="right", **txt)
+                if show_weights:
+                    put(x_weight, y, r.weight, ha="right", **txt)
+                (seg_dash if r.approximate else seg_solid).append([(r.lo, y), (r.hi, y)])
+                s = 30.0 if math.isnan(r.size) else max(9.0, smax * r.size / wmax)
+                key = (r.color, not r.approximate)
+                sq.setdefault(key, ([], [], []))
+                sq[key][0].append(r.est)
+                sq[key][1].append(y)
+                sq[key][2].append(s)
+            else:
+                if not math.isnan(r.est):
+                    ax.plot([r.est], [y], marker="|", ms=9, color=OKABE_ITO["grey"], ls="none")
+                    put(x_right, y, r.right, ha="right", color="0.25", **txt)
+                put(0.02 if math.isnan(r.est) or r.est > 0.3 else r.est + 0.03, y, r.note,
+                        transform=ax.transData,
+                        fontsize=fs - 1, style="italic", color="0.3", va="center", ha="left")
+        elif k == "pooled":
+            put(x_label, y, r.label, ha="left", fontweight="bold", **txt)
+            put(x_counts, y, r.counts, ha="right", **txt)
+            put(x_right, y, r.right, ha="right", fontweight="bold", **txt)
+            if show_weights and r.weight:
+                put(x_weight, y, r.weight, ha="right", **txt)
+            h = 0.36
+            diamonds.append([(r.lo, y), (r.est, y - h), (r.hi, y), (r.est, y + h)])
+        elif k == "pi":
+            put(x_label + 0.005, y, r.label, ha="left", color="0.2", **txt)
+            put(x_right, y, r.right, ha="right", color="0.2", **txt)
+            pi_bars.append([(r.lo, y - 0.14), (r.hi, y - 0.14), (r.hi, y + 0.14), (r.lo, y + 0.14)])
+        elif k == "definition":
+            put(x_label + 0.02, y, _clip(r.label, 90), ha="left", fontsize=fs - 1, style="italic",
+                    color="0.3", transform=tr, va="center")
+        elif k in ("het", "note"):
+            put(x_label + 0.005, y, r.label, ha="left", fontsize=fs - 0.5, style="italic",
+                    color="0.2", transform=tr, va="center")
+    if seg_solid:
+        ax.add_collection(LineCollection(seg_solid, colors=OKABE_ITO["black"], linewidths=1.0, clip_on=False))
+    if seg_dash:
+        ax.add_collection(LineCollection(seg_dash, colors=OKABE_ITO["black"], linewidths=1.0, linestyles=(0, (3, 2)),
+                                         clip_on=False))
+    for (color, filled), (xs, ys, ss) in sq.items():
+        ax.scatter(xs, ys, s=ss, marker="s", facecolors=color if filled else "white",
+                   edgecolors=OKABE_ITO["black"] if filled else color, linewidths=0.6 if filled else 1.4,
+                   zorder=3, clip_on=False)
+    if diamonds:
+        ax.add_collection(PolyCollection(diamonds, facecolors=OKABE_ITO["grey"], edgecolors=POOLED_COLOR,
+                                         linewidths=0.9, zorder=3))
+    if pi_bars:
+        ax.add_collection(PolyCollection(pi_bars, facecolors=PI_COLOR, edgecolors=PI_COLOR, alpha=0.85, zorder=2))
+    fig.text(0.01, 1 - 0.3 / height, title, fontsize=12, fontweight="bold", ha="left", va="center")
+    by_color: dict[str, list[str]] = {}
+    for r in rows:
+        if r.kind == "study" and r.evidence not in by_color.setdefault(r.color, []):
+            by_color[r.color].append(r.evidence)
+    handles = [Patch(facecolor=c, edgecolor="black", lw=0.5, label=" / ".join(sorted(l)))
+               for c, l in by_color.items()]
+    if any(r.approximate for r in rows if r.kind == "study"):
+        handles.append(Line2D([], [], marker="s", ls=(0, (3, 2)), color="black", mfc="white",
+                              mec=OKABE_ITO["grey"], label="approximate (hollow, dashed)"))
+    if any(r.kind == "pooled" for r in rows):
+        handles.append(Patch(facecolor=OKABE_ITO["grey"], edgecolor=POOLED_COLOR, label="pooled estimate [CI]"))
+    if any(r.kind == "pi" for r in rows):
+        handles.append(Patch(facecolor=PI_COLOR, label="prediction interval"))
+    if handles:
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.02 + 0.17 * len(footnotes) / height),
+                   ncol=min(len(handles), 4), fontsize=fs - 0.5, frameon=False, handlelength=1.4)
+    for i, note in enumerate(footnotes):
+        fig.text(0.01, (0.12 + 0.17 * (len(footnotes) - 1 - i)) / height, note, fontsize=fs - 1,
+                 color="0.25", ha="left", va="bottom")
+    return fig
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _footnotes(rows: list[Row], ci_method: str) -> list[str]:
+    notes = [f"Squares: proportion per study arm (area ∝ random-effects weight within its subgroup; colour = "
+             f"evidence level). Lines: {ci_method} 95% interval."]
+    if any(r.approximate for r in rows if r.kind in ("study", "nocount")):
+        notes.append(f"{APPROX_MARK} approximate figures as coded (e.g. 'over 200', 'about'); "
+                     f"≥ total is a lower bound and the interval uses it (the widest); "
+                     f"{DERIVED_MARK} events derived from a reported proportion.")
+    if any(r.kind == "pooled" for r in rows):
+        notes.append("Diamonds: random-effects pooled proportion with 95% CI; red bar: 95% prediction interval "
+                     "for a new study. Case reports are never pooled.")
+    return notes
+
+
+def forest_pages(rates: pd.DataFrame, pooling=None, *, outcomes=None, subgroup_by: str | None = None,
+                 title: str = "Response rates", rows_per_page: int | None = 60,
+                 show_weights: bool = True, show_definition: bool = False) -> list:
+    """Forest plot split into pages of at most ``rows_per_page`` rows; returns the figures.
+
+    ``rates`` is a :func:`analysis.rates.study_rates` table, ``pooling`` the
+    :class:`analysis.rates.PoolingResult` of :func:`analysis.rates.pool_rates` (or None:
+    nothing pooled). ``rows_per_page=None`` draws one (possibly tall) figure.
+    ``show_definition`` writes each outcome's definition in the source's words (e.g. "no
+    severe reactions to treatment") next to its interval.
+    """
+    if rows_per_page is not None and rows_per_page < 5:
+        raise ValueError(f"rows_per_page must be at least 5, got {rows_per_page}")
+    rows = forest_rows(rates, pooling, outcomes=outcomes, subgroup_by=subgroup_by,
+                       show_definition=show_definition)
+    if not rows:
+        rows = [Row("note", label="No rows to show for the chosen outcomes and filters.")]
+    ci_methods = rates["ci_method"].dropna().unique() if "ci_method" in rates else []
+    ci_method = ci_methods[0] if len(ci_methods) == 1 else "exact"
+    ci_label = "95% CI"
+    pages = _paginate(rows, rows_per_page) if rows_per_page else [rows]
+    figs = []
+    for i, page in enumerate(pages):
+        t = title if len(pages) == 1 else f"{title} (page {i + 1} of {len(pages)})"
+        weighted = any(r.kind == "study" and not math.isnan(r.size) for r in page)
+        figs.append(_draw(page, title=t, ci_label=ci_label, show_weights=show_weights and weighted,
+                          footnotes=_footnotes(page, CI_LABELS.get(ci_method, ci_method))))
+    return figs
+
+
+def forest_plot(rates: pd.DataFrame, pooling=None, **kwargs):
+    """One forest-plot figure (tall if needed); see :func:`forest_pages` for the arguments."""
+    kwargs["rows_per_page"] = None
+    return forest_pages(rates, pooling, **kwargs)[0]
+
+
+CATEGORY_STYLE = {
+    "complete": ("Complete response", STATUS_COLORS["complete"], None),
+    "partial": ("Partial response", STATUS_COLORS["partial"], None),
+    "response_unspecified": ("Response, category not reported", OKABE_ITO["blue"], None),
+    "none": ("No response", OKABE_ITO["vermillion"], None),
+    "not_reported": ("Not reported", "#DDDDDD", "///"),
+}
+
+
+def response_category_chart(categories: pd.DataFrame, title: str = "Response categories"):
+    """Horizontal stacked bars (0-100 %) of :func:`analysis.rates.response_categories`."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    n = max(len(categories), 1)
+    fig, ax = plt.subplots(figsize=(9, 1.3 + 0.42 * n))
+    if categories.empty:
+        ax.text(0.5, 0.5, "No study reports response categories.", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title, loc="left", fontweight="bold")
+        return fig
+    labels = [(APPROX_MARK + " " if a else "") + str(lbl) +
+              (f" (n {'≥' if a else '='} {int(t)})" if pd.notna(t) else " (n not given)")
+              for lbl, a, t in zip(categories["label"], categories["approximate"], categories["total"])]
+    y = np.arange(n)
+    left = np.zeros(n)
+    for col, (name, color, hatch) in CATEGORY_STYLE.items():
+        vals = categories[col].to_numpy(dtype=float)
+        if not np.any(vals > 0):
+            continue
+        ax.barh(y, vals, left=left, color=color, hatch=hatch, edgecolor="white" if hatch is None else "0.6",
+                label=name, height=0.6)
+        for yi, v, l0 in zip(y, vals, left):
+            if v >= 0.08:
+                ax.text(l0 + v / 2, yi, f"{100 * v:.0f}%", ha="center", va="center", fontsize=8.5,
+                        color="white" if col in ("complete", "response_unspecified", "none") else "black")
+        left += vals
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    ax.set_xlabel("Share of patients in the study arm (%)")
+    ax.set_title(title, loc="left", fontweight="bold")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if n < 3 else -0.18), ncol=3, fontsize=8.5)
+    return fig
