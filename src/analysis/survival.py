@@ -931,11 +931,6 @@ def default_ticks(fit: KMFit, xmax: float | None = None, n: int = 8) -> np.ndarr
     return np.arange(0, xmax * 1.0001 + step * 1e-9, step, dtype=float)
 
 
-def _step_xy(g: KMGroup):
-    x = np.concatenate([[0.0], g.time])
-    return x
-
-
 def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame | None = None,
             title: str | None = None, anchor: str = "anchor stem-cell therapy",
             show_ci: bool = True, max_censor_ticks: int = 500, at_risk: pd.DataFrame | None = None,
@@ -984,7 +979,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
     for g in groups:
         color = colors[g.label]
         style = "--" if g.reconstructed else "-"
-        x = _step_xy(g)
+        x = np.concatenate([[0.0], g.time])  # the curve starts at (0, 1)
         y = np.concatenate([[1.0], g.survival])
         levels = ", ".join(lvl.replace("_", " ") for lvl in g.evidence_levels) or "not stated"
         events = f"{g.n_event_total} event" + ("" if g.n_event_total == 1 else "s")
@@ -1007,10 +1002,9 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         notes.append(f"Censor ticks omitted for groups with more than {max_censor_ticks} censoring times.")
 
     # medians
-    med_lines = []
-    for g, (_, r) in zip(groups, summary.iterrows()):
+    for _, r in summary.iterrows():
         if not np.isnan(r["median"]):
-            ax.plot([0, r["median"], r["median"]], [0.5, 0.5, 0], color=colors[g.label],
+            ax.plot([0, r["median"], r["median"]], [0.5, 0.5, 0], color=colors[r["group"]],
                     linestyle=":", linewidth=1)
     med_lines = median_text(fit, summary)
 
@@ -1023,7 +1017,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
                 ax.axvline(t, color=OKABE_ITO["grey"], linewidth=0.8, linestyle=(0, (2, 3)), zorder=0)
         for _, r in lm.iterrows():
             if np.isnan(r["survival"]):
-                land_lines.append(f"{r['group']} at {r['time']:g} {unit}: not estimable (no follow-up)")
+                land_lines.append(f"{r['group']} at {r['time']:.4g} {unit}: not estimable (no follow-up)")
                 continue
             ax.plot(r["time"], r["survival"], marker="o", markersize=5, color=colors[r["group"]],
                     markeredgecolor="white", zorder=5)
@@ -1033,7 +1027,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
                 ci = ""
             else:
                 ci = f" ({r['ci_lower']:.0%} to {r['ci_upper']:.0%})"
-            land_lines.append(f"{r['group']} at {r['time']:g} {unit}: {r['survival']:.0%}{ci}")
+            land_lines.append(f"{r['group']} at {r['time']:.4g} {unit}: {r['survival']:.0%}{ci}")
 
     # statements with a proportion also go on the survival axis
     if statements is not None:
