@@ -353,7 +353,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     known_patients = set((patients if patients is not None else events)["patient_id"].dropna())
     patient_of = dict(zip(events["event_id"], events["patient_id"]))
     row_of = {eid: row for row, eid in zip(events.index, events["event_id"])}
-    for row, ev in events.iterrows():
+    for row, ev in zip(events.index, events.to_dict("records")):  # dicts: iterrows is slow
         eid, date, offset, ref, qual = ev["event_id"], ev["date"], ev["offset"], ev["offset_from"], ev["qualifier"]
         qual = "" if pd.isna(qual) else qual
         if pd.isna(eid) or qual not in timing.QUALIFIERS:
@@ -428,22 +428,25 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     rows_with_problems = {p.row for p in problems if p.file == name}
     line_rows = []
     anchors: dict[tuple, str] = {}
-    ev = events.dropna(subset=["event_id", "patient_id"])
-    for (pid, line), grp in ev[ev["line"].fillna(0) > 0].groupby(["patient_id", "line"], sort=True):
-        cands = grp[grp["event_type"].isin(schemas.STEM_CELL_EVENTS) & grp["event_id"].isin(usable)]
-        if cands.empty:
+    # plain dicts grouped once: pandas operations per line made large files slow
+    groups: dict[tuple, list[tuple[int, dict]]] = {}
+    for row, r in zip(events.index, events.to_dict("records")):
+        if not pd.isna(r["event_id"]) and not pd.isna(r["patient_id"]) and not pd.isna(r["line"]) and r["line"] > 0:
+            groups.setdefault((r["patient_id"], int(r["line"])), []).append((row, r))
+    for (pid, line), grp in sorted(groups.items(), key=lambda kv: kv[0]):
+        cands = [r for _, r in grp if r["event_type"] in schemas.STEM_CELL_EVENTS and r["event_id"] in usable]
+        if not cands:
             if rows_with_problems:
                 continue  # a problem reported in events already may explain it; do not cascade
-            first_row = grp.index[0]
+            first_row = grp[0][0]
             problems.append(Problem(name, first_row, "line", f"line {line} of patient {pid} has no transplant or infusion event "
                                     "with a usable time to anchor it (day 0 of a line is its first stem-cell therapy)"))
             continue
-        first = cands["event_id"].iloc[0]
-        best = {e: graph.relative(e, first) for e in cands["event_id"]}
-        order = sorted(cands["event_id"], key=lambda e: (best[e].best if best[e] else math.inf))
-        anchor = order[0]
+        first = cands[0]["event_id"]
+        best = {r["event_id"]: graph.relative(r["event_id"], first) for r in cands}
+        a = min(cands, key=lambda r: (best[r["event_id"]].best if best[r["event_id"]] else math.inf))
+        anchor = a["event_id"]
         anchors[(pid, int(line))] = anchor
-        a = cands.set_index("event_id").loc[anchor]
         line_rows.append({
             "patient_id": pid, "line": int(line), "anchor_event_id": anchor,
             "anchor_type": a["event_type"], "therapy": a["product"] if not pd.isna(a["product"]) else a["event_type"],
@@ -455,7 +458,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         first_line.setdefault(pid, anchor)
 
     t_lo, t_best, t_hi, d_lo, d_best, d_hi = ([] for _ in range(6))
-    for row, e in events.iterrows():
+    for row, e in zip(events.index, events.to_dict("records")):
         eid = e["event_id"]
         line = 0 if pd.isna(e["line"]) else int(e["line"])
         anchor = anchors.get((e["patient_id"], line)) if line > 0 else first_line.get(e["patient_id"])
@@ -503,7 +506,7 @@ def _check_outcomes(df: pd.DataFrame, problems: list[Problem]) -> None:
 
 def _check_events(df: pd.DataFrame, problems: list[Problem]) -> None:
     name = "events.csv"
-    for row, r in df.iterrows():
+    for row, r in zip(df.index, df.to_dict("records")):
         if not pd.isna(r["dose"]) and pd.isna(r["dose_unit"]):
             problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
         if r["event_type"] in schemas.STEM_CELL_EVENTS and (pd.isna(r["line"]) or r["line"] == 0):
