@@ -142,7 +142,8 @@ def test_events_that_cannot_be_related_to_time_zero_are_listed_not_placed(table)
 
 def test_time_text_and_coded_time(table):
     assert row(table, "F1-E6")["time_text"] == "2.0 (0.0 to 4.0)"
-    assert row(table, "F1-E6")["coded_time"] == "within +4 months from F1-E3"
+    assert row(table, "F1-E6")["coded_time"] == "F1-E3 +4 months (within)"
+    assert row(table, "F1-E2")["coded_time"] == "F1-E1 +0 days (at least)"
     assert row(table, "F3-E0")["coded_time"] == "age 30 years"
     assert row(table, "F1-E1")["coded_time"] == "2010-03"
     assert row(table, "F3-E1")["coded_time"] == "not_reported"

@@ -265,19 +265,18 @@ def _time_text(lo, best, hi, placed, digits: int, calendar: bool, d_lo=None, d_b
 
 
 def _coded_time(ev: pd.DataFrame) -> np.ndarray:
-    """The time as coded: the date, or qualifier + offset + reference ("within +6 weeks from
-    E06", "age 35 years")."""
+    """The time as coded, in words: the date ("2011-10", "2011-10 (about)"), an offset from
+    another event ("S001-P1-E06 +6 weeks (within)") or an age ("age 35 years")."""
     def col(name):
         return ev[name].astype(object).fillna("").to_numpy(dtype=object).astype(str).astype(object)
 
     date, offset, ref, qual = col("date"), col("offset"), col("offset_from"), col("qualifier")
-    words = {"": "", "about": "about ", "within": "within ", "at_least": "at least "}
-    qual_txt = np.array([words.get(q, q + " ") for q in qual.tolist()], dtype=object)
+    qual_txt = np.array([f" ({q.replace('_', ' ')})" if q else "" for q in qual.tolist()], dtype=object)
     birth = np.char.lower(ref.astype(str)) == "birth"
     plain = np.array([o.lstrip("+") for o in offset.tolist()], dtype=object)
-    from_birth = qual_txt + "age " + plain
-    from_event = qual_txt + offset + " from " + ref
-    return np.where(date != "", qual_txt + date, np.where(birth, from_birth, from_event))
+    from_birth = "age " + plain + qual_txt
+    from_event = ref + " " + offset + qual_txt
+    return np.where(date != "", date + qual_txt, np.where(birth, from_birth, from_event))
 
 
 def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, diseases=None,
