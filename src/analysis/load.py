@@ -344,6 +344,9 @@ def _ids(df: pd.DataFrame | None, column: str) -> set:
 # --------------------------------------------------------------------------- events
 
 
+_CALENDAR_RANGE = (timing.parse_date("1800").lo, timing.parse_date("2200").hi)
+
+
 def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list[Problem]):
     """Resolve dates and offsets; return (events with t_*/date_* columns, lines table)."""
     name = "events.csv"
@@ -464,6 +467,11 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         anchor = anchors.get((e["patient_id"], line)) if line > 0 else first_line.get(e["patient_id"])
         rel = graph.relative(eid, anchor) if (anchor and eid in usable) else None
         cal = graph.relative(eid, timing.CALENDAR) if eid in usable else None
+        if cal and not all(_CALENDAR_RANGE[0] <= v <= _CALENDAR_RANGE[1] for v in (cal.lo, cal.best, cal.hi) if math.isfinite(v)):
+            # a chain of long offsets can leave the calendar (and pandas' Timestamp range)
+            problems.append(Problem(name, row, "offset", "expected a time between the years 1800 and 2200, found that "
+                                    f"the offsets put it in {1970 + cal.best / timing.DAYS_PER_UNIT['year']:.0f}"))
+            cal = None
         t_lo.append(rel.lo if rel else math.nan)
         t_best.append(rel.best if rel else math.nan)
         t_hi.append(rel.hi if rel else math.nan)

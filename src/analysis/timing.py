@@ -44,6 +44,8 @@ ABOUT_FRACTION = 0.10
 CALENDAR = "@calendar"
 BIRTH = "@birth"
 _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+MAX_OFFSET_YEARS = 120
+"""Longest offset accepted (a human life); longer ones are typos and would overflow dates."""
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
 _OFFSET_RE = re.compile(
@@ -73,6 +75,25 @@ class Interval:
 ZERO = Interval(0.0, 0.0, 0.0)
 
 
+def shown(text) -> str:
+    """``repr`` of a user's value for a message, cut to 60 characters (cells may be huge)."""
+    text = str(text)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _date_hint(text: str) -> str:
+    """What a date the parser rejects probably is, for the message."""
+    import datetime as dt
+
+    if re.fullmatch(r"\d{5}", text) and 10_000 <= int(text) <= 99_999:
+        day = dt.date(1899, 12, 30) + dt.timedelta(days=int(text))
+        return (f" (an Excel date stored as a number? {text} is {day.isoformat()}; "
+                "format the column as text and type the date as YYYY-MM-DD)")
+    if re.match(r"\d{4}-\d{1,2}-\d{1,2}[T ]\d", text):
+        return " (a date with a time; give the date only)"
+    return ""
+
+
 def parse_date(text: str, qualifier: str = "") -> Interval:
     """Calendar date ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` -> interval in days since 1970-01-01.
 
@@ -82,18 +103,19 @@ def parse_date(text: str, qualifier: str = "") -> Interval:
     """
     m = _DATE_RE.match(text.strip())
     if not m:
-        raise ValueError(f"expected a date as YYYY, YYYY-MM or YYYY-MM-DD, found {text!r}")
+        raise ValueError(f"expected a date as YYYY, YYYY-MM or YYYY-MM-DD, found {shown(text)}"
+                         + _date_hint(text.strip()))
     year = int(m.group(1))
     month = int(m.group(2)) if m.group(2) else None
     day = int(m.group(3)) if m.group(3) else None
     if year < 1800 or year > 2200:
-        raise ValueError(f"expected a year between 1800 and 2200, found {text!r}")
+        raise ValueError(f"expected a year between 1800 and 2200, found {shown(text)}")
     if month is not None and not 1 <= month <= 12:
-        raise ValueError(f"expected a month 01-12, found {text!r}")
+        raise ValueError(f"expected a month 01-12, found {shown(text)}")
     if day is not None:
         last = calendar.monthrange(year, month)[1]
         if not 1 <= day <= last:
-            raise ValueError(f"expected a day 01-{last} for {year}-{month:02d}, found {text!r}")
+            raise ValueError(f"expected a day 01-{last} for {year}-{month:02d}, found {shown(text)}")
     if qualifier in ("within", "at_least"):
         raise ValueError(
             f"qualifier {qualifier!r} applies to offsets only; code a bound as an offset from "
@@ -126,17 +148,20 @@ def parse_offset(text: str) -> float:
     if not m:
         raise ValueError(
             "expected an offset as a sign, a number and a unit (days, weeks, months, years), "
-            f"for example '+6 months', found {text!r}"
+            f"for example '+6 months', found {shown(text)}"
         )
     sign = -1.0 if m.group(1) == "-" else 1.0
     unit = m.group(3).lower().rstrip("s")
-    return sign * float(m.group(2)) * DAYS_PER_UNIT[unit]
+    days = sign * float(m.group(2)) * DAYS_PER_UNIT[unit]
+    if not abs(days) <= MAX_OFFSET_YEARS * DAYS_PER_UNIT["year"]:
+        raise ValueError(f"expected an offset of at most {MAX_OFFSET_YEARS} years, found {shown(text)}")
+    return days
 
 
 def offset_interval(text: str, qualifier: str = "", from_birth: bool = False) -> Interval:
     """The interval an offset with its qualifier stands for (see the module table)."""
     if qualifier not in QUALIFIERS:
-        raise ValueError(f"expected qualifier empty, about, within or at_least, found {qualifier!r}")
+        raise ValueError(f"expected qualifier empty, about, within or at_least, found {shown(qualifier)}")
     d = parse_offset(text)
     if from_birth and qualifier == "":
         m = _OFFSET_RE.match(text.strip())
