@@ -34,9 +34,23 @@ def command(base: Path, *args: str) -> list[str]:
             "--out", str(base / "out"), "--only", "slow", *args]
 
 
+def frozen_package(base: Path) -> dict:
+    """Environment importing a snapshot of ``analysis`` (its source is part of the cache key,
+    and the concurrency test expects the second run to find the report unchanged)."""
+    import shutil
+
+    import analysis
+
+    target = base / "frozen-src"
+    if not target.exists():
+        shutil.copytree(Path(analysis.__file__).parent, target / "analysis",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+
+
 def start(base: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(command(base, *args), cwd=base, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env=frozen_package(base))
 
 
 def snapshot(report: Path) -> dict[str, str]:
@@ -98,7 +112,8 @@ def base(tmp_path_factory):
     base = tmp_path_factory.mktemp("interrupt")
     (base / "data").mkdir()
     (base / "data" / "items.csv").write_text("id,label,count\n1,a,1\n")
-    res = subprocess.run(command(base, "-p", "label=v1"), cwd=base, capture_output=True, text=True, timeout=180)
+    res = subprocess.run(command(base, "-p", "label=v1"), cwd=base, capture_output=True, text=True, timeout=180,
+                         env=frozen_package(base))
     assert res.returncode == 0, res.stderr
     assert_complete(base / "out" / "slow", "v1")
     return base

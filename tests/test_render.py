@@ -46,10 +46,25 @@ def write_items(data: Path, rows: list[tuple]) -> Path:
 GOOD_ROWS = [(1, HOSTILE[0], 3), (2, HOSTILE[1], 5), (3, "plain", 2)]
 
 
+def frozen_package(folder: Path) -> dict:
+    """Environment whose ``analysis`` is a snapshot copy of the package in ``folder``.
+
+    The cache key covers the package source, so a test that expects "unchanged" must not
+    see edits made to src/analysis while it runs (e.g. by a developer saving a file).
+    """
+    import analysis
+
+    target = folder / "frozen-src"
+    if not target.exists():
+        shutil.copytree(Path(analysis.__file__).parent, target / "analysis",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+
+
 def render_cli(cwd: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    """``python -m analysis render --notebooks FIXTURES ...`` in ``cwd``."""
+    """``python -m analysis render --notebooks FIXTURES ...`` in ``cwd`` (package frozen in ``cwd``)."""
     cmd = [sys.executable, "-m", "analysis", "render", "--notebooks", str(FIXTURES), *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=frozen_package(cwd))
 
 
 def tree_hashes(folder: Path) -> dict[str, str]:
@@ -631,7 +646,7 @@ def test_cache_skip_data_change_and_broken_data(rendered):
     assert "previous report kept: out/figures" in res.stderr
     assert tree_hashes(out / "figures") == before
     assert (out / "_failed" / "figures.ipynb").is_file()
-    assert "params  skipped (unchanged)" in res.stdout and "slow    skipped (unchanged)" in res.stdout
+    assert "params   skipped (unchanged)" in res.stdout and "slow     skipped (unchanged)" in res.stdout
     index = (out / "index.html").read_text()
     assert "failed in this run; showing the previous report" in index
 

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "stemcell-analysis"
-KERNEL_DISPLAY_NAME = "Python (stem-cell analysis)"
+KERNEL_DISPLAY_NAME = "Python (stemcell-analysis)"
 DEFAULT_TIMEOUT = 600
 #: packages whose installed version is part of the cache key and shown in the index
 KEY_PACKAGES = (
@@ -1156,7 +1156,9 @@ def _run(args, stream) -> int:
                     "data_sha256": data_fp["sha256"],
                     "rendered_at": _now(),
                 }
-            todo = [j for j in jobs if j.state == "queued"]
+            # longest first (by the previous render's time; never rendered counts as longest),
+            # so the last notebook to finish does not start late
+            todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
             jobs_n = max(1, args.jobs or os.cpu_count() or 1)
             if todo:
                 print(
@@ -1211,6 +1213,13 @@ def threading_is_main() -> bool:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _previous_seconds(report: Path) -> float:
+    try:
+        return float(json.loads((report / STAMP_FILE).read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return math.inf
 
 
 def _is_current(report: Path, key: str) -> bool:
