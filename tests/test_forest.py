@@ -96,10 +96,11 @@ def test_pooled_figure_has_diamonds_pi_and_heterogeneity():
     polys = [c for c in ax.collections if isinstance(c, matplotlib.collections.PolyCollection)]
     n_polys = sum(len(c.get_paths()) for c in polys)
     assert n_polys == 6  # 3 diamonds + 3 prediction-interval bars
-    weights = [t for t in texts if t.strip().endswith("%") and "[" not in t and t not in ("100%",)]
-    shown = sorted(float(t.strip().rstrip("%").replace(F.FIGURE_SPACE, "")) for t in weights
-                   if t.strip()[0].isdigit() or t.strip()[0] == F.FIGURE_SPACE)
+    study_texts = [t for t in texts if "[" in t and t.count("%") == 2]  # "interval    weight" per study
+    assert len(study_texts) == 10
+    shown = [float(t.rsplit(F.FIGURE_SPACE * 4, 1)[1].strip(F.FIGURE_SPACE + "%")) for t in study_texts]
     assert sum(shown) == pytest.approx(200, abs=0.6)  # each subgroup's weights add to 100 %
+    assert sorted(shown) == pytest.approx(sorted(np.round(res.weights.dropna(), 1)))
     square_colors = {tuple(np.round(c, 3)) for coll in ax.collections
                      if isinstance(coll, matplotlib.collections.PathCollection) for c in coll.get_facecolors()}
     assert tuple(np.round(matplotlib.colors.to_rgba(EVIDENCE_COLORS["uncontrolled_study"]), 3)) in square_colors

@@ -111,7 +111,7 @@ def _study_rows(r: dict, weight: float, show_definition: bool = False) -> list[R
     if r["has_interval"]:
         row.est, row.lo, row.hi = r["proportion"], r["ci_lower"], r["ci_upper"]
         row.right = _interval_text(row.est, row.lo, row.hi)
-        row.weight = f"{weight:.1f}%".rjust(6, FIGURE_SPACE) if not math.isnan(weight) else "–"
+        row.weight = f"{weight:.1f}%".rjust(5, FIGURE_SPACE) if not math.isnan(weight) else "–"
     else:
         row.est = r["proportion"] if pd.notna(r["proportion"]) else math.nan
         note = str(r.get("note") or "")
@@ -306,8 +306,13 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
         kw.setdefault("transform", tr)
         fig.add_artist(Text(x, y, text, **kw))
     x_label, x_evid, x_counts = 0.01, 0.29, 0.487
-    x_right, x_weight = 0.905, 0.985
+    x_weight = 0.985
     fs = 8.5
+    # A weighted study row is one right-aligned text "interval  weight": digits are equally wide
+    # (tabular) in DejaVu Sans and the padding uses figure spaces, so every column lines up.
+    # x_right, where the interval ends, is the weight's constant width to the left.
+    gap = FIGURE_SPACE * 4
+    x_right = x_weight - _text_width(gap + "00.0%", fs) / (width * 72) if show_weights else x_weight
     hdr = dict(transform=tr, fontsize=fs, fontweight="bold", va="center")
     put(x_label, -1, "Study", ha="left", **hdr)
     put(x_evid, -1, "Evidence", ha="left", **hdr)
@@ -334,9 +339,12 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
             put(x_evid, y, r.evidence, ha="left", color="0.25", **txt)
             put(x_counts, y, r.counts, ha="right", **txt)
             if k == "study":
-                put(x_right, y, r.right, ha="right", **txt)
-                if show_weights:
-                    put(x_weight, y, r.weight, ha="right", **txt)
+                if show_weights and not math.isnan(r.size):
+                    put(x_weight, y, r.right + gap + r.weight, ha="right", **txt)
+                else:
+                    put(x_right, y, r.right, ha="right", **txt)
+                    if show_weights:
+                        put(x_weight, y, r.weight, ha="right", **txt)
                 (seg_dash if r.approximate else seg_solid).append([(r.lo, y), (r.hi, y)])
                 s = 30.0 if math.isnan(r.size) else max(9.0, smax * r.size / wmax)
                 key = (r.color, not r.approximate)
@@ -404,6 +412,14 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
         fig.text(0.01, (0.12 + 0.17 * (len(footnotes) - 1 - i)) / height, note, fontsize=fs - 1,
                  color="0.25", ha="left", va="bottom")
     return fig
+
+
+def _text_width(text: str, size: float) -> float:
+    """Width of ``text`` in points at font ``size`` (default font), without a renderer."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    return text_to_path.get_text_width_height_descent(text, FontProperties(size=size), ismath=False)[0]
 
 
 def _clip(text: str, n: int) -> str:

@@ -223,8 +223,8 @@ def study_rates(outcomes: pd.DataFrame, sources: pd.DataFrame | None = None, *,
         lo[has], hi[has] = l_, h_
     out["ci_lower"], out["ci_upper"] = lo, hi
     out["ci_method"] = pd.Series(np.where(has, ci_method, None), index=df.index, dtype="string")
-    arms = df.groupby(df["study"].astype("string"), dropna=False)["arm"].transform(
-        lambda a: a.astype("string").fillna("").nunique())
+    arms = df["arm"].astype("string").fillna("").groupby(
+        df["study"].astype("string").fillna(""), sort=False).transform("nunique")
     out["label"] = [study_label(s, a) if n > 1 else ("" if _is_missing(s) else str(s))
                     for s, a, n in zip(df["study"], df["arm"], arms)]
     out["source_id"] = df["source_id"]
