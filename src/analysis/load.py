@@ -21,8 +21,9 @@ import pandas as pd
 
 from analysis import schemas, timing
 
-MAX_FILE_BYTES = 100 * 1024 * 1024
-"""Largest data file read (bytes); hand-coded tables are far smaller."""
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""Largest data file read (bytes); hand-coded tables are far smaller. Validation takes about
+half a second and 5 MB of memory per 1,000 events, so 10 MB (~90,000 events) is ~1 minute."""
 
 
 @dataclass(frozen=True, order=True)
@@ -80,8 +81,22 @@ class Dataset:
 
 
 def _decode(raw: bytes, name: str, problems: list[Problem]) -> str | None:
+    if raw.startswith(b"PK\x03\x04"):
+        problems.append(Problem(name, "-", "", f"expected CSV text, found an .xlsx workbook (a zip file); name it "
+                                f"{Path(name).stem}.xlsx, or save it as 'CSV UTF-8' from your spreadsheet"))
+        return None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            problems.append(Problem(name, "-", "", "expected UTF-16 text after its byte-order mark, found bytes "
+                                    "that are not UTF-16 (save the file as 'CSV UTF-8' from your spreadsheet)"))
+            return None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        problems.append(Problem(name, line, "", "expected UTF-8 text, found zero bytes (UTF-16 without a byte-order "
+                                "mark, or not a text file); save the file as 'CSV UTF-8' from your spreadsheet"))
+        return None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -96,13 +111,19 @@ def _decode(raw: bytes, name: str, problems: list[Problem]) -> str | None:
         return None
 
 
-def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
+def _too_large(path: Path, name: str, problems: list[Problem]) -> bool:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         problems.append(
             Problem(name, "-", "", f"expected a file of at most {MAX_FILE_BYTES // 2**20} MB, "
-                    f"found {size / 2**20:.0f} MB")
+                    f"found {size / 2**20:.0f} MB (split it, or check it is the right file)")
         )
+        return True
+    return False
+
+
+def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
+    if _too_large(path, name, problems):
         return None
     text = _decode(path.read_bytes(), name, problems)
     if text is None:
@@ -112,7 +133,17 @@ def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[
     if "\t" in first and first.count("\t") > max(first.count(","), first.count(";")):
         delimiter = "\t"
     csv.field_size_limit(MAX_FILE_BYTES)
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    rows = []
+    try:  # strict: an unbalanced quote would otherwise swallow the rows after it
+        for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            rows.append(r)
+    except csv.Error as exc:
+        found = "the end of the file" if "end of data" in str(exc) else "text right after a closing double quote"
+        problems.append(Problem(name, len(rows) + 1, "",
+                                f"expected a cell that starts with a double quote to end with one, found {found}; "
+                                'put the whole cell in double quotes and double any " inside it'))
+        return None
+    return rows
 
 
 def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
@@ -120,6 +151,8 @@ def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list
 
     from openpyxl import load_workbook
 
+    if _too_large(path, name, problems):
+        return None
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -164,9 +197,21 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem])
         problems.append(Problem(name, 1, "", "expected a header row with column names, found an empty file"))
         return None
     header_row, header = numbered[0]
+    raw_width = len(header)
     while header and header[-1] == "":
         header.pop()
     known = data_file.column_names
+
+    def n_known(cells):
+        return len(set(cells) & set(known))
+
+    below = [n for n, r in numbered[1:6] if n_known(r) > n_known(header) and n_known(r) >= len(known) / 2]
+    if below:  # a title or a row of merged group headings above the column names
+        title = ", ".join(c for c in header if c)
+        problems.append(Problem(name, header_row, "", f"expected the column names in the first row, found "
+                                f"{timing.shown(title)}; the column names are in row {below[0]}: delete the "
+                                "row(s) above them (titles, merged group headings)"))
+        return None
     ok = True
     for i, col in enumerate(header):
         if col == "":
@@ -192,11 +237,13 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem])
         return None
     records = {}
     width = len(header)
+    hint = "" if path.suffix.lower() == ".xlsx" else "; a cell containing the separator (, or ;) needs double quotes around it"
     for n, r in numbered[1:]:
         extra = [c for c in r[width:] if c]
-        if extra:
+        if extra or len(r) > raw_width:  # more cells than the header: a separator inside an unquoted cell?
+            found = f"a value beyond them: {timing.shown(extra[0])}" if extra else f"{len(r)}"
             problems.append(Problem(name, n, f"column {width + 1}",
-                                    f"expected {width} cells as in the header, found a value beyond them: {extra[0][:40]!r}"))
+                                    f"expected {width} cells as in the header, found {found}{hint}"))
             continue
         if r[:width] == header:
             problems.append(Problem(name, n, "", "header row repeated inside the data; remove it"))
@@ -218,8 +265,17 @@ def _find_file(data_dir: Path, stem: str, problems: list[Problem], required: boo
         return None
     if not found:
         if required:
-            problems.append(Problem(f"{stem}.csv", "-", "", "missing required file (csv or xlsx); "
-                                    "start from `python -m analysis new-data DIR`"))
+            import difflib
+
+            others = {p.stem.lower(): p for p in sorted(data_dir.iterdir()) if p.is_file()}
+            close = difflib.get_close_matches(stem, list(others), n=1, cutoff=0.8)
+            if close:  # "Events.CSV", "cohort_outcome.csv", "events.txt"
+                p = others[close[0]]
+                ext = p.suffix.lower() if p.suffix.lower() in (".csv", ".xlsx") else ".csv"
+                hint = f"found {p.name!r}: rename it to {stem}{ext}"
+            else:
+                hint = "start from `python -m analysis new-data DIR`"
+            problems.append(Problem(f"{stem}.csv", "-", "", f"missing required file (csv or xlsx); {hint}"))
         return None
     return found[0]
 
@@ -249,7 +305,8 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
                 continue  # an empty cell is not a wrong number; nullability is checked next
             seen.add((rec.index, rec.column))
             problems.append(Problem(name, int(rec.index), rec.column,
-                                    f"expected {schemas.expected_text(data_file, rec.column)}, found {rec.failure_case!r}"))
+                                    f"expected {schemas.expected_text(data_file, rec.column)}, "
+                                    f"found {timing.shown(rec.failure_case)}{_number_hint(str(rec.failure_case))}"))
             df.loc[rec.index, rec.column] = pd.NA
     df = _coerce_quietly(df, data_file)
     try:
@@ -275,13 +332,29 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     return df
 
 
+def _number_hint(text: str) -> str:
+    """How a cell that is not a number was probably meant, for the message."""
+    import re
+
+    t = text.strip()
+    if re.fullmatch(r"[-+]?[\d.,' ]*\d", t) and ("," in t or "'" in t):
+        return "; write numbers without thousands separators and with a decimal point (1200, 0.75)"
+    m = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*%", t)
+    if m:
+        return f"; write a percentage as a proportion ({t} is {float(m.group(1)) / 100:g})"
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*[x×*]\s*10\s*\^?\s*([-+]?\d+)", t)
+    if m:
+        return f"; write {t} as {m.group(1)}e{m.group(2)}"
+    return ""
+
+
 def _shown(value) -> str:
     """A cell value as a user would recognise it: ``-4`` not ``np.float64(-4.0)``."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return repr(value)
+    return timing.shown(value) if isinstance(value, str) else repr(value)
 
 
 def _coerce_quietly(df: pd.DataFrame, data_file: schemas.DataFile) -> pd.DataFrame:
@@ -335,6 +408,13 @@ def _empty(data_file: schemas.DataFile) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in data_file.column_names})
 
 
+def _complete(df: pd.DataFrame | None, path: Path | None, problems: list[Problem]) -> bool:
+    """Whether ``df`` holds every row of its file: no rows were skipped for having more cells
+    than the header (so references to its ids can be checked without cascading errors)."""
+    return df is not None and not any(
+        p.file == path.name and str(p.column).startswith("column ") for p in problems)
+
+
 def _ids(df: pd.DataFrame | None, column: str) -> set:
     if df is None:
         return set()
@@ -347,9 +427,10 @@ def _ids(df: pd.DataFrame | None, column: str) -> set:
 _CALENDAR_RANGE = (timing.parse_date("1800").lo, timing.parse_date("2200").hi)
 
 
-def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list[Problem]):
-    """Resolve dates and offsets; return (events with t_*/date_* columns, lines table)."""
-    name = "events.csv"
+def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list[Problem], name: str = "events.csv"):
+    """Resolve dates and offsets; return (events with t_*/date_* columns, lines table).
+
+    ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``)."""
     parent: dict[str, tuple[str, timing.Interval]] = {}
     edges: dict[str, str] = {}
     undated: set[str] = set()
@@ -496,8 +577,11 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
 # --------------------------------------------------------------------------- cross checks
 
 
-def _check_outcomes(df: pd.DataFrame, problems: list[Problem]) -> None:
-    name = "cohort_outcomes.csv"
+MAX_DURATION_YEARS = 120
+"""Longest duration accepted in cohort outcomes (a human life)."""
+
+
+def _check_outcomes(df: pd.DataFrame, problems: list[Problem], name: str = "cohort_outcomes.csv") -> None:
     for row, r in df.iterrows():
         ev, tot, prop = r["events"], r["total"], r["proportion"]
         if not pd.isna(ev) and not pd.isna(tot) and ev > tot:
@@ -508,12 +592,16 @@ def _check_outcomes(df: pd.DataFrame, problems: list[Problem]) -> None:
             problems.append(Problem(name, row, "proportion", "expected either events/total or a proportion, found both"))
         if not pd.isna(r["time_value"]) and pd.isna(r["time_unit"]):
             problems.append(Problem(name, row, "time_unit", "expected a unit for time_value, found an empty cell"))
+        elif not pd.isna(r["time_value"]) and r["time_unit"] in schemas.TIME_UNITS:
+            years = r["time_value"] * timing.DAYS_PER_UNIT[r["time_unit"].rstrip("s")] / timing.DAYS_PER_UNIT["year"]
+            if years > MAX_DURATION_YEARS:
+                problems.append(Problem(name, row, "time_value", f"expected a duration of at most {MAX_DURATION_YEARS} "
+                                        f"years, found {r['time_value']:g} {r['time_unit']}"))
         if not pd.isna(tot) and r["total_qualifier"] in ("about", "at_least") and r["approximate"] != "yes":
             problems.append(Problem(name, row, "approximate", f"expected 'yes' since total is '{r['total_qualifier']}', found {r['approximate']!r}"))
 
 
-def _check_events(df: pd.DataFrame, problems: list[Problem]) -> None:
-    name = "events.csv"
+def _check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv") -> None:
     for row, r in zip(df.index, df.to_dict("records")):
         if not pd.isna(r["dose"]) and pd.isna(r["dose_unit"]):
             problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
@@ -541,9 +629,9 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     F = schemas.FILES
     sources = _load_file(data_dir, F["sources"], problems, files=files)
     source_ids = _ids(sources, "source_id")
-    refs = {"source_id": source_ids, "study": source_ids} if sources is not None else {}
+    refs = {"source_id": source_ids, "study": source_ids} if _complete(sources, files.get("sources"), problems) else {}
     patients = _load_file(data_dir, F["patients"], problems, refs, files)
-    patient_refs = {"patient_id": _ids(patients, "patient_id")} if patients is not None else {}
+    patient_refs = {"patient_id": _ids(patients, "patient_id")} if _complete(patients, files.get("patients"), problems) else {}
     events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files)
     outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files)
     ipd = _load_optional_folder(data_dir, F["ipd"], problems, refs, files)
@@ -552,11 +640,11 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     if sources is not None and sources.empty:
         problems.append(Problem(files["sources"].name, 2, "", "expected at least one source, found a header only"))
     if outcomes is not None:
-        _check_outcomes(outcomes, problems)
+        _check_outcomes(outcomes, problems, files["cohort_outcomes"].name)
     lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
     if events is not None:
-        _check_events(events, problems)
-        events, lines, _ = _resolve_events(events, patients, problems)
+        _check_events(events, problems, files["events"].name)
+        events, lines, _ = _resolve_events(events, patients, problems, files["events"].name)
     if problems:
         raise DataValidationError(sorted(set(problems), key=_problem_order))
     for df in (sources, patients, events, outcomes):
