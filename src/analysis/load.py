@@ -629,7 +629,9 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     F = schemas.FILES
     sources = _load_file(data_dir, F["sources"], problems, files=files)
     source_ids = _ids(sources, "source_id")
-    refs = {"source_id": source_ids, "study": source_ids} if _complete(sources, files.get("sources"), problems) else {}
+    # no reference checks against a sources file that is incomplete or empty (reported once)
+    refs = ({"source_id": source_ids, "study": source_ids}
+            if _complete(sources, files.get("sources"), problems) and len(sources) else {})
     patients = _load_file(data_dir, F["patients"], problems, refs, files)
     patient_refs = {"patient_id": _ids(patients, "patient_id")} if _complete(patients, files.get("patients"), problems) else {}
     events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files)
