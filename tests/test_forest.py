@@ -161,12 +161,13 @@ def test_response_category_chart():
     rows = [dict(study="A", outcome="complete_response", events=3, total=10),
             dict(study="A", outcome="partial_response", events=4, total=10),
             dict(study="B", outcome="response", proportion=0.75, total=200, total_qualifier="at_least",
-                 approximate=True)]
+                 approximate=True),
+            dict(study="C", outcome="complete_response", events=1, total=1, design="case_report")]
     cats = R.response_categories(R.study_rates(outcome_rows(rows), SOURCES))
     fig = F.response_category_chart(cats)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels == ["A (n = 10)", "≈ B (n ≥ 200)"]
+    assert labels == ["A (n = 10)", "≈ B (n ≥ 200)", "C (n = 1, case report)"]
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {
         "Complete response", "Partial response", "Response, category not reported", "No response"}
     assert ax.get_xlim() == (0, 1)

@@ -200,6 +200,11 @@ def test_rows_without_total_or_counts_get_no_interval_and_say_why():
     assert "without events or a proportion" in rt.loc[2, "note"]
 
 
+def test_impossible_counts_name_the_row():
+    with pytest.raises(ValueError, match=r"not so for O1 \(7/5\)"):
+        R.study_rates(outcome_rows([dict(study="A", events=1, total=5), dict(study="B", events=7, total=5)]))
+
+
 def test_rates_columns_start_with_the_contract(tmp_path):
     from analysis.export import save_table
 

@@ -278,15 +278,17 @@ def _paginate(rows: list[Row], per_page: int) -> list[list[Row]]:
 def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, footnotes: list[str]):
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection, PolyCollection
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
     from matplotlib.text import Text
     from matplotlib.ticker import PercentFormatter
     from matplotlib.transforms import blended_transform_factory
 
     n = max(len(rows), 1)
     width = 11.0
-    top_in, bottom_in = 0.75, 1.0 + 0.17 * len(footnotes)
+    handles = _legend_handles(rows)
+    # bottom, from the page edge up: footnotes, legend, then the axis with its label
+    notes_in = 0.08 + 0.17 * len(footnotes)
+    legend_in = 0.24 * math.ceil(len(handles) / LEGEND_COLUMNS) + (0.1 if handles else 0)
+    top_in, bottom_in = 0.75, notes_in + legend_in + 0.6
     height = n * ROW_HEIGHT_IN + top_in + bottom_in + ROW_HEIGHT_IN
     fig = plt.figure(figsize=(width, height))
     ax_left, ax_right = 0.50, 0.735
@@ -372,7 +374,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
             put(x_right, y, r.right, ha="right", color="0.2", **txt)
             pi_bars.append([(r.lo, y - 0.14), (r.hi, y - 0.14), (r.hi, y + 0.14), (r.lo, y + 0.14)])
         elif k == "definition":
-            put(x_label + 0.02, y, _clip(r.label, 90), ha="left", fontsize=fs - 1, style="italic",
+            put(x_label + 0.02, y, _clip(r.label, 150), ha="left", fontsize=fs - 1, style="italic",
                     color="0.3", transform=tr, va="center")
         elif k in ("het", "note"):
             put(x_label + 0.005, y, r.label, ha="left", fontsize=fs - 0.5, style="italic",
@@ -392,6 +394,22 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     if pi_bars:
         ax.add_collection(PolyCollection(pi_bars, facecolors=PI_COLOR, edgecolors=PI_COLOR, alpha=0.85, zorder=2))
     fig.text(0.01, 1 - 0.3 / height, title, fontsize=12, fontweight="bold", ha="left", va="center")
+    if handles:
+        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, (notes_in + legend_in) / height),
+                   ncol=LEGEND_COLUMNS, fontsize=fs - 0.5, frameon=False, handlelength=1.4)
+    for i, note in enumerate(footnotes):
+        fig.text(0.01, (0.08 + 0.17 * (len(footnotes) - 1 - i)) / height, note, fontsize=fs - 1,
+                 color="0.25", ha="left", va="bottom")
+    return fig
+
+
+LEGEND_COLUMNS = 4
+
+
+def _legend_handles(rows: list[Row]) -> list:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     by_color: dict[str, list[str]] = {}
     for r in rows:
         if r.kind == "study" and r.evidence not in by_color.setdefault(r.color, []):
@@ -405,13 +423,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
         handles.append(Patch(facecolor=OKABE_ITO["grey"], edgecolor=POOLED_COLOR, label="pooled estimate [CI]"))
     if any(r.kind == "pi" for r in rows):
         handles.append(Patch(facecolor=PI_COLOR, label="prediction interval"))
-    if handles:
-        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.01, 0.02 + 0.17 * len(footnotes) / height),
-                   ncol=min(len(handles), 4), fontsize=fs - 0.5, frameon=False, handlelength=1.4)
-    for i, note in enumerate(footnotes):
-        fig.text(0.01, (0.12 + 0.17 * (len(footnotes) - 1 - i)) / height, note, fontsize=fs - 1,
-                 color="0.25", ha="left", va="bottom")
-    return fig
+    return handles
 
 
 def _text_width(text: str, size: float) -> float:
@@ -497,9 +509,11 @@ def response_category_chart(categories: pd.DataFrame, title: str = "Response cat
         ax.set_axis_off()
         ax.set_title(title, loc="left", fontweight="bold")
         return fig
+    case = categories["is_case_report"] if "is_case_report" in categories else [False] * n
     labels = [(APPROX_MARK + " " if a else "") + str(lbl) +
-              (f" (n {'≥' if a else '='} {int(t)})" if pd.notna(t) else " (n not given)")
-              for lbl, a, t in zip(categories["label"], categories["approximate"], categories["total"])]
+              (f" (n {'≥' if a else '='} {int(t)}" if pd.notna(t) else " (n not given") +
+              (", case report)" if c else ")")
+              for lbl, a, t, c in zip(categories["label"], categories["approximate"], categories["total"], case)]
     y = np.arange(n)
     left = np.zeros(n)
     for col, (name, color, hatch) in CATEGORY_STYLE.items():

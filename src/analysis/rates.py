@@ -215,6 +215,13 @@ def study_rates(outcomes: pd.DataFrame, sources: pd.DataFrame | None = None, *,
         "proportion": computed["proportion"].astype(float),
     })
     has = computed["events_used"].notna() & computed["total_used"].notna()
+    bad = has & ((computed["total_used"] <= 0) | (computed["events_used"] < 0)
+                 | (computed["events_used"] > computed["total_used"]))
+    if bad.any():
+        ids = df["outcome_id"] if "outcome_id" in df.columns else df["study"]
+        raise ValueError("cohort outcomes need 0 <= events <= total and total > 0; not so for "
+                         + ", ".join(f"{i} ({e:g}/{t:g})" for i, e, t in zip(
+                             ids[bad], computed.loc[bad, "events_used"], computed.loc[bad, "total_used"])))
     lo = pd.Series(np.nan, index=df.index)
     hi = pd.Series(np.nan, index=df.index)
     if has.any():
@@ -667,10 +674,10 @@ def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
     table (proportions as computed there). Columns: ``label``, ``complete``, ``partial``,
     ``response_unspecified`` (responders not split into complete/partial), ``none``,
     ``not_reported`` (the share the source does not account for), ``total``,
-    ``approximate``. Shares sum to 1. Arms reporting none of these outcomes are left out.
+    ``approximate``, ``is_case_report``. Shares sum to 1. Arms reporting none of these outcomes are left out.
     """
     cols = ["label", "complete", "partial", "response_unspecified", "none", "not_reported",
-            "total", "approximate"]
+            "total", "approximate", "is_case_report"]
     sel = rates[rates["outcome"].isin(["complete_response", "partial_response", "response"])
                 & rates["proportion"].notna()]
     rows = []
@@ -678,7 +685,7 @@ def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
         p = {o: float(g.loc[g["outcome"] == o, "proportion"].iloc[0])
              for o in ("complete_response", "partial_response", "response") if (g["outcome"] == o).any()}
         cr, pr, rr = p.get("complete_response"), p.get("partial_response"), p.get("response")
-        row = dict.fromkeys(cols[1:6], 0.0)
+        row = dict.fromkeys(cols[1:6], 0.0)  # the five shares
         if rr is None and cr is not None and pr is not None:
             rr = cr + pr
         row["complete"] = cr or 0.0
@@ -688,7 +695,8 @@ def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
             row["none"] = max(0.0, 1.0 - rr)
         row["not_reported"] = max(0.0, 1.0 - sum(row[c] for c in cols[1:5]))
         tot = g["total_used"].max()
-        rows.append({"label": label, **row, "total": tot, "approximate": bool(g["approximate"].any())})
+        rows.append({"label": label, **row, "total": tot, "approximate": bool(g["approximate"].any()),
+                     "is_case_report": bool(g["is_case_report"].all())})
     return pd.DataFrame(rows, columns=cols)
 
 
