@@ -118,8 +118,9 @@ def parse_date(text: str, qualifier: str = "") -> Interval:
             raise ValueError(f"expected a day 01-{last} for {year}-{month:02d}, found {shown(text)}")
     if qualifier in ("within", "at_least"):
         raise ValueError(
-            f"qualifier {qualifier!r} applies to offsets only; code a bound as an offset from "
-            "another event (for example 'within' '+12 months')"
+            f"expected qualifier about or empty with a date, found {qualifier!r} (qualifier {qualifier!r} "
+            "applies to offsets only; code a bound as an offset from another event, for example "
+            "'within' '+12 months')"
         )
     import datetime as dt
 
