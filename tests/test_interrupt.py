@@ -119,11 +119,17 @@ def base(tmp_path_factory):
     return base
 
 
+def new_tmp_folders(out: Path, before: set) -> list[Path]:
+    """Temporary folders made by the render under test (an earlier SIGKILL may have left others)."""
+    return [t for t in tmp_folders(out) if t not in before]
+
+
 MOMENTS = {
     # the worker process exists, the kernel is starting
-    "kernel-start": lambda out: bool(tmp_folders(out)),
+    "kernel-start": lambda out, before: bool(new_tmp_folders(out, before)),
     # the notebook is half-way: stage1 written, marker not yet
-    "mid-notebook": lambda out: any((t / "tables" / "stage1.csv").exists() for t in tmp_folders(out)),
+    "mid-notebook": lambda out, before: any((t / "tables" / "stage1.csv").exists()
+                                            for t in new_tmp_folders(out, before)),
 }
 
 
@@ -141,16 +147,17 @@ def test_killed_render_keeps_the_previous_report(base, sig, moment):
     out = base / "out"
     before = snapshot(out / "slow")
     index_before = (out / "index.html").read_bytes()
+    stale = set(tmp_folders(out))
     proc = start(base, "-p", "label=v2", "-p", "delay=1.5", "--force")
     try:
-        wait_for(lambda: MOMENTS[moment](out), what=moment)
+        wait_for(lambda: MOMENTS[moment](out, stale), what=moment)
     finally:
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     if sig == signal.SIGTERM:
         assert proc.returncode == 143
         assert "interrupted: previous reports are kept unchanged" in err
-        assert tmp_folders(out) == []  # cleaned up on the way out
+        assert tmp_folders(out) == []  # its own and earlier leftovers are cleaned up
     else:
         assert proc.returncode == -signal.SIGKILL
     # nothing keeps running and writing: workers die with the render, kernels with them
@@ -164,9 +171,10 @@ def test_render_killed_around_the_swap_leaves_one_complete_version(base):
     """SIGKILL right when the new report is finished: either version, but a whole one."""
     out = base / "out"
     old = marker(out / "slow")
+    stale = set(tmp_folders(out))
     proc = start(base, "-p", "label=v-swap", "--force")
     try:
-        wait_for(lambda: any((t / "slow.html").exists() for t in tmp_folders(out))
+        wait_for(lambda: any((t / "slow.html").exists() for t in new_tmp_folders(out, stale))
                  or marker(out / "slow") == "v-swap", what="the HTML to be written")
     finally:
         proc.kill()
@@ -179,8 +187,9 @@ def test_render_killed_around_the_swap_leaves_one_complete_version(base):
 def test_next_run_finishes_and_two_concurrent_runs_serialise(base):
     """After the kills, a normal run completes and cleans up; a second run waits its turn."""
     out = base / "out"
+    stale = set(tmp_folders(out))
     first = start(base, "-p", "label=v3", "-p", "delay=0.5")
-    wait_for(lambda: bool(tmp_folders(out)), what="the first render to start")
+    wait_for(lambda: bool(new_tmp_folders(out, stale)), what="the first render to start")
     second = start(base, "-p", "label=v3", "-p", "delay=0.5")
     out1, err1 = first.communicate(timeout=180)
     out2, err2 = second.communicate(timeout=180)

@@ -137,7 +137,7 @@ def test_declared_parameters_match_papermill():
 
     for nb in sorted(FIXTURES.glob("*.ipynb")):
         assert render.declared_parameters(nb) == list(papermill.inspect_notebook(str(nb)))
-    assert render.declared_parameters(FIXTURES / "slow.ipynb") == ["data_dir", "output_dir", "delay", "label"]
+    assert render.declared_parameters(FIXTURES / "slow.ipynb") == ["data_dir", "output_dir", "delay", "label", "die"]
 
 
 def test_parameters_go_only_to_notebooks_that_declare_them():
@@ -152,7 +152,7 @@ def test_undeclared_parameter_is_an_error_naming_what_is_declared():
         render.assign_parameters(nbs, {"text": "y"})
     msg = str(err.value)
     assert "parameter 'text' is not declared by any selected notebook" in msg
-    assert "slow: delay, label" in msg and "figures: (none)" in msg
+    assert "slow: delay, label, die" in msg and "figures: (none)" in msg
 
 
 def test_undeclared_parameter_exits_2_before_anything_runs(tmp_path, capsys):
@@ -662,3 +662,19 @@ def test_cache_skip_data_change_and_broken_data(rendered):
     # --force re-runs even when nothing changed
     res = render_cli(base, "--data", "data", "--out", "out", "--only", "slow", "--force")
     assert res.returncode == 0 and "slow  done in" in res.stdout
+
+
+@pytest.mark.slow
+def test_cell_timeout_and_dead_kernel_fail_instead_of_hanging(tmp_path):
+    write_items(tmp_path / "data", GOOD_ROWS)
+    res = render_cli(tmp_path, "--data", "data", "--out", "out", "--only", "slow", "-p", "delay=30",
+                     "--timeout", "2", timeout=120)
+    assert res.returncode == 1
+    assert "FAILED slow.ipynb, cell 3 of 6: CellTimeoutError" in res.stderr
+    assert "a cell ran longer than the time limit of 2 s (--timeout)" in res.stderr
+    assert (tmp_path / "out" / "_failed" / "slow.ipynb").is_file() and not (tmp_path / "out" / "slow").exists()
+
+    res = render_cli(tmp_path, "--data", "data", "--out", "out", "--only", "slow", "-p", "die=true", timeout=120)
+    assert res.returncode == 1
+    assert "FAILED slow.ipynb, cell 4 of 6: DeadKernelError" in res.stderr
+    assert "Traceback" not in res.stderr

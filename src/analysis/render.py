@@ -402,11 +402,9 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
     """The sorted ``*.ipynb`` of ``folder``; ``only`` restricts to these stems (or file names)."""
     if not folder.is_dir():
         raise RenderError(f"notebook folder {folder} does not exist")
-    from analysis.export import safe_stem
-
     notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-    for nb in notebooks:
-        if safe_stem(nb.stem) != nb.stem or nb.stem == FAILED_DIR:
+    for nb in notebooks:  # the stem names the report folder: same rule as export.safe_stem
+        if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,119}", nb.stem) or nb.stem == FAILED_DIR:
             raise RenderError(f"notebook file name {nb.name!r} may only use letters, digits, - _ .")
     if not notebooks:
         raise RenderError(f"no notebooks (*.ipynb) in {folder}")
@@ -754,16 +752,21 @@ def _emit(**message) -> None:
 def _failing_cell(nb) -> tuple[int | None, int]:
     """(1-based number of the failing cell as the author sees it, number of cells) of ``nb``.
 
-    The injected-parameters and papermill error cells are not counted.
+    Only call it for a notebook that failed. The injected-parameters and papermill error
+    cells are not counted.
     """
     skip = {"injected-parameters", "papermill-error-cell-tag"}
     cells = [c for c in nb.cells if not skip & set(c.get("metadata", {}).get("tags", []))]
+    last_started = None
     for i, cell in enumerate(cells, start=1):
         meta = cell.get("metadata", {}).get("papermill", {})
         has_error = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
         if has_error or meta.get("exception") or meta.get("status") in ("running", "failed"):
             return i, len(cells)
-    return None, len(cells)
+        if meta.get("start_time"):
+            last_started = i
+    # a dead kernel leaves no error output: the failing cell is the last one that started
+    return last_started, len(cells)
 
 
 def _worker_main(spec_path: str) -> int:
@@ -1044,11 +1047,16 @@ def _finish(job: Job, out: Path, stamp: dict) -> None:
         }
     failed_nb = out / FAILED_DIR / f"{job.name}.ipynb"
     if job.state == "done":
-        (job.tmp / ".render-spec.json").unlink(missing_ok=True)
-        _atomic_write(job.tmp / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True))
-        swap_in(job.tmp, out / job.name)
-        failed_nb.unlink(missing_ok=True)
-    else:
+        try:
+            (job.tmp / ".render-spec.json").unlink(missing_ok=True)
+            _atomic_write(job.tmp / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True))
+            swap_in(job.tmp, out / job.name)
+            failed_nb.unlink(missing_ok=True)
+        except OSError as exc:
+            job.state = "failed"
+            job.failure = {"cell": None, "ename": type(exc).__name__,
+                           "evalue": f"could not replace {_term_path(out / job.name)}: {exc.strerror or exc}"}
+    if job.state != "done":
         saved = job.tmp / f"{job.name}.ipynb"
         if saved.exists():
             failed_nb.parent.mkdir(exist_ok=True)
@@ -1196,6 +1204,7 @@ def _run(args, stream) -> int:
             signal.signal(sig, handler)
 
     failed = [j for j in jobs if j.state == "failed"]
+    stream.flush()
     for job in failed:
         print(_failure_text(job, out), file=sys.stderr)
     summary = ", ".join(
