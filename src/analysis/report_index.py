@@ -136,7 +136,7 @@ def _card(name: str, info: dict, out: Path) -> str:
                 target = href(name, "figures", png)
                 svg = png[:-4] + ".svg"
                 title = esc(png[:-4]) + (" (SVG also available)" if (report / "figures" / svg).is_file() else "")
-                lines.append(f'<a href="{target}" title="{title}"><img src="{target}" alt="{esc(png[:-4])}" loading="lazy"></a>')
+                lines.append(f'<a href="{target}" title="{title}"><img src="{target}" alt="{esc(png[:-4])}"></a>')
             lines.append("</div>")
         tables = _files(report / "tables", ".csv")
         if tables:
