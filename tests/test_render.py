@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -450,9 +449,11 @@ def test_progress_redraws_in_place_on_a_terminal():
     stream = io.StringIO()
     progress = render.Progress(jobs, stream, live=True)
     progress.update()
+    progress.update()  # nothing changed: nothing drawn
+    jobs[0].cell = 3
     progress.update()
     text = stream.getvalue()
-    assert "a  running cell 2 of 5" in text and "b  failed in cell 3" in text
+    assert "a  running cell 2 of 5" in text and "b  failed in cell 3" in text and "a  running cell 3 of 5" in text
     assert text.count("\x1b[2F") == 1 and text.count("\x1b[2K") == 4
 
 

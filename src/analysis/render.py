@@ -802,17 +802,16 @@ def _worker_main(spec_path: str) -> int:
     class ProgressEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-            skip = {"injected-parameters"}
-            code = [
-                i
-                for i, c in enumerate(nb_man.nb.cells)
-                if c.cell_type == "code" and not skip & set(c.metadata.get("tags", []))
+            # numbered as the author sees them in JupyterLab (all cells, without the injected one),
+            # like the failing cell in error messages
+            shown = [
+                i for i, c in enumerate(nb_man.nb.cells) if "injected-parameters" not in c.metadata.get("tags", [])
             ]
             original = nb_man.cell_start
 
             def cell_start(cell, cell_index=None, **kw):
-                if cell_index in code:
-                    _emit(event="cell", i=code.index(cell_index) + 1, n=len(code))
+                if cell_index in shown and cell.cell_type == "code":
+                    _emit(event="cell", i=shown.index(cell_index) + 1, n=len(shown))
                 return original(cell, cell_index, **kw)
 
             nb_man.cell_start = cell_start
@@ -923,6 +922,7 @@ class Progress:
         self.live = stream.isatty() if live is None else live
         self.width = max((len(j.name) for j in jobs), default=0)
         self.drawn = 0
+        self.last: list[str] = []
         self.printed: dict[str, str] = {}
 
     def line(self, job: Job) -> str:
@@ -933,11 +933,14 @@ class Progress:
 
     def update(self) -> None:
         if self.live:
+            lines = [self.line(job) for job in self.jobs]
+            if lines == self.last:
+                return
             if self.drawn:
                 self.stream.write(f"\x1b[{self.drawn}F")
-            for job in self.jobs:
-                self.stream.write("\x1b[2K" + self.line(job) + "\n")
-            self.drawn = len(self.jobs)
+            for line in lines:
+                self.stream.write("\x1b[2K" + line + "\n")
+            self.drawn, self.last = len(lines), lines
         else:
             for job in self.jobs:
                 state = job.state
@@ -1105,7 +1108,7 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                     sel.unregister(keyobj.fileobj)
                     keyobj.fileobj.close()
                     job.proc.wait()
-                    _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2)})
+                    _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
                     running.remove(job)
             progress.update()
     except BaseException:
@@ -1137,7 +1140,7 @@ def _run(args, stream) -> int:
     _check_writable(out)
 
     previous = {}
-    if threading_is_main():
+    if _is_main_thread():
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
     todo: list[Job] = []
     try:
@@ -1155,6 +1158,7 @@ def _run(args, stream) -> int:
                 job = Job(nb.stem, nb, p, key)
                 if not args.force and _is_current(out / nb.stem, key):
                     job.state = "skipped"
+                    (out / FAILED_DIR / f"{nb.stem}.ipynb").unlink(missing_ok=True)  # older attempt
                 jobs.append(job)
                 stamps[nb.stem] = {
                     "key": key,
@@ -1162,7 +1166,6 @@ def _run(args, stream) -> int:
                     "parameters": p,
                     "data": options["data"],
                     "data_sha256": data_fp["sha256"],
-                    "rendered_at": _now(),
                 }
             # longest first (by the previous render's time; never rendered counts as longest),
             # so the last notebook to finish does not start late
@@ -1214,7 +1217,7 @@ def _run(args, stream) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def threading_is_main() -> bool:
+def _is_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()
