@@ -219,7 +219,7 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem])
             ok = False
         elif col not in known:
             problems.append(
-                Problem(name, header_row, col,
+                Problem(name, header_row, col if len(col) <= 60 else col[:57] + "...",
                         f"unknown column; expected one of: {', '.join(known)}")
             )
             ok = False
@@ -308,7 +308,19 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
                                     f"expected {schemas.expected_text(data_file, rec.column)}, "
                                     f"found {timing.shown(rec.failure_case)}{_number_hint(str(rec.failure_case))}"))
             df.loc[rec.index, rec.column] = pd.NA
-    df = _coerce_quietly(df, data_file)
+    typed = _coerce_quietly(df, data_file)
+    for col in data_file.columns:
+        if col.kind not in ("int", "float"):
+            continue
+        # text that pandera reads as a number but pandas does not ('1_000', '1e400', 400 digits)
+        # would silently become empty; 'nan' and 'inf' are not numbers a coder means either
+        finite = typed[col.name].astype(float).map(math.isfinite)
+        for row in df.index[df[col.name].notna() & ~finite]:
+            text = str(df.loc[row, col.name])
+            problems.append(Problem(name, int(row), col.name, f"expected {schemas.expected_text(data_file, col.name)}, "
+                                    f"found {timing.shown(text)}{_number_hint(text)}"))
+            typed.loc[row, col.name] = pd.NA
+    df = typed
     try:
         return schemas.pandera_schema(data_file, refs).validate(df, lazy=True)
     except pandera.errors.SchemaErrors as err:
@@ -605,7 +617,7 @@ def _check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events
     for row, r in zip(df.index, df.to_dict("records")):
         if not pd.isna(r["dose"]) and pd.isna(r["dose_unit"]):
             problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
-        if r["event_type"] in schemas.STEM_CELL_EVENTS and (pd.isna(r["line"]) or r["line"] == 0):
+        if r["event_type"] in schemas.STEM_CELL_EVENTS and not pd.isna(r["line"]) and r["line"] == 0:  # empty: reported
             problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for a {r['event_type']}, found {r['line']}"))
 
 
