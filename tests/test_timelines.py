@@ -419,7 +419,7 @@ def test_figure_draws_one_collection_per_kind_with_one_mark_per_event(table):
     heads = [c for c in ax.collections if type(c).__name__ == "PathCollection" and len(c.get_offsets()) == 2
              and c.get_label().startswith("_")]
     assert heads, "ongoing arrow heads"
-    assert len(ax.collections) < 40  # collections, not one artist per mark
+    assert len(ax.collections) + len(ax.lines) < 40  # one artist per kind of mark, not per mark
     legend_texts = [t.get_text() for t in ax.get_legend().get_texts()]
     for mark in counts.index:
         assert tl._mark_style(mark)["label"] in legend_texts or mark == "assessment"
@@ -452,7 +452,14 @@ def test_draw_functions_compose_on_a_users_axes(layout):
     fin_hi = np.clip(np.where(np.isfinite(e["x_hi"]), e["x_hi"], e["time_best"]), x0, x1)
     finite = e[fin_hi > fin_lo]  # the finite part of every interval, half-open ones included
     assert len(finite) == 9
-    assert len(unc["whiskers"].get_segments()) == len(finite)
+    assert tl.n_segments(unc["whiskers"]) == len(finite)
+    n_caps = int((np.isfinite(e["x_lo"]) & (fin_hi > fin_lo) & (e["x_lo"] >= x0)).sum() + (np.isfinite(e["x_hi"]) & (fin_hi > fin_lo)
+                                                                        & (e["x_hi"] <= x1)).sum())
+    assert tl.n_segments(unc["caps"]) == n_caps
+    # dotted: open sides, and finite whiskers that run beyond the axis (F2's chemotherapy)
+    n_left = int((((e["open_lo"] == True) | (e["x_lo"] < x0)) & (e["offscale"] != "left")).sum())  # noqa: E712
+    assert n_left == 2
+    assert sum(tl.n_segments(line) for line in unc["open"].values()) == n_open + n_left
     assert sum(len(c.get_offsets()) for c in marks.values()) == len(layout.events)
     band = tl.draw_uncertainty(ax, layout, style="band")
     assert len(band["bands"].get_paths()) == len(finite)
@@ -500,9 +507,11 @@ def test_compact_mode_for_many_lanes(ds):
     t = tl.timeline_table(ds)
     lay = tl.lane_layout(t, compact=True)
     lab = tl.lane_labels(lay).set_index("lane_id")["lane_label"]
-    assert lab["F2 · line 2"] == "F2 L2 · UC-MSC"
+    assert lab["F2 · line 2"] == "F2 L2"
     fig = tl.plot_timelines(lay)
-    assert len(fig.axes[0].texts) == 0  # no header rows
+    # one plain label per lane, no patient header rows, one row per lane
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(lab)
+    assert (lay.events["row"] == 0).all()
 
 
 # --------------------------------------------------------------------------- shipped data

@@ -79,7 +79,7 @@ OTHER_RELAPSE = "relapse_other_disease"
 FOLLOWUP_NOT_REPORTED = "followup_not_reported"
 
 TABLE_COLUMNS = [
-    "lane_id", "patient_id", "line", "lane_order", "event_id", "event_type", "status",
+    "lane_id", "patient_id", "line", "event_line", "lane_order", "event_id", "event_type", "status",
     "disease", "detail", "product", "dose", "dose_unit", "time_lo", "time_best", "time_hi",
     "time_unit", "time_text", "imprecise", "open_lo", "open_hi", "placed", "not_placed_reason",
     "coded_time", "target_disease", "date_lo", "date_best", "date_hi", "quote", "source_id", "citation",
@@ -250,18 +250,30 @@ def _time_text(lo, best, hi, placed, digits: int, calendar: bool, d_lo=None, d_b
         def f(d):
             return pd.Series(d).dt.strftime("%Y-%m-%d").fillna("").to_numpy(dtype=object)
         L, B, H = f(d_lo), f(d_best), f(d_hi)
-        open_lo, open_hi = pd.isna(pd.Series(d_lo)).to_numpy(), pd.isna(pd.Series(d_hi)).to_numpy()
+        open_lo, open_hi = pd.isna(d_lo), pd.isna(d_hi)
         missing = "no calendar date"
         ge, le = " (on or after ", " (on or before "
     else:
         L, B, H = (_fmt_array(a, digits) for a in (lo, best, hi))
         missing = "not relatable to time zero"
         ge, le = " (≥ ", " (≤ "
-    out = np.where(L == H, B, B + " (" + L + " to " + H + ")")
-    out = np.where(open_hi, np.where((L == B) & ~calendar, "≥ " + B, B + ge + L + ")"), out)
-    out = np.where(open_lo, np.where((H == B) & ~calendar, "≤ " + B, B + le + H + ")"), out)
-    out = np.where(open_lo & open_hi, B + " (order only; no bound)", out)
-    return np.where(placed, out, missing)
+    out = B.copy()
+    rng = (L != H) & ~open_lo & ~open_hi
+    out[rng] = B[rng] + " (" + L[rng] + " to " + H[rng] + ")"
+    only_hi = open_hi & ~open_lo
+    at = only_hi & (L == B) & (not calendar)
+    out[at] = "≥ " + B[at]
+    rest = only_hi & ~at
+    out[rest] = B[rest] + ge + L[rest] + ")"
+    only_lo = open_lo & ~open_hi
+    at = only_lo & (H == B) & (not calendar)
+    out[at] = "≤ " + B[at]
+    rest = only_lo & ~at
+    out[rest] = B[rest] + le + H[rest] + ")"
+    both = open_lo & open_hi
+    out[both] = B[both] + " (order only; no bound)"
+    out[~placed] = missing
+    return out
 
 
 def _coded_time(ev: pd.DataFrame) -> np.ndarray:
@@ -307,108 +319,95 @@ def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, 
     unit_days = _unit_days(time_unit)
     pats = select_patients(ds, diseases, therapies, source_kinds, min_evidence_level, patient_ids,
                            include_anecdotes)
-    ev = ds.events[ds.events["patient_id"].isin(pats["patient_id"])].copy()
-    if "row" not in ev.columns:
-        ev["row"] = np.arange(len(ev))
+    keep = ds.events["patient_id"].isin(pats["patient_id"]).to_numpy()
+    ev = ds.events[keep] if not keep.all() else ds.events
+    n = len(ev)
+
+    def arr(col, dtype=object):
+        return ev[col].to_numpy(dtype=dtype) if col in ev else np.full(n, None, dtype=dtype)
+
+    pid = arr("patient_id")
+    coded_order = ev["row"].to_numpy() if "row" in ev else np.arange(n)
     # lanes: line > 0 its own; line 0 joins the patient's first line (as the loader's t_* do)
     lines = ds.lines
     first_line = lines.groupby("patient_id")["line"].min() if len(lines) else pd.Series(dtype="Int64")
-    line = ev["line"].fillna(0).astype(int).to_numpy()
-    first = ev["patient_id"].map(first_line).fillna(0).astype(int).to_numpy()
-    lane_line = np.where(line > 0, line, first)
-    ev["lane_line"] = lane_line
+    event_line = ev["line"].fillna(0).to_numpy(dtype=np.int64)
+    first = pd.Series(pid).map(first_line).fillna(0).to_numpy(dtype=np.int64)
+    lane_line = np.where(event_line > 0, event_line, first)
+    line_key = pd.MultiIndex.from_arrays([pid, lane_line])
+    line_info = lines.set_index(["patient_id", "line"]) if len(lines) else None
 
-    anchor_event = pd.Series(pd.NA, index=ev.index, dtype=object)
+    anchor_event = np.full(n, None, dtype=object)
     if calendar:
-        epoch = pd.Timestamp("1970-01-01")
+        epoch = np.datetime64("1970-01-01", "ns")
 
         def dec_year(col):
-            return ((ev[col] - epoch).dt.total_seconds() / 86400.0 / 365.25 + 1970.0).to_numpy(dtype=float)
+            d = ev[col].to_numpy(dtype="datetime64[ns]")
+            return (d - epoch) / np.timedelta64(1, "D") / 365.25 + 1970.0
 
         best = dec_year("date_best")
         has = ~np.isnan(best)
-        lo = np.where(has & np.isnan(dec_year("date_lo")), -np.inf, dec_year("date_lo"))
-        hi = np.where(has & np.isnan(dec_year("date_hi")), np.inf, dec_year("date_hi"))
+        lo, hi = dec_year("date_lo"), dec_year("date_hi")
+        lo = np.where(has & np.isnan(lo), -np.inf, lo)
+        hi = np.where(has & np.isnan(hi), np.inf, hi)
         unit_label = "calendar year"
         reason = "no calendar date (the source gives no date this event is linked to)"
     elif anchor == ANCHOR_LINE:
         lo, best, hi = (ev[c].to_numpy(dtype=float) / unit_days for c in ("t_lo", "t_best", "t_hi"))
         unit_label = time_unit
-        anchors = lines.set_index(["patient_id", "line"])["anchor_event_id"] if len(lines) else None
-        if anchors is not None:
-            keys = pd.MultiIndex.from_arrays([ev["patient_id"], ev["lane_line"]])
-            anchor_event = pd.Series(anchors.reindex(keys).to_numpy(), index=ev.index)
+        if line_info is not None:
+            anchor_event = line_info["anchor_event_id"].reindex(line_key).to_numpy(dtype=object)
         reason = "not relatable to the line's first stem-cell therapy (e.g. an age without a calendar link)"
     else:
         lo, best, hi, refs = _times_named_anchor(ev, ds.events, anchor)
         lo, best, hi = lo / unit_days, best / unit_days, hi / unit_days
-        anchor_event = pd.Series(refs, index=ev.index, dtype=object)
+        anchor_event = np.asarray(refs, dtype=object)
         unit_label = time_unit
         reason = f"not relatable to the patient's first {anchor} (or the patient has none)"
 
     placed = np.isfinite(best)
+    lo, best, hi = (np.where(placed, a, np.nan) for a in (lo, best, hi))
     digits = {"days": 0, "weeks": 1, "months": 1, "years": 2}.get(time_unit, 1)
+    src = ds.sources.set_index("source_id")
+    sid = arr("source_id")
+    s_idx = src.index.get_indexer(sid)
+    short = np.array([short_citation(c, i) for i, c in zip(src.index, src["citation"])] + [None], dtype=object)
+    kinds = np.append(src["kind"].to_numpy(dtype=object), None)
+    levels = np.append(src["evidence_level"].astype(object).to_numpy(dtype=object), None)
     pinfo = pats.set_index("patient_id")
-    cit = ds.sources.set_index("source_id")["citation"]
-    short = {sid: short_citation(c, sid) for sid, c in cit.items()}
-    src_kind = ds.sources.set_index("source_id")["kind"]
-    src_level = ds.sources.set_index("source_id")["evidence_level"]
-    line_therapy = (lines.set_index(["patient_id", "line"])["therapy"] if len(lines) else None)
-    keys = pd.MultiIndex.from_arrays([ev["patient_id"], ev["lane_line"]])
-    lt = line_therapy.reindex(keys).to_numpy() if line_therapy is not None else np.full(len(ev), pd.NA)
-
-    out = pd.DataFrame({
-        "lane_id": ev["patient_id"].astype(str) + " · line " + pd.Series(lane_line, index=ev.index).astype(str),
-        "patient_id": ev["patient_id"].to_numpy(),
-        "line": ev["line"].fillna(0).astype(int).to_numpy(),
-        "lane_line": lane_line,
-        "event_id": ev["event_id"].to_numpy(),
-        "event_type": ev["event_type"].to_numpy(),
-        "status": ev["status"].to_numpy(),
-        "disease": ev["disease"].to_numpy(),
-        "detail": ev["detail"].to_numpy(),
-        "product": ev["product"].to_numpy(),
-        "dose": ev["dose"].to_numpy(dtype=float),
-        "dose_unit": ev["dose_unit"].to_numpy(),
-        "time_lo": np.where(placed, lo, np.nan),
-        "time_best": np.where(placed, best, np.nan),
-        "time_hi": np.where(placed, hi, np.nan),
-        "time_unit": unit_label,
-        "date_lo": ev["date_lo"].to_numpy(),
-        "date_best": ev["date_best"].to_numpy(),
-        "date_hi": ev["date_hi"].to_numpy(),
-        "quote": ev["quote"].to_numpy(),
-        "source_id": ev["source_id"].to_numpy(),
-        "anchor": anchor,
-        "anchor_event_id": anchor_event.to_numpy(),
-        "coded_order": ev["row"].to_numpy(),
-        "line_therapy": lt,
-    })
-    out["coded_time"] = _coded_time(ev)
-    out["target_disease"] = ev["disease"].fillna("").eq("").to_numpy()
-    out["placed"] = placed
-    out["open_lo"] = placed & np.isneginf(out["time_lo"].to_numpy())
-    out["open_hi"] = placed & np.isposinf(out["time_hi"].to_numpy())
-    out["imprecise"] = placed & (out["time_lo"].to_numpy() != out["time_hi"].to_numpy())
-    out["not_placed_reason"] = np.where(placed, "", reason)
-    out["time_text"] = _time_text(out["time_lo"], out["time_best"], out["time_hi"], placed, digits, calendar,
-                                  out["date_lo"], out["date_best"], out["date_hi"])
-    out["citation"] = out["source_id"].map(short)
-    out["source_kind"] = out["source_id"].map(src_kind)
-    out["evidence_level"] = pd.Categorical(out["source_id"].map(src_level).astype(object),
-                                           categories=schemas.EVIDENCE_LEVELS, ordered=True)
+    p_idx = pinfo.index.get_indexer(pid)
+    d_lo, d_best, d_hi = (ev[c].to_numpy(dtype="datetime64[ns]") for c in ("date_lo", "date_best", "date_hi"))
+    disease = arr("disease")
+    cols = {
+        "lane_id": np.char.add(np.char.add(pid.astype(str), " · line "), lane_line.astype(str)).astype(object),
+        "patient_id": pid, "line": lane_line, "event_line": event_line,
+        "event_id": arr("event_id"), "event_type": arr("event_type"), "status": arr("status"),
+        "disease": disease, "detail": arr("detail"), "product": arr("product"),
+        "dose": ev["dose"].to_numpy(dtype=float), "dose_unit": arr("dose_unit"),
+        "time_lo": lo, "time_best": best, "time_hi": hi, "time_unit": np.full(n, unit_label, dtype=object),
+        "time_text": _time_text(lo, best, hi, placed, digits, calendar, d_lo, d_best, d_hi),
+        "imprecise": placed & (lo != hi), "open_lo": placed & np.isneginf(lo), "open_hi": placed & np.isposinf(hi),
+        "placed": placed, "not_placed_reason": np.where(placed, "", reason).astype(object),
+        "coded_time": _coded_time(ev), "target_disease": ev["disease"].fillna("").eq("").to_numpy(),
+        "date_lo": d_lo, "date_best": d_best, "date_hi": d_hi, "quote": arr("quote"), "source_id": sid,
+        "citation": short[s_idx], "source_kind": kinds[s_idx], "evidence_level": levels[s_idx],
+        "line_therapy": (line_info["therapy"].reindex(line_key).to_numpy(dtype=object) if line_info is not None
+                         else np.full(n, None, dtype=object)),
+        "anchor": np.full(n, anchor, dtype=object), "anchor_event_id": anchor_event, "coded_order": coded_order,
+    }
     for col in ("case_role", "sex", "age_years", "diseases", "therapy"):
-        out[col] = out["patient_id"].map(pinfo[col]) if len(pinfo) else pd.Series(dtype=object)
-    # lane order: patients as listed, lines ascending
-    p_rank = {p: i for i, p in enumerate(pats["patient_id"])}
-    out["_p"] = out["patient_id"].map(p_rank)
-    out = out.sort_values(["_p", "lane_line", "time_best", "coded_order"], kind="stable", na_position="last")
-    lane_rank = out[["_p", "lane_line"]].drop_duplicates()
-    lane_rank["lane_order"] = np.arange(len(lane_rank))
-    out = out.merge(lane_rank, on=["_p", "lane_line"], how="left")
-    out["line"] = out.pop("lane_line")
-    out = out.drop(columns="_p")
-    return out[TABLE_COLUMNS].reset_index(drop=True)
+        values = pinfo[col].to_numpy(dtype=float if col == "age_years" else object)
+        cols[col] = values[p_idx] if len(values) else np.full(n, None, dtype=object)
+    # lane order: patients as listed, lines ascending; events by time, then as coded
+    p_rank = p_idx
+    order = np.lexsort((coded_order, np.where(np.isnan(best), np.inf, best), lane_line, p_rank))
+    new_lane = np.ones(n, dtype=bool)
+    new_lane[1:] = (p_rank[order][1:] != p_rank[order][:-1]) | (lane_line[order][1:] != lane_line[order][:-1])
+    cols["lane_order"] = np.empty(n, dtype=np.int64)
+    cols["lane_order"][order] = np.cumsum(new_lane) - 1
+    out = pd.DataFrame({c: cols[c][order] for c in TABLE_COLUMNS})
+    out["evidence_level"] = pd.Categorical(out["evidence_level"], categories=schemas.EVIDENCE_LEVELS, ordered=True)
+    return out
 
 
 def not_placeable(table: pd.DataFrame) -> pd.DataFrame:
@@ -538,11 +537,13 @@ def _status_points(ev: pd.DataFrame) -> pd.DataFrame:
     follow-ups with a status, and relapses (status ``relapse``). Events about another
     disease (e.g. a lymphoma relapse) do not count."""
     target = ev["target_disease"].to_numpy(dtype=bool)
-    has_status = ev["event_type"].isin(["assessment", "remission", "last_followup"]) & \
-        ev["status"].isin(["active", "improving", "partial", "complete"])
-    rel = ev["event_type"].eq("relapse")
-    pts = ev[target & (has_status | rel)].copy()
-    pts["seg_status"] = np.where(pts["event_type"] == "relapse", "relapse", pts["status"].astype(object))
+    et = ev["event_type"]
+    has_status = (et.isin(["assessment", "remission", "last_followup"])
+                  & ev["status"].isin(["active", "improving", "partial", "complete"])).to_numpy()
+    rel = et.eq("relapse").to_numpy()
+    keep = target & (has_status | rel)
+    pts = ev[keep].copy()
+    pts["seg_status"] = np.where(rel[keep], "relapse", pts["status"].to_numpy(dtype=object))
     return pts
 
 
@@ -550,6 +551,14 @@ def _nice_left(right: float, lo_data: float, pre_window: float | None) -> float:
     if pre_window is None:
         pre_window = max(0.2 * right, 1e-9)
     return max(lo_data, -abs(pre_window))
+
+
+LAYOUT_EVENT_COLUMNS = [
+    "lane_id", "patient_id", "line", "event_id", "event_type", "status", "disease", "target_disease",
+    "product", "dose", "dose_unit", "time_lo", "time_best", "time_hi", "imprecise", "open_lo", "open_hi",
+    "date_best", "coded_order",
+]
+"""Columns of the timeline table that :func:`lane_layout` carries into ``layout.events``."""
 
 
 def lane_order(table: pd.DataFrame, sort_by: str | list | None = "follow_up",
@@ -636,8 +645,9 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
       1/60 of the axis.
     * ``max_lanes``: draw at most this many lanes (whole patients); the rest are listed in
       ``left_out``.
-    * ``compact``: one-line labels and no patient header rows (default when more than 40
-      lanes are drawn).
+    * ``compact``: an overview of many lanes: one-line labels, no patient header rows, every
+      mark of a lane on one row (marks at the same time overlap). Default when more than 40
+      lanes are drawn; :func:`plot_timeline_pages` avoids it by paging.
     """
     if table.empty:
         raise ValueError("no events to lay out: the filters left no patient (check diseases, therapies, "
@@ -645,7 +655,7 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     anchor = str(table["anchor"].iloc[0])
     time_unit = str(table["time_unit"].iloc[0])
     lanes = lane_order(table, sort_by, ascending)
-    ev = table[table["placed"].to_numpy()]
+    ev = table.loc[table["placed"].to_numpy(), [c for c in LAYOUT_EVENT_COLUMNS if c in table.columns]]
 
     left_out = lanes.loc[~lanes["placeable"], ["lane_id", "patient_id", "line"]].assign(
         reason=lanes.loc[~lanes["placeable"], "not_placed_reason"].fillna("no events"))
@@ -661,10 +671,12 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
         left_out = pd.concat([over[["lane_id", "patient_id", "line"]].assign(
             reason=f"beyond max_lanes={max_lanes}"), left_out])
         drawn = keep
-    drawn = drawn.copy()
+    drawn = drawn.reset_index(drop=True)  # already in drawing order (lane_order)
     if compact is None:
         compact = len(drawn) > 40
-    ev = ev[ev["lane_id"].isin(drawn["lane_id"])].copy()
+    k = pd.Index(drawn["lane_id"]).get_indexer(ev["lane_id"])
+    ev = ev[k >= 0].copy()
+    ev["lane_k"] = k[k >= 0]
     if drawn.empty:  # nothing can be placed: an empty layout that says why
         empty = pd.DataFrame(columns=["lane_id", "x", "y", "mark", "offscale"])
         return TimelineLayout(
@@ -679,29 +691,42 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
         raise ValueError(f"xlim: expected left < right, found {xlim}")
     if min_sep is None:
         min_sep = (x1 - x0) / 60.0
+    n_lanes = len(drawn)
+
+    def per_lane(values, lane_k, how, fill=np.nan):
+        """Reduce ``values`` per lane (max/min) into an array of ``n_lanes``."""
+        out = np.full(n_lanes, -np.inf if how == "max" else np.inf)
+        (np.maximum if how == "max" else np.minimum).at(out, lane_k, values)
+        return np.where(np.isinf(out), fill, out)
 
     # ---- markers: clip to the axis, then stack markers of one lane that coincide
     best = ev["time_best"].to_numpy()
-    ev["offscale"] = np.where(best < x0, "left", np.where(best > x1, "right", ""))
-    ev["x"] = np.clip(best, x0 + 0.5 * min_sep, x1 - 0.5 * min_sep)
-    ev.loc[ev["offscale"] == "", "x"] = best[ev["offscale"].to_numpy() == ""]
+    off = np.where(best < x0, "left", np.where(best > x1, "right", ""))
+    ev["offscale"] = off
+    ev["x"] = np.where(off == "", best, np.clip(best, x0 + 0.5 * min_sep, x1 - 0.5 * min_sep))
     ev["mark"] = np.where((ev["event_type"] == "relapse").to_numpy() & ~ev["target_disease"].to_numpy(dtype=bool),
-                          OTHER_RELAPSE, ev["event_type"])
+                          OTHER_RELAPSE, ev["event_type"].to_numpy(dtype=object))
     # "follow-up not reported": a mark at the end of lanes without a last follow-up or death
-    drawn = drawn.merge(_ongoing(ev, drawn), on="lane_id", how="left")
-    nr = drawn[drawn["end_kind"] == "not_reported"]
+    ongoing = _ongoing(ev, drawn)
+    drawn["last_status"] = ongoing["last_status"].to_numpy()
+    drawn["ongoing"] = ongoing["ongoing"].to_numpy()
+    nr = np.flatnonzero(drawn["end_kind"].to_numpy() == "not_reported")
     if len(nr):
+        end_nr = drawn["end"].to_numpy()[nr]
         fake = pd.DataFrame({
-            "lane_id": nr["lane_id"].to_numpy(), "event_id": "", "event_type": FOLLOWUP_NOT_REPORTED,
-            "mark": FOLLOWUP_NOT_REPORTED, "time_best": nr["end"].to_numpy(), "time_lo": nr["end"].to_numpy(),
-            "time_hi": nr["end"].to_numpy(), "x": np.clip(nr["end"].to_numpy(), x0, x1), "offscale": "",
+            "lane_id": drawn["lane_id"].to_numpy()[nr], "lane_k": nr, "event_id": "",
+            "event_type": FOLLOWUP_NOT_REPORTED, "mark": FOLLOWUP_NOT_REPORTED, "time_best": end_nr,
+            "time_lo": end_nr, "time_hi": end_nr, "x": np.clip(end_nr, x0, x1), "offscale": "",
             "coded_order": np.iinfo(np.int64).max, "open_lo": False, "open_hi": False, "imprecise": False,
-            "status": pd.NA, "disease": pd.NA, "target_disease": True,
+            "status": None, "disease": None, "target_disease": True,
         })
         ev = pd.concat([ev, fake], ignore_index=True)
-    ev = ev.sort_values(["lane_id", "coded_order"], kind="stable").reset_index(drop=True)
-    ev["row"] = _pack_rows(ev, x0, x1, min_sep)
-    drawn["n_rows"] = drawn["lane_id"].map(ev.groupby("lane_id")["row"].max() + 1).fillna(1).astype(int)
+    order = np.lexsort((ev["coded_order"].to_numpy(), ev["lane_k"].to_numpy()))
+    ev = ev.iloc[order].reset_index(drop=True)
+    lane_k = ev["lane_k"].to_numpy()
+    # compact figures (many lanes) keep every mark on the lane's one row
+    ev["row"] = 0 if compact else _pack_rows(ev, x0, x1, min_sep)
+    drawn["n_rows"] = per_lane(ev["row"].to_numpy(dtype=float), lane_k, "max", 0).astype(int) + 1
 
     # ---- vertical positions (y grows downwards; the axis is inverted). A lane's main row
     # (base line, status segments, arrows) is its first; overlapping marks go to rows below.
@@ -709,9 +734,7 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     extra = (drawn["n_rows"] - 1) * step
     drawn["height"] = np.maximum(1.0, extra + 0.8)
     header = 0.0 if compact else HEADER_HEIGHT
-    gap = 0.35 if not compact else 0.15
-    drawn = drawn.sort_values(["p_rank", "line"], kind="stable").reset_index(drop=True)
-    extra = (drawn["n_rows"] - 1) * step
+    gap = 0.35 if not compact else 0.0
     new_patient = drawn["patient_id"].ne(drawn["patient_id"].shift())
     pre = new_patient * (header + gap)
     pre.iloc[0] = header + (0.1 if not compact else 0.0)
@@ -720,36 +743,36 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     drawn["y"] = top + (drawn["height"] - extra) / 2
     drawn["y_label"] = top + drawn["height"] / 2
     drawn["y_bottom"] = top + drawn["height"]
-    drawn["lane_order"] = np.arange(len(drawn))
+    drawn["lane_order"] = np.arange(n_lanes)
     drawn["first_in_patient"] = new_patient.to_numpy()
-    ylim = (float(drawn["y_bottom"].max()) + 0.2 if len(drawn) else 1.0, 0.0)
+    ylim = (float(drawn["y_bottom"].max()) + 0.2, 0.0)
 
-    lane_y = drawn.set_index("lane_id")["y"]
-    ev["y"] = ev["lane_id"].map(lane_y).to_numpy() + ev["row"].to_numpy() * step
+    lane_y = drawn["y"].to_numpy()
+    ev["y"] = lane_y[lane_k] + ev["row"].to_numpy() * step
     ev["x_lo"] = ev["time_lo"]
     ev["x_hi"] = ev["time_hi"]
 
-    # ---- status segments
-    pts = _status_points(ev[ev["mark"] != FOLLOWUP_NOT_REPORTED])
-    pts = pts.sort_values(["lane_id", "x", "coded_order"], kind="stable")
-    end_of = drawn.set_index("lane_id")["end"].clip(x0, x1)
-    nxt = pts.groupby("lane_id", sort=False)["x"].shift(-1)
+    # ---- status segments: from each status report to the next one (or the lane's end)
+    pts = _status_points(ev[ev["mark"].to_numpy() != FOLLOWUP_NOT_REPORTED])
+    pk, px = pts["lane_k"].to_numpy(), pts["x"].to_numpy()
+    o = np.lexsort((pts["coded_order"].to_numpy(), px, pk))
+    pk, px = pk[o], px[o]
+    end_x = np.clip(drawn["end"].to_numpy(dtype=float), x0, x1)
+    same_next = np.r_[pk[1:] == pk[:-1], False]
+    nxt = np.where(same_next, np.r_[px[1:], np.nan], end_x[pk] if len(pk) else np.array([]))
     segs = pd.DataFrame({
-        "lane_id": pts["lane_id"].to_numpy(),
-        "x0": pts["x"].to_numpy(),
-        "x1": nxt.fillna(pts["lane_id"].map(end_of)).to_numpy(),
-        "status": pts["seg_status"].to_numpy(),
-        "event_id": pts["event_id"].to_numpy(),
+        "lane_id": drawn["lane_id"].to_numpy()[pk], "x0": px, "x1": nxt,
+        "status": pts["seg_status"].to_numpy()[o], "event_id": pts["event_id"].to_numpy()[o], "y": lane_y[pk],
     })
     segs = segs[segs["x1"] > segs["x0"]].reset_index(drop=True)
-    segs["y"] = segs["lane_id"].map(lane_y).to_numpy()
 
     # ---- therapy spans (chemotherapy cycles, conditioning regimens): first to last of a lane
-    sp = ev[ev["event_type"].isin(SPAN_TYPES)].groupby(["lane_id", "event_type"], sort=False)["x"].agg(["min", "max", "size"])
+    sp = ev[ev["event_type"].isin(SPAN_TYPES)].groupby(["lane_k", "event_type"], sort=True)["x"].agg(
+        ["min", "max", "size"])
     sp = sp[(sp["size"] >= 2) & (sp["max"] > sp["min"])].reset_index()
-    spans = pd.DataFrame({"lane_id": sp["lane_id"], "event_type": sp["event_type"], "x0": sp["min"],
-                          "x1": sp["max"], "n": sp["size"]})
-    spans["y"] = spans["lane_id"].map(lane_y).to_numpy()
+    spans = pd.DataFrame({"lane_id": drawn["lane_id"].to_numpy()[sp["lane_k"].to_numpy(dtype=int)],
+                          "event_type": sp["event_type"], "x0": sp["min"], "x1": sp["max"], "n": sp["size"],
+                          "y": lane_y[sp["lane_k"].to_numpy(dtype=int)]})
 
     # ---- patient groups
     g = drawn.groupby("patient_id", sort=False)
@@ -757,16 +780,17 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
                            "n_lanes": g.size()}).reset_index()
     groups["y_header"] = groups["y_top"] - header / 2 - 0.02
     groups["anecdote"] = groups["patient_id"].map(g["case_role"].first()) == "adverse_event_anecdote"
-    on_axis = ev[(ev["offscale"] == "") & (ev["mark"] != FOLLOWUP_NOT_REPORTED)].groupby("lane_id")["x"].min()
-    first_on = drawn["lane_id"].map(on_axis).fillna(drawn["end"])
+    on = (ev["offscale"].to_numpy() == "") & (ev["mark"].to_numpy() != FOLLOWUP_NOT_REPORTED)
+    first_on = per_lane(ev["x"].to_numpy()[on], lane_k[on], "min")
+    first_on = np.where(np.isnan(first_on), drawn["end"].to_numpy(dtype=float), first_on)
     drawn["start"] = np.clip(np.minimum(first_on, 0.0 if anchor != ANCHOR_CALENDAR else np.inf), x0, x1)
-    drawn["end_x"] = drawn["end"].clip(x0, x1)
+    drawn["end_x"] = end_x
     # the ongoing arrow starts after the last follow-up's uncertainty
-    term = ev[ev["event_type"].isin(["last_followup", "death"])]
-    term_hi = term[np.isfinite(term["time_hi"])].groupby("lane_id")["time_hi"].max()
-    drawn["arrow_x"] = np.maximum(drawn["end"], drawn["lane_id"].map(term_hi).fillna(-np.inf)).clip(x0, x1)
+    term = ev["event_type"].isin(["last_followup", "death"]).to_numpy() & np.isfinite(ev["time_hi"].to_numpy())
+    term_hi = per_lane(ev["time_hi"].to_numpy()[term], lane_k[term], "max", -np.inf)
+    drawn["arrow_x"] = np.clip(np.maximum(drawn["end"].to_numpy(dtype=float), term_hi), x0, x1)
     return TimelineLayout(
-        lanes=drawn, events=ev.reset_index(drop=True), segments=segs, spans=spans, groups=groups,
+        lanes=drawn, events=ev, segments=segs, spans=spans, groups=groups,
         xlim=(x0, x1), ylim=ylim, time_unit=time_unit, anchor=anchor, min_sep=float(min_sep), step=step,
         compact=bool(compact), left_out=left_out.reset_index(drop=True),
     )
@@ -791,7 +815,7 @@ def _pack_rows(ev: pd.DataFrame, x0: float, x1: float, min_sep: float) -> np.nda
     half = 0.5 * min_sep
     left = np.minimum(x, np.where(np.isfinite(lo), np.clip(lo, x0, x1), x0)) - half
     right = np.maximum(x, np.where(np.isfinite(hi), np.clip(hi, x0, x1), x1)) + half
-    lane = pd.factorize(ev["lane_id"])[0]
+    lane = ev["lane_k"].to_numpy() if "lane_k" in ev else pd.factorize(ev["lane_id"])[0]
     rows = np.zeros(len(ev), dtype=np.int64)
     if not len(ev):
         return rows
@@ -830,16 +854,17 @@ def _pack_rows(ev: pd.DataFrame, x0: float, x1: float, min_sep: float) -> np.nda
 
 
 def _ongoing(ev: pd.DataFrame, lanes: pd.DataFrame) -> pd.DataFrame:
-    """Per lane: the last target-disease status and whether remission is ongoing at the end
-    (last status partial/complete, the lane does not end in death)."""
-    pts = _status_points(ev).sort_values(["lane_id", "time_best", "coded_order"], kind="stable")
-    last = pts.groupby("lane_id", sort=False)["seg_status"].last()
-    out = pd.DataFrame({"lane_id": lanes["lane_id"]})
-    out["last_status"] = out["lane_id"].map(last)
-    kinds = lanes.set_index("lane_id")["end_kind"]
-    out["ongoing"] = out["last_status"].isin(REMISSION_STATUSES).to_numpy() & \
-        (out["lane_id"].map(kinds) != "death").to_numpy()
-    return out
+    """Per lane (aligned with ``lanes``): the last target-disease status and whether
+    remission is ongoing at the end (last status partial/complete, no death at the end).
+    ``ev`` carries ``lane_k``, the lane's position in ``lanes``."""
+    pts = _status_points(ev)
+    o = np.lexsort((pts["coded_order"].to_numpy(), pts["time_best"].to_numpy(), pts["lane_k"].to_numpy()))
+    pk = pts["lane_k"].to_numpy()[o]
+    st = pts["seg_status"].to_numpy(dtype=object)[o]
+    last = np.full(len(lanes), None, dtype=object)
+    last[pk] = st  # later rows overwrite: the last status of each lane remains
+    ongoing = pd.Series(last).isin(REMISSION_STATUSES).to_numpy() & (lanes["end_kind"].to_numpy() != "death")
+    return pd.DataFrame({"last_status": last, "ongoing": ongoing})
 
 
 # ============================================================================ drawing
@@ -866,7 +891,7 @@ def draw_lanes(ax, layout: TimelineLayout):
     """Patient bands (alternating light shading), hatched background for adverse-event
     anecdotes, the lanes' base lines (start to end), the axis limits and the time-zero line.
     Returns a dict of the collections drawn."""
-    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.collections import PolyCollection
 
     x0, x1 = layout.xlim
     lanes, groups = layout.lanes, layout.groups
@@ -880,9 +905,9 @@ def draw_lanes(ax, layout: TimelineLayout):
         out["anecdote"] = ax.add_collection(PolyCollection(
             [[(x0, t), (x1, t), (x1, b), (x0, b)] for t, b in zip(an["y_top"], an["y_bottom"])],
             facecolors="none", edgecolors="#BBBBBB", hatch="///", linewidths=0, zorder=0.5))
-    segs = [[(s, y), (e, y)] for s, e, y in zip(lanes["start"], lanes["end_x"], lanes["y"])]
-    out["lanes"] = ax.add_collection(LineCollection(segs, colors=LANE_COLOR, linewidths=1.2 * _scale(layout),
-                                                    zorder=1))
+    out["lanes"] = _segments(ax, lanes["start"].to_numpy(float), lanes["end_x"].to_numpy(float),
+                             lanes["y"].to_numpy(float), lanes["y"].to_numpy(float), color=LANE_COLOR,
+                             lw=1.2 * _scale(layout), zorder=1)
     if layout.anchor != ANCHOR_CALENDAR and x0 < 0 < x1:
         ax.axvline(0, color="#505050", lw=0.8, ls=(0, (4, 3)), zorder=0.8)
     ax.set_xlim(x0, x1)
@@ -946,7 +971,7 @@ def draw_uncertainty(ax, layout: TimelineLayout, style: str = "whisker"):
     "whisker"``) or a shaded band (``"band"``); an open side ("at least", order only) is a
     dotted whisker from the best estimate to the axis edge, capped by an arrowhead there
     (it is never drawn "to infinity"). Returns the collections."""
-    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.collections import PolyCollection
 
     x0, x1 = layout.xlim
     e = layout.events
@@ -964,31 +989,48 @@ def draw_uncertainty(ax, layout: TimelineLayout, style: str = "whisker"):
         out["bands"] = ax.add_collection(PolyCollection(polys, facecolors=list(colors[has]), alpha=0.25,
                                                         edgecolors="none", zorder=2.5))
     else:
-        segs = [[(p, q), (r, q)] for p, r, q in zip(a[has], b[has], y[has])]
-        out["whiskers"] = ax.add_collection(LineCollection(segs, colors=WHISKER_COLOR, linewidths=1.2,
-                                                           zorder=2.5))
-        caps_x = np.concatenate([a[has & np.isfinite(lo) & (lo >= x0)], b[has & np.isfinite(hi) & (hi <= x1)]])
-        caps_y = np.concatenate([y[has & np.isfinite(lo) & (lo >= x0)], y[has & np.isfinite(hi) & (hi <= x1)]])
-        out["caps"] = ax.add_collection(LineCollection(
-            [[(p, q - cap), (p, q + cap)] for p, q in zip(caps_x, caps_y)], colors=WHISKER_COLOR, linewidths=1.2,
-            zorder=2.5))
+        out["whiskers"] = _segments(ax, a[has], b[has], y[has], y[has], color=WHISKER_COLOR, lw=1.2, zorder=2.5)
+        cap_lo = has & np.isfinite(lo) & (lo >= x0)
+        cap_hi = has & np.isfinite(hi) & (hi <= x1)
+        cx = np.concatenate([a[cap_lo], b[cap_hi]])
+        cy = np.concatenate([y[cap_lo], y[cap_hi]])
+        out["caps"] = _segments(ax, cx, cx, cy - cap, cy + cap, color=WHISKER_COLOR, lw=1.2, zorder=2.5)
     # open sides, and finite whiskers running beyond the axis, drawn as dotted arrows
     right = np.isposinf(hi) | (np.isfinite(hi) & (hi > x1))
     left = (np.isneginf(lo) | (np.isfinite(lo) & (lo < x0))) & (e["offscale"].to_numpy() != "left")
     right &= e["offscale"].to_numpy() != "right"
     start_r = np.clip(np.where(np.isposinf(hi), best, x1), x0, x1)
     start_l = np.clip(np.where(np.isneginf(lo), best, x0), x0, x1)
-    segs = [[(p, q), (x1, q)] for p, q in zip(start_r[right], y[right])] + \
-           [[(x0, q), (p, q)] for p, q in zip(start_l[left], y[left])]
-    cols = list(colors[right]) + list(colors[left])
-    out["open"] = ax.add_collection(LineCollection(segs, colors=cols, linewidths=1.0, linestyles=(0, (1, 1.6)),
-                                                   alpha=0.8, zorder=2.4))
+    xa = np.concatenate([start_r[right], np.full(left.sum(), x0)])
+    xb = np.concatenate([np.full(right.sum(), x1), start_l[left]])
+    yy = np.concatenate([y[right], y[left]])
+    cols = np.concatenate([colors[right], colors[left]])
+    out["open"] = {c: _segments(ax, xa[cols == c], xb[cols == c], yy[cols == c], yy[cols == c], color=c, lw=1.0,
+                                ls=(0, (1, 1.6)), alpha=0.8, zorder=2.4) for c in dict.fromkeys(cols.tolist())}
     s = 22 * _scale(layout)
     out["open_right"] = ax.scatter(np.full(right.sum(), x1), y[right], marker=">", s=s, c=list(colors[right]) or None,
                                    linewidths=0, zorder=2.6, clip_on=False)
     out["open_left"] = ax.scatter(np.full(left.sum(), x0), y[left], marker="<", s=s, c=list(colors[left]) or None,
                                   linewidths=0, zorder=2.6, clip_on=False)
     return out
+
+
+def _segments(ax, x0, x1, y0, y1, color, lw, ls="-", alpha=1.0, zorder=2.0):
+    """Many straight segments of one colour and style as ONE path (a Line2D whose pieces are
+    separated by NaN): one artist, and one element in an SVG, however many segments."""
+    from matplotlib.lines import Line2D
+
+    n = len(x0)
+    xs = np.column_stack([x0, x1, np.full(n, np.nan)]).ravel()
+    ys = np.column_stack([y0, y1, np.full(n, np.nan)]).ravel()
+    line = Line2D(xs, ys, color=color, lw=lw, ls=ls, alpha=alpha, zorder=zorder, solid_capstyle="butt")
+    ax.add_line(line)
+    return line
+
+
+def n_segments(line) -> int:
+    """Number of segments drawn by one :func:`_segments` path."""
+    return int(np.isnan(np.asarray(line.get_xdata(), dtype=float)).sum())
 
 
 def draw_event_markers(ax, layout: TimelineLayout):
@@ -1082,7 +1124,7 @@ def lane_labels(layout: TimelineLayout) -> pd.DataFrame:
         n = int(n_stem.get(r.lane_id, 0))
         ther = r.line_therapy if isinstance(r.line_therapy, str) else "therapy not named"
         if layout.compact:
-            return f"{r.patient_id} L{r.line} · {ther}"
+            return f"{r.patient_id} L{r.line}"
         parts = [f"line {r.line} · {ther}"]
         if n:
             kind = "infusion" if int(n_inf.get(r.lane_id, 0)) == n else "transplant"
@@ -1138,22 +1180,26 @@ def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
     follow-up not reported), patient headers above each patient's lanes (id, disease(s),
     sex and age, short citation, evidence level, anecdote mark) with a square in the
     evidence level's colour, and the times of off-scale events. Returns the label table."""
-    labels = lane_labels(layout)
-    fs = fontsize or (5.5 if layout.compact else 8.5)
-    ax.set_yticks(layout.lanes["y_label"].to_numpy())
-    ax.set_yticklabels(labels["lane_label"], fontsize=fs)
-    ax.tick_params(axis="y", length=0)
-    x0, x1 = layout.xlim
     import matplotlib.transforms as mtransforms
 
+    labels = lane_labels(layout)
+    fs = fontsize or (5 if layout.compact else 8.5)
     trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
     heads = labels[labels["first_in_patient"]]
     lv = layout.lanes.set_index("lane_id")["evidence_level"]
+    ax.set_yticks([])
     if layout.compact:
-        # evidence level as a coloured square left of each patient's first lane
-        ax.scatter(np.full(len(heads), -0.004), heads["y"], marker="s", s=10, transform=trans, clip_on=False,
-                   c=[EVIDENCE_COLORS.get(str(lv[i]), OKABE_ITO["grey"]) for i in heads["lane_id"]], zorder=4)
+        # many lanes: plain texts (cheaper than ticks) and the evidence level as a coloured
+        # square left of each lane
+        for text, y in zip(labels["lane_label"], layout.lanes["y_label"]):
+            ax.text(-0.009, y, text, transform=trans, ha="right", va="center", fontsize=fs, clip_on=False)
+        ax.scatter(np.full(len(labels), -0.004), layout.lanes["y"], marker="s", s=6, transform=trans,
+                   clip_on=False, linewidths=0, zorder=4,
+                   c=[EVIDENCE_COLORS.get(str(v), OKABE_ITO["grey"]) for v in layout.lanes["evidence_level"]])
     else:
+        ax.set_yticks(layout.lanes["y_label"].to_numpy())
+        ax.set_yticklabels(labels["lane_label"], fontsize=fs)
+        ax.tick_params(axis="y", length=0)
         g = layout.groups.set_index("patient_id")
         yh = heads["patient_id"].map(g["y_header"]).to_numpy()
         ax.scatter(np.full(len(heads), 0.006), yh - 0.2, marker="s", s=36, transform=trans, clip_on=False,
@@ -1238,8 +1284,9 @@ def draw_legend(ax, layout: TimelineLayout, **kwargs):
 
 def _figure_size(layout: TimelineLayout) -> tuple[float, float]:
     units = layout.ylim[0]
-    per = 0.13 if layout.compact else 0.36
-    return 13.0, max(3.2, units * per + 1.6)
+    if layout.compact:
+        return 11.0, max(3.2, units * 0.085 + 2.2)
+    return 13.0, max(3.2, units * 0.36 + 1.6)
 
 
 def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int = 40, title: str | None = None,
@@ -1267,7 +1314,13 @@ def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int 
     if n_over:
         warnings.warn(f"{n_over} lane(s) beyond max_lanes={max_lanes} are not drawn; use plot_timeline_pages "
                       "to draw them on further pages", stacklevel=2)
-    fig, ax = plt.subplots(figsize=figsize or _figure_size(layout), layout="constrained")
+    size = figsize or _figure_size(layout)
+    # many lanes: fixed margins (a layout engine measuring hundreds of labels is slow)
+    fig, ax = plt.subplots(figsize=size, layout=None if layout.compact else "constrained")
+    if layout.compact:
+        left = (max((len(t) for t in lane_labels(layout)["lane_label"]), default=10) * 5 * 0.6 + 16) / 72
+        fig.subplots_adjust(left=left / size[0], right=1 - 3.3 / size[0], top=1 - 0.45 / size[1],
+                            bottom=0.55 / size[1])
     if len(layout.lanes) == 0:
         ax.axis("off")
         width_chars = int(fig.get_figwidth() * 72 / (10 * 0.55))
