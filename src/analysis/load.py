@@ -349,6 +349,8 @@ def _number_hint(text: str) -> str:
     import re
 
     t = text.strip()
+    if t.lower() in ("nan", "na", "n/a", "nr", "null", "none", "-", "?", "unknown", "not reported"):
+        return "; leave the cell empty when the source gives no value"
     if re.fullmatch(r"[-+]?[\d.,' ]*\d", t) and ("," in t or "'" in t):
         return "; write numbers without thousands separators and with a decimal point (1200, 0.75)"
     m = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*%", t)
