@@ -81,8 +81,9 @@ FOLLOWUP_NOT_REPORTED = "followup_not_reported"
 TABLE_COLUMNS = [
     "lane_id", "patient_id", "line", "event_line", "lane_order", "event_id", "event_type", "status",
     "disease", "detail", "product", "dose", "dose_unit", "time_lo", "time_best", "time_hi",
-    "time_unit", "time_text", "imprecise", "open_lo", "open_hi", "placed", "not_placed_reason",
-    "coded_time", "target_disease", "date_lo", "date_best", "date_hi", "quote", "source_id", "citation",
+    "time_unit", "imprecise", "open_lo", "open_hi", "placed", "not_placed_reason",
+    "date", "offset", "offset_from", "qualifier", "target_disease", "date_lo", "date_best", "date_hi",
+    "quote", "source_id", "citation",
     "source_kind", "evidence_level", "case_role", "sex", "age_years", "diseases", "therapy",
     "line_therapy", "anchor", "anchor_event_id", "coded_order",
 ]
@@ -93,7 +94,9 @@ EXPORT_COLUMNS = [
     "dose", "dose_unit", "time_text", "time_best", "time_lo", "time_hi", "time_unit",
     "coded_time", "quote", "source_id", "citation", "evidence_level", "case_role",
 ]
-"""Columns of the ``timeline_events`` table written beneath the figure (a subset of
+"""Columns of the ``timeline_events`` table written beneath the figure (:func:`events_table`:
+``time_text`` is the time with its interval in words, ``coded_time`` how it was coded; the
+others as in
 :data:`TABLE_COLUMNS`)."""
 
 
@@ -291,6 +294,25 @@ def _coded_time(ev: pd.DataFrame) -> np.ndarray:
     return np.where(date != "", date + qual_txt, np.where(birth, from_birth, from_event))
 
 
+def _fill(n: int, value, where=None, other=None) -> np.ndarray:
+    """Object array of ``n`` references to one string (``other`` where ``where``): no new
+    Python object per row."""
+    out = np.empty(n, dtype=object)
+    out[:] = value
+    if where is not None:
+        out[where] = other
+    return out
+
+
+def _lane_ids(pid: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """``"PATIENT · line N"`` per row, each distinct id built once."""
+    if not len(pid):
+        return np.empty(0, dtype=object)
+    codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([pid, line]))
+    names = np.array([f"{p} · line {ln}" for p, ln in uniq], dtype=object)
+    return names[codes]
+
+
 def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, diseases=None,
                    therapies=None, source_kinds=None, min_evidence_level=None, patient_ids=None,
                    include_anecdotes: bool = True) -> pd.DataFrame:
@@ -367,7 +389,6 @@ def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, 
 
     placed = np.isfinite(best)
     lo, best, hi = (np.where(placed, a, np.nan) for a in (lo, best, hi))
-    digits = {"days": 0, "weeks": 1, "months": 1, "years": 2}.get(time_unit, 1)
     src = ds.sources.set_index("source_id")
     sid = arr("source_id")
     s_idx = src.index.get_indexer(sid)
@@ -379,21 +400,21 @@ def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, 
     d_lo, d_best, d_hi = (ev[c].to_numpy(dtype="datetime64[ns]") for c in ("date_lo", "date_best", "date_hi"))
     disease = arr("disease")
     cols = {
-        "lane_id": np.char.add(np.char.add(pid.astype(str), " · line "), lane_line.astype(str)).astype(object),
+        "lane_id": _lane_ids(pid, lane_line),
         "patient_id": pid, "line": lane_line, "event_line": event_line,
         "event_id": arr("event_id"), "event_type": arr("event_type"), "status": arr("status"),
         "disease": disease, "detail": arr("detail"), "product": arr("product"),
         "dose": ev["dose"].to_numpy(dtype=float), "dose_unit": arr("dose_unit"),
-        "time_lo": lo, "time_best": best, "time_hi": hi, "time_unit": np.full(n, unit_label, dtype=object),
-        "time_text": _time_text(lo, best, hi, placed, digits, calendar, d_lo, d_best, d_hi),
+        "time_lo": lo, "time_best": best, "time_hi": hi, "time_unit": _fill(n, unit_label),
         "imprecise": placed & (lo != hi), "open_lo": placed & np.isneginf(lo), "open_hi": placed & np.isposinf(hi),
-        "placed": placed, "not_placed_reason": np.where(placed, "", reason).astype(object),
-        "coded_time": _coded_time(ev), "target_disease": ev["disease"].fillna("").eq("").to_numpy(),
+        "placed": placed, "not_placed_reason": _fill(n, "", ~placed, reason),
+        "date": arr("date"), "offset": arr("offset"), "offset_from": arr("offset_from"),
+        "qualifier": arr("qualifier"), "target_disease": ev["disease"].fillna("").eq("").to_numpy(),
         "date_lo": d_lo, "date_best": d_best, "date_hi": d_hi, "quote": arr("quote"), "source_id": sid,
         "citation": short[s_idx], "source_kind": kinds[s_idx], "evidence_level": levels[s_idx],
         "line_therapy": (line_info["therapy"].reindex(line_key).to_numpy(dtype=object) if line_info is not None
                          else np.full(n, None, dtype=object)),
-        "anchor": np.full(n, anchor, dtype=object), "anchor_event_id": anchor_event, "coded_order": coded_order,
+        "anchor": _fill(n, anchor), "anchor_event_id": anchor_event, "coded_order": coded_order,
     }
     for col in ("case_role", "sex", "age_years", "diseases", "therapy"):
         values = pinfo[col].to_numpy(dtype=float if col == "age_years" else object)
@@ -421,8 +442,24 @@ def not_placeable(table: pd.DataFrame) -> pd.DataFrame:
 
 def events_table(table: pd.DataFrame) -> pd.DataFrame:
     """The table shown beneath the figure and exported as ``timeline_events``: one row per
-    event, lanes in the given order, columns :data:`EXPORT_COLUMNS`."""
-    return table[EXPORT_COLUMNS].reset_index(drop=True)
+    event, lanes in the given order, columns :data:`EXPORT_COLUMNS`.
+
+    ``time_text`` gives the time in words with its interval, in the table's unit: ``6.0``
+    exact, ``6.0 (0.0 to 12.0)`` a range, ``≥ 0.0`` / ``0.7 (≥ 0.0)`` a lower bound only,
+    ``≤ 0.0`` an upper bound only, dates with a calendar anchor, or why the event cannot be
+    placed. ``coded_time`` is the time as coded (``2011-10``, ``S001-P1-E06 +6 weeks
+    (within)``, ``age 35 years``)."""
+    unit = str(table["time_unit"].iloc[0]) if len(table) else "months"
+    calendar = unit == "calendar year"
+    digits = {"days": 0, "weeks": 1, "months": 1, "years": 2}.get(unit, 1)
+    out = table.reset_index(drop=True).copy()
+    out["time_text"] = _time_text(out["time_lo"], out["time_best"], out["time_hi"], out["placed"], digits,
+                                  calendar, out["date_lo"].to_numpy(), out["date_best"].to_numpy(),
+                                  out["date_hi"].to_numpy())
+    missing = ~out["placed"].to_numpy(dtype=bool)
+    out.loc[missing, "time_text"] = "not placed: " + out.loc[missing, "not_placed_reason"].astype(str)
+    out["coded_time"] = _coded_time(out)
+    return out[EXPORT_COLUMNS]
 
 
 # ============================================================================ layout
@@ -503,33 +540,44 @@ class TimelineLayout:
         return text
 
 
+LANE_COLUMNS = ["patient_id", "line", "lane_order", "case_role", "sex", "age_years", "diseases", "therapy",
+                "line_therapy", "citation", "source_kind", "evidence_level", "not_placed_reason"]
+"""Per-lane fields carried from the timeline table into ``layout.lanes``."""
+
+
 def _lane_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per lane with the fields labels need."""
-    g = table.groupby("lane_id", sort=False)
-    lanes = g.agg(
-        patient_id=("patient_id", "first"), line=("line", "first"), lane_order=("lane_order", "first"),
-        n_events=("event_id", "size"), n_placed=("placed", "sum"), case_role=("case_role", "first"),
-        sex=("sex", "first"), age_years=("age_years", "first"), diseases=("diseases", "first"),
-        therapy=("therapy", "first"), line_therapy=("line_therapy", "first"), citation=("citation", "first"),
-        source_kind=("source_kind", "first"), evidence_level=("evidence_level", "first"),
-        not_placed_reason=("not_placed_reason", "first"),
-    )
-    return lanes.reset_index()
+    """One row per lane (in order of first appearance) with the fields labels need, the
+    number of events and of placed events, and where the lane starts and ends (time units;
+    the end is the last follow-up or death when coded, else the last event)."""
+    codes, lane_ids = pd.factorize(table["lane_id"])
+    n = len(lane_ids)
+    _, first_row = np.unique(codes, return_index=True)
+    lanes = table.iloc[first_row][LANE_COLUMNS].reset_index(drop=True)
+    lanes.insert(0, "lane_id", np.asarray(lane_ids, dtype=object))
+    placed = table["placed"].to_numpy(dtype=bool)
+    lanes["n_events"] = np.bincount(codes, minlength=n)
+    lanes["n_placed"] = np.bincount(codes, weights=placed, minlength=n).astype(int)
+    if "not_placed_reason" in lanes:  # the reason of a lane none of whose events is placed
+        reason = np.empty(n, dtype=object)
+        reason[codes[~placed]] = table["not_placed_reason"].to_numpy(dtype=object)[~placed]
+        lanes["not_placed_reason"] = reason
 
+    best = table["time_best"].to_numpy(dtype=float)
+    etype = table["event_type"].to_numpy(dtype=object)
 
-def _lane_ends(ev: pd.DataFrame) -> pd.DataFrame:
-    """Lane start/end (time units) and how the lane ends, from placed events: the end is the
-    last follow-up or death when coded, else the last event (follow-up not reported)."""
-    g = ev.groupby("lane_id", sort=False)["time_best"]
-    ends = pd.DataFrame({"first_event": g.min(), "last_event": g.max()})
-    term = ev[ev["event_type"].isin(["last_followup", "death"])]
-    fu_end = term.groupby("lane_id", sort=False)["time_best"].max()
-    death = term[term["event_type"] == "death"].groupby("lane_id")["time_best"].max()
-    fu_end, death = fu_end.reindex(ends.index), death.reindex(ends.index)
-    ends["end"] = fu_end.fillna(ends["last_event"])
-    ends["end_kind"] = np.where(death.notna() & (death >= fu_end), "death",
-                                np.where(fu_end.notna(), "last_followup", "not_reported"))
-    return ends
+    def reduce(mask, how):
+        out = np.full(n, np.inf if how == "min" else -np.inf)
+        (np.minimum if how == "min" else np.maximum).at(out, codes[mask], best[mask])
+        return np.where(np.isinf(out), np.nan, out)
+
+    term = placed & ((etype == "last_followup") | (etype == "death"))
+    first_event, last_event = reduce(placed, "min"), reduce(placed, "max")
+    fu_end, death = reduce(term, "max"), reduce(placed & (etype == "death"), "max")
+    lanes["first_event"], lanes["last_event"] = first_event, last_event
+    lanes["end"] = np.where(np.isnan(fu_end), last_event, fu_end)
+    lanes["end_kind"] = np.where(~np.isnan(death) & (death >= fu_end), "death",
+                                 np.where(~np.isnan(fu_end), "last_followup", "not_reported")).astype(object)
+    return lanes
 
 
 def _status_points(ev: pd.DataFrame) -> pd.DataFrame:
@@ -573,8 +621,6 @@ def lane_order(table: pd.DataFrame, sort_by: str | list | None = "follow_up",
     """
     lanes = _lane_frame(table)
     lanes["placeable"] = lanes["n_placed"] > 0
-    ev = table[table["placed"].to_numpy()]
-    lanes = lanes.merge(_lane_ends(ev), left_on="lane_id", right_index=True, how="left")
     # a line without its own follow-up that a later line follows is continued there
     later = lanes["line"] < lanes.groupby("patient_id")["line"].transform("max")
     lanes.loc[later & (lanes["end_kind"] == "not_reported"), "end_kind"] = "next_line"
@@ -884,7 +930,7 @@ def _mark_style(mark: str) -> dict:
 
 
 def _scale(layout: TimelineLayout) -> float:
-    return 0.55 if layout.compact else 1.0
+    return 0.35 if layout.compact else 1.0
 
 
 def draw_lanes(ax, layout: TimelineLayout):
@@ -953,7 +999,7 @@ def draw_status_segments(ax, layout: TimelineLayout, half_height: float = 0.16):
     from matplotlib.collections import PolyCollection
 
     s = layout.segments
-    h = half_height * (0.8 if layout.compact else 1.0)
+    h = half_height * (1.6 if layout.compact else 1.0)  # compact lanes are 1 unit, one row
     polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)] for a, b, y in zip(s["x0"], s["x1"], s["y"])]
     colors = [STATUS_COLORS.get(st, OKABE_ITO["grey"]) for st in s["status"]]
     coll = PolyCollection(polys, facecolors=colors, edgecolors="none", alpha=0.85, zorder=2)
@@ -983,18 +1029,20 @@ def draw_uncertainty(ax, layout: TimelineLayout, style: str = "whisker"):
     a, b = np.clip(fin_lo, x0, x1), np.clip(fin_hi, x0, x1)
     has = b > a
     cap = layout.step * 0.32
+    lw, alpha = (0.6, 0.6) if layout.compact else (1.2, 1.0)
     out = {}
     if style == "band":
         polys = [[(p, q - cap), (r, q - cap), (r, q + cap), (p, q + cap)] for p, r, q in zip(a[has], b[has], y[has])]
         out["bands"] = ax.add_collection(PolyCollection(polys, facecolors=list(colors[has]), alpha=0.25,
                                                         edgecolors="none", zorder=2.5))
     else:
-        out["whiskers"] = _segments(ax, a[has], b[has], y[has], y[has], color=WHISKER_COLOR, lw=1.2, zorder=2.5)
+        out["whiskers"] = _segments(ax, a[has], b[has], y[has], y[has], color=WHISKER_COLOR, lw=lw,
+                                    alpha=alpha, zorder=2.5)
         cap_lo = has & np.isfinite(lo) & (lo >= x0)
         cap_hi = has & np.isfinite(hi) & (hi <= x1)
         cx = np.concatenate([a[cap_lo], b[cap_hi]])
         cy = np.concatenate([y[cap_lo], y[cap_hi]])
-        out["caps"] = _segments(ax, cx, cx, cy - cap, cy + cap, color=WHISKER_COLOR, lw=1.2, zorder=2.5)
+        out["caps"] = _segments(ax, cx, cx, cy - cap, cy + cap, color=WHISKER_COLOR, lw=lw, alpha=alpha, zorder=2.5)
     # open sides, and finite whiskers running beyond the axis, drawn as dotted arrows
     right = np.isposinf(hi) | (np.isfinite(hi) & (hi > x1))
     left = (np.isneginf(lo) | (np.isfinite(lo) & (lo < x0))) & (e["offscale"].to_numpy() != "left")
@@ -1005,7 +1053,7 @@ def draw_uncertainty(ax, layout: TimelineLayout, style: str = "whisker"):
     xb = np.concatenate([np.full(right.sum(), x1), start_l[left]])
     yy = np.concatenate([y[right], y[left]])
     cols = np.concatenate([colors[right], colors[left]])
-    out["open"] = {c: _segments(ax, xa[cols == c], xb[cols == c], yy[cols == c], yy[cols == c], color=c, lw=1.0,
+    out["open"] = {c: _segments(ax, xa[cols == c], xb[cols == c], yy[cols == c], yy[cols == c], color=c, lw=lw * 0.8,
                                 ls=(0, (1, 1.6)), alpha=0.8, zorder=2.4) for c in dict.fromkeys(cols.tolist())}
     s = 22 * _scale(layout)
     out["open_right"] = ax.scatter(np.full(right.sum(), x1), y[right], marker=">", s=s, c=list(colors[right]) or None,
@@ -1040,15 +1088,15 @@ def draw_event_markers(ax, layout: TimelineLayout):
     edge arrow. Returns ``{mark: PathCollection}``."""
     e = layout.events
     out = {}
-    k = _scale(layout)
+    k = 0.22 if layout.compact else 1.0  # marker area; compact lanes are about 6 pt apart
     for mark, grp in e.groupby("mark", sort=True):
         st = _mark_style(mark)
         face = st["color"]
         if mark == "assessment":
             face = [STATUS_COLORS.get(s, "white") if isinstance(s, str) else "white" for s in grp["status"]]
         line_marker = st["marker"] in ("|", "x", "+", "_")
-        kw = dict(marker=st["marker"], s=st["size"] * k, zorder=3 + (0.5 if mark == "last_followup" else 0),
-                  label=st["label"])
+        size = st["size"] * ((0.14 if layout.compact else 1.0) if line_marker else k)
+        kw = dict(marker=st["marker"], s=size, zorder=3 + (0.5 if mark == "last_followup" else 0), label=st["label"])
         if line_marker:
             kw.update(c=st["color"], linewidths=(2.6 if mark == "last_followup" else 1.4) * max(k, 0.6))
         elif st["face"] == "none":
