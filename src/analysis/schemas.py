@@ -331,13 +331,15 @@ def pandera_schema(data_file: DataFile, refs: dict[str, set] | None = None, type
         for col in data_file.columns:
             numeric = col.kind in ("int", "float")
             columns[col.name] = pa.Column(
-                ("Int64" if col.kind == "int" else float) if numeric else str,
+                # text columns: no dtype check here (the second pass does it); checking str on
+                # cells with NA costs pandera a failure report per column, half of the load time
+                ("Int64" if col.kind == "int" else float) if numeric else None,
                 nullable=True, coerce=numeric, required=True,
             )
         return pa.DataFrameSchema(columns, name=data_file.name)
     for col in data_file.columns:
         checks = []
-        dtype = str
+        dtype = None  # text: cells are str or NA as read; a str dtype check per column doubled the load time
         if col.kind not in ("int", "float"):
             checks.append(
                 pa.Check(
