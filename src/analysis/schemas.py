@@ -331,8 +331,8 @@ def pandera_schema(data_file: DataFile, refs: dict[str, set] | None = None, type
         for col in data_file.columns:
             numeric = col.kind in ("int", "float")
             columns[col.name] = pa.Column(
-                # text columns: no dtype check here (the second pass does it); checking str on
-                # cells with NA costs pandera a failure report per column, half of the load time
+                # text columns: no dtype check (cells are str or NA as read); checking str on
+                # cells with NA costs pandera a failure report per column
                 ("Int64" if col.kind == "int" else float) if numeric else None,
                 nullable=True, coerce=numeric, required=True,
             )
