@@ -1,0 +1,716 @@
+"""Build the bad-data corpus: one folder per mistake, each a copy of ``_base/`` with one change.
+
+Usage (from the project root)::
+
+    .venv/bin/python tests/bad_data/make_corpus.py          # rewrite every case's data files
+    .venv/bin/python tests/bad_data/make_corpus.py NAME ... # only these cases
+
+Each case is a function below, named as its folder, whose docstring says what the user did.
+The script rewrites the data files of a case folder (CSV, .xlsx) but never its
+``expected.txt``: the expected ``file:row:column: message`` lines are written and reviewed by
+hand, and ``tests/test_bad_data.py`` checks them. Synthetic data only; nothing here is
+evidence.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BASE = HERE / "_base"
+CASES: dict = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def rows(folder: Path, name: str) -> list[list[str]]:
+    """Rows of ``folder/name`` (CSV, UTF-8), header first."""
+    with open(folder / name, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def write(folder: Path, name: str, table: list[list[str]], *, encoding: str = "utf-8",
+          delimiter: str = ",", quoting=csv.QUOTE_MINIMAL, lineterminator: str = "\n") -> None:
+    buf = io.StringIO(newline="")
+    csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator=lineterminator).writerows(table)
+    (folder / name).write_bytes(buf.getvalue().encode(encoding))
+
+
+def set_cell(folder: Path, name: str, row: int, column: str, value: str) -> None:
+    """Set the cell at spreadsheet ``row`` (header = 1) and ``column`` of a CSV file."""
+    table = rows(folder, name)
+    table[row - 1][table[0].index(column)] = value
+    write(folder, name, table)
+
+
+def drop_column(folder: Path, name: str, column: str) -> None:
+    table = rows(folder, name)
+    i = table[0].index(column)
+    write(folder, name, [r[:i] + r[i + 1:] for r in table])
+
+
+def rename_column(folder: Path, name: str, old: str, new: str) -> None:
+    table = rows(folder, name)
+    table[0][table[0].index(old)] = new
+    write(folder, name, table)
+
+
+def add_row(folder: Path, name: str, values: dict) -> None:
+    """Append a row: a copy of the last row with ``values`` changed."""
+    table = rows(folder, name)
+    new = list(table[-1])
+    for k, v in values.items():
+        new[table[0].index(k)] = v
+    write(folder, name, table + [new])
+
+
+def to_xlsx(folder: Path, name: str, convert=None, merge_header: list | None = None) -> None:
+    """Replace ``name``.csv by ``name``.xlsx with the same cells (numbers as numbers).
+
+    ``convert(column, text)`` may return the value to store instead (e.g. a datetime or an
+    Excel serial number); ``merge_header`` adds a group-title row above the header with
+    merged cells: a list of ``(title, first_col, last_col)`` (1-based columns).
+    """
+    from openpyxl import Workbook
+
+    table = rows(folder, f"{name}.csv")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = name
+    if merge_header:
+        ws.append([None] * len(table[0]))
+        for title, c1, c2 in merge_header:
+            ws.cell(row=1, column=c1, value=title)
+            ws.merge_cells(start_row=1, start_column=c1, end_row=1, end_column=c2)
+    ws.append(table[0])
+    for r in table[1:]:
+        out = []
+        for col, text in zip(table[0], r):
+            value = convert(col, text) if convert else None
+            if value is None:
+                value = _number_or_text(text)
+            out.append(value)
+        ws.append(out)
+    wb.properties.created = wb.properties.modified = dt.datetime(2020, 1, 1)
+    wb.save(folder / f"{name}.xlsx")
+    (folder / f"{name}.csv").unlink()
+
+
+def _number_or_text(text: str):
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+# --------------------------------------------------------------------------- accepted exports
+
+
+@case
+def ok_base(d):
+    """The base itself: a valid minimal folder."""
+
+
+@case
+def ok_utf8_bom(d):
+    """Saved as 'CSV UTF-8' by Excel, which starts the file with a byte-order mark."""
+    for name in ("sources.csv", "patients.csv"):
+        (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
+
+
+@case
+def ok_crlf_line_ends(d):
+    """Saved on Windows: lines end with CR LF."""
+    for name in ("events.csv", "patients.csv"):
+        write(d, name, rows(d, name), lineterminator="\r\n")
+
+
+@case
+def ok_trailing_empty_rows_and_columns(d):
+    """A spreadsheet export with empty columns to the right and empty rows below."""
+    table = rows(d, "events.csv")
+    write(d, "events.csv", [r + ["", ""] for r in table] + [[""] * (len(table[0]) + 2)] * 3)
+
+
+@case
+def ok_semicolon_delimited(d):
+    """Exported by a European spreadsheet: cells separated by ';' (decimal points kept)."""
+    for name in ("events.csv", "cohort_outcomes.csv"):
+        write(d, name, rows(d, name), delimiter=";")
+
+
+@case
+def ok_utf16_tab_delimited(d):
+    """Saved as Excel 'Unicode Text': UTF-16 with byte-order mark, tab-separated."""
+    write(d, "patients.csv", rows(d, "patients.csv"), encoding="utf-16", delimiter="\t")
+
+
+@case
+def ok_xlsx_real_dates(d):
+    """events as an .xlsx workbook whose date cells are real (date-formatted) Excel dates."""
+    def convert(col, text):
+        if col == "date" and len(text) == 10:
+            return dt.datetime.fromisoformat(text)
+        return None
+    to_xlsx(d, "events", convert)
+
+
+@case
+def ok_cohort_only(d):
+    """A folder with only cohort outcomes: patients and events have their header only."""
+    for name in ("patients.csv", "events.csv"):
+        write(d, name, rows(d, name)[:1])
+
+
+# --------------------------------------------------------------------------- encodings and exports
+
+
+@case
+def latin1_encoding(d):
+    """patients.csv saved as 'CSV (Windows)' / Latin-1 with an accented disease name."""
+    set_cell(d, "patients.csv", 2, "diseases", "Sjögren syndrome")
+    (d / "patients.csv").write_bytes((d / "patients.csv").read_text(encoding="utf-8").encode("latin-1"))
+
+
+@case
+def utf16_without_bom(d):
+    """A UTF-16 export without byte-order mark (every other byte is zero)."""
+    write(d, "sources.csv", rows(d, "sources.csv"), encoding="utf-16-le")
+
+
+@case
+def xlsx_saved_as_csv(d):
+    """A workbook renamed from .xlsx to .csv instead of exported."""
+    to_xlsx(d, "sources")
+    (d / "sources.xlsx").rename(d / "sources.csv")
+
+
+@case
+def csv_saved_as_xlsx(d):
+    """A CSV file renamed to .xlsx."""
+    (d / "sources.csv").rename(d / "sources.xlsx")
+
+
+@case
+def thousands_separator(d):
+    """A count typed with a thousands separator: "1,200" (quoted, so one cell)."""
+    set_cell(d, "cohort_outcomes.csv", 3, "total", "1,200")
+
+
+@case
+def decimal_comma(d):
+    """A European export: ';'-separated and a proportion with a decimal comma, 0,05."""
+    set_cell(d, "cohort_outcomes.csv", 3, "proportion", "0,05")
+    write(d, "cohort_outcomes.csv", rows(d, "cohort_outcomes.csv"), delimiter=";")
+
+
+@case
+def percent_sign(d):
+    """A proportion typed as a percentage with its sign: 5%."""
+    set_cell(d, "cohort_outcomes.csv", 3, "proportion", "5%")
+
+
+@case
+def xlsx_serial_date(d):
+    """events as .xlsx where a date cell holds Excel's serial number (40821 = 2011-10-05),
+    as happens when a date column is formatted as a number."""
+    def convert(col, text):
+        if col == "date" and text == "2011-10-05":
+            return 40821
+        return None
+    to_xlsx(d, "events", convert)
+
+
+@case
+def csv_serial_date(d):
+    """A CSV exported from a sheet whose date column was formatted as a number."""
+    set_cell(d, "events.csv", 2, "date", "40821")
+
+
+@case
+def xlsx_datetime_with_time(d):
+    """events as .xlsx with a date-and-time cell (2011-10-05 14:30)."""
+    def convert(col, text):
+        if col == "date" and text == "2011-10-05":
+            return dt.datetime(2011, 10, 5, 14, 30)
+        return None
+    to_xlsx(d, "events", convert)
+
+
+@case
+def xlsx_merged_group_header(d):
+    """patients as .xlsx with a row of merged group titles above the column names."""
+    to_xlsx(d, "patients", merge_header=[("Patient", 1, 4), ("Clinical", 5, 8), ("Evidence", 9, 10)])
+
+
+@case
+def title_row_above_header(d):
+    """A title typed in the first row, the column names in the second."""
+    table = rows(d, "sources.csv")
+    write(d, "sources.csv", [["Sources of the review"] + [""] * (len(table[0]) - 1)] + table)
+
+
+@case
+def repeated_header_row(d):
+    """Two exports pasted one below the other: the header appears again inside the data."""
+    table = rows(d, "events.csv")
+    write(d, "events.csv", table[:2] + [table[0]] + table[2:])
+
+
+@case
+def index_column_from_pandas(d):
+    """Written with pandas' to_csv without index=False: an unnamed first column of 0, 1, ..."""
+    table = rows(d, "sources.csv")
+    write(d, "sources.csv", [[""] + table[0]] + [[str(i)] + r for i, r in enumerate(table[1:])])
+
+
+@case
+def unquoted_comma_in_text(d):
+    """A citation with a comma typed into a text editor without quotes."""
+    path = d / "sources.csv"
+    text = path.read_text(encoding="utf-8").replace(
+        "Test case report (synthetic)", "Smith, Jones: test case report (synthetic)")
+    path.write_text(text, encoding="utf-8")
+
+
+@case
+def unbalanced_quote(d):
+    """A quote with an opening double quote and no closing one."""
+    path = d / "patients.csv"
+    text = path.read_text(encoding="utf-8").replace("a 30-year-old woman", '"a 30-year-old woman')
+    path.write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- structure
+
+
+@case
+def missing_file(d):
+    """events.csv was not copied into the folder."""
+    (d / "events.csv").unlink()
+
+
+@case
+def misnamed_file(d):
+    """cohort_outcomes.csv saved under another name (Cohort_Outcome.csv)."""
+    (d / "cohort_outcomes.csv").rename(d / "Cohort_Outcome.csv")
+
+
+@case
+def both_csv_and_xlsx(d):
+    """patients exists both as .csv and as .xlsx: which one is meant?"""
+    shutil.copy(d / "patients.csv", d / "patients.bak")
+    to_xlsx(d, "patients")
+    shutil.move(d / "patients.bak", d / "patients.csv")
+
+
+@case
+def empty_file(d):
+    """patients.csv is empty (0 bytes)."""
+    (d / "patients.csv").write_bytes(b"")
+
+
+@case
+def header_only_sources(d):
+    """sources.csv has its header but no rows."""
+    write(d, "sources.csv", rows(d, "sources.csv")[:1])
+
+
+@case
+def missing_column(d):
+    """patients.csv without the (optional) comorbidity column."""
+    drop_column(d, "patients.csv", "comorbidity")
+
+
+@case
+def misspelled_column(d):
+    """The age column typed as 'age' instead of 'age_years'."""
+    rename_column(d, "patients.csv", "age_years", "age")
+
+
+@case
+def unknown_column(d):
+    """An extra column of the coder's own (reviewer) added to events.csv."""
+    table = rows(d, "events.csv")
+    write(d, "events.csv", [table[0] + ["reviewer"]] + [r + ["AB"] for r in table[1:]])
+
+
+@case
+def duplicate_column(d):
+    """The notes column appears twice in sources.csv."""
+    table = rows(d, "sources.csv")
+    write(d, "sources.csv", [r + [r[-1]] for r in table])
+
+
+@case
+def duplicate_event_id(d):
+    """Two events with the same id (a row copied and not renumbered)."""
+    set_cell(d, "events.csv", 4, "event_id", "E2")
+
+
+@case
+def duplicate_source_id(d):
+    """Two sources with the same id."""
+    set_cell(d, "sources.csv", 3, "source_id", "S1")
+    for r in (2, 3):
+        set_cell(d, "cohort_outcomes.csv", r, "source_id", "S1")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@case
+def age_as_text(d):
+    """An age typed as words."""
+    set_cell(d, "patients.csv", 2, "age_years", "thirty")
+
+
+@case
+def age_with_unit(d):
+    """An age typed with its unit."""
+    set_cell(d, "patients.csv", 2, "age_years", "30 years")
+
+
+@case
+def nan_for_missing(d):
+    """A pandas export that wrote 'nan' for a missing age (empty is missing)."""
+    set_cell(d, "patients.csv", 2, "age_years", "nan")
+
+
+@case
+def negative_age(d):
+    """A negative age (a stray minus sign)."""
+    set_cell(d, "patients.csv", 2, "age_years", "-30")
+
+
+@case
+def absurd_age(d):
+    """An age of 300 (a typo for 30)."""
+    set_cell(d, "patients.csv", 2, "age_years", "300")
+
+
+@case
+def negative_dose(d):
+    """A negative dose."""
+    set_cell(d, "events.csv", 2, "dose", "-1000000")
+
+
+@case
+def dose_as_power_of_ten(d):
+    """A dose copied from a paper as '1 x 10^6'."""
+    set_cell(d, "events.csv", 2, "dose", "1 x 10^6")
+
+
+@case
+def dose_without_unit(d):
+    """A dose without its unit."""
+    set_cell(d, "events.csv", 2, "dose_unit", "")
+
+
+@case
+def negative_count(d):
+    """A negative number of events."""
+    set_cell(d, "cohort_outcomes.csv", 2, "events", "-3")
+
+
+@case
+def fractional_count(d):
+    """A count that is not a whole number (an average copied by mistake)."""
+    set_cell(d, "cohort_outcomes.csv", 2, "events", "30.5")
+
+
+@case
+def zero_total(d):
+    """A total of 0 patients."""
+    set_cell(d, "cohort_outcomes.csv", 3, "total", "0")
+
+
+@case
+def events_greater_than_total(d):
+    """More events than patients (the columns swapped)."""
+    set_cell(d, "cohort_outcomes.csv", 2, "events", "40")
+    set_cell(d, "cohort_outcomes.csv", 2, "total", "30")
+
+
+@case
+def events_without_total(d):
+    """A count of events without the total it is out of."""
+    set_cell(d, "cohort_outcomes.csv", 2, "total", "")
+
+
+@case
+def events_and_proportion(d):
+    """Both a count and a proportion on one row."""
+    set_cell(d, "cohort_outcomes.csv", 2, "proportion", "0.75")
+
+
+@case
+def proportion_as_percentage(d):
+    """A proportion typed as a percentage (5 instead of 0.05)."""
+    set_cell(d, "cohort_outcomes.csv", 3, "proportion", "5")
+
+
+@case
+def negative_proportion(d):
+    """A negative proportion."""
+    set_cell(d, "cohort_outcomes.csv", 3, "proportion", "-0.05")
+
+
+@case
+def negative_duration(d):
+    """A negative follow-up time."""
+    set_cell(d, "cohort_outcomes.csv", 2, "time_value", "-12")
+
+
+@case
+def absurd_duration(d):
+    """A follow-up of 1200 years (months typed in a years row)."""
+    set_cell(d, "cohort_outcomes.csv", 2, "time_unit", "years")
+    set_cell(d, "cohort_outcomes.csv", 2, "time_value", "1200")
+
+
+@case
+def duration_without_unit(d):
+    """A time value without its unit."""
+    set_cell(d, "cohort_outcomes.csv", 2, "time_unit", "")
+
+
+@case
+def approximate_not_flagged(d):
+    """'about 40 patients' coded with total_qualifier about, but approximate left at no."""
+    set_cell(d, "cohort_outcomes.csv", 2, "total_qualifier", "about")
+
+
+@case
+def unknown_event_type(d):
+    """An event type that is not in the list ('transplantation' for 'transplant')."""
+    set_cell(d, "events.csv", 2, "event_type", "transplantation")
+
+
+@case
+def unknown_outcome(d):
+    """An outcome that is not in the list."""
+    set_cell(d, "cohort_outcomes.csv", 2, "outcome", "remission")
+
+
+@case
+def unknown_sex(d):
+    """Sex typed as a word."""
+    set_cell(d, "patients.csv", 2, "sex", "female")
+
+
+@case
+def unknown_evidence_level(d):
+    """An evidence level that is not in the list."""
+    set_cell(d, "sources.csv", 2, "evidence_level", "high")
+
+
+@case
+def year_out_of_range(d):
+    """A publication year typed with a digit missing."""
+    set_cell(d, "sources.csv", 2, "year", "201")
+
+
+@case
+def empty_required_cell(d):
+    """An event without its supporting quote."""
+    set_cell(d, "events.csv", 3, "quote", "")
+
+
+@case
+def date_february_30(d):
+    """A day that does not exist: 2011-02-30."""
+    set_cell(d, "events.csv", 2, "date", "2011-02-30")
+
+
+@case
+def date_month_13(d):
+    """A month that does not exist: 2011-13."""
+    set_cell(d, "events.csv", 2, "date", "2011-13")
+
+
+@case
+def date_day_first(d):
+    """A date typed day first, 05/10/2011."""
+    set_cell(d, "events.csv", 2, "date", "05/10/2011")
+
+
+@case
+def date_and_offset(d):
+    """An event with both a date and an offset."""
+    set_cell(d, "events.csv", 3, "date", "2012-04")
+
+
+@case
+def no_date_no_offset(d):
+    """An event with neither a date nor an offset."""
+    set_cell(d, "events.csv", 4, "offset", "")
+    set_cell(d, "events.csv", 4, "offset_from", "")
+
+
+@case
+def within_on_a_date(d):
+    """The qualifier within (an upper bound) used on a calendar date."""
+    set_cell(d, "events.csv", 2, "qualifier", "within")
+
+
+@case
+def offset_bad_unit(d):
+    """An offset with an abbreviated unit: '+6 mo'."""
+    set_cell(d, "events.csv", 3, "offset", "+6 mo")
+
+
+@case
+def offset_without_sign(d):
+    """An offset without its sign: '6 months'."""
+    set_cell(d, "events.csv", 3, "offset", "6 months")
+
+
+@case
+def offset_absurd(d):
+    """An offset of 2000 years (a date typed in the offset column)."""
+    set_cell(d, "events.csv", 4, "offset", "+2013 years")
+
+
+@case
+def offset_without_reference(d):
+    """An offset without offset_from."""
+    set_cell(d, "events.csv", 3, "offset_from", "")
+
+
+@case
+def offset_to_missing_event(d):
+    """An offset from an event id that does not exist (a typo)."""
+    set_cell(d, "events.csv", 3, "offset_from", "E7")
+
+
+@case
+def offset_cycle(d):
+    """Two events that count from each other."""
+    set_cell(d, "events.csv", 3, "offset_from", "E3")
+    set_cell(d, "events.csv", 4, "offset", "-18 months")
+    set_cell(d, "events.csv", 4, "offset_from", "E2")
+
+
+@case
+def offset_from_other_patient(d):
+    """A second patient's event counting from the first patient's infusion."""
+    add_row(d, "patients.csv", {"patient_id": "P2", "age_years": "41"})
+    add_row(d, "events.csv", {"event_id": "E4", "patient_id": "P2", "event_type": "infusion",
+                              "status": "", "detail": "", "product": "UC-MSC", "dose": "",
+                              "dose_unit": "", "offset": "+1 weeks", "offset_from": "E1"})
+
+
+@case
+def event_of_missing_patient(d):
+    """An event whose patient_id has a typo."""
+    set_cell(d, "events.csv", 4, "patient_id", "P01")
+
+
+@case
+def missing_source(d):
+    """A patient whose source_id is not in sources.csv."""
+    set_cell(d, "patients.csv", 2, "source_id", "S3")
+
+
+@case
+def relapse_before_therapy(d):
+    """A relapse dated before the infusion of the line it belongs to."""
+    set_cell(d, "events.csv", 3, "event_type", "relapse")
+    set_cell(d, "events.csv", 3, "status", "")
+    set_cell(d, "events.csv", 3, "offset", "-6 months")
+
+
+@case
+def followup_before_treatment(d):
+    """A last follow-up dated before the treatment (the year typed wrong)."""
+    set_cell(d, "events.csv", 4, "offset", "")
+    set_cell(d, "events.csv", 4, "offset_from", "")
+    set_cell(d, "events.csv", 4, "date", "2001-10")
+
+
+@case
+def infusion_outside_a_line(d):
+    """An infusion coded with line 0."""
+    set_cell(d, "events.csv", 2, "line", "0")
+
+
+@case
+def line_without_therapy(d):
+    """Follow-up coded as line 2, which has no transplant or infusion."""
+    set_cell(d, "events.csv", 4, "line", "2")
+
+
+# --------------------------------------------------------------------------- optional files
+
+
+IPD = [["study", "patient_id", "group", "time", "time_unit", "event"],
+       ["S2", "1", "MSC", "14.5", "months", "0"],
+       ["S2", "2", "MSC", "6", "months", "1"]]
+KM = [["study", "group", "time", "time_unit", "survival"],
+      ["S2", "MSC", "0", "months", "1"],
+      ["S2", "MSC", "12", "months", "0.82"]]
+
+
+@case
+def ok_ipd_and_km_curves(d):
+    """The optional folders: individual patient data and a digitized Kaplan-Meier curve."""
+    (d / "ipd").mkdir()
+    write(d / "ipd", "trial.csv", IPD)
+    (d / "km_curves").mkdir()
+    write(d / "km_curves", "points.csv", KM)
+
+
+@case
+def ipd_event_not_0_or_1(d):
+    """An individual patient's event coded 2 (a category number) instead of 1."""
+    (d / "ipd").mkdir()
+    write(d / "ipd", "trial.csv", IPD[:2] + [IPD[2][:5] + ["2"]])
+
+
+@case
+def ipd_unknown_study(d):
+    """Individual patient data whose study is not a source id."""
+    (d / "ipd").mkdir()
+    write(d / "ipd", "trial.csv", IPD[:2] + [["S9"] + IPD[2][1:]])
+
+
+@case
+def km_survival_as_percent(d):
+    """Survival read off a curve in percent (82) instead of 0.82."""
+    (d / "km_curves").mkdir()
+    write(d / "km_curves", "points.csv", KM[:2] + [KM[2][:4] + ["82"]])
+
+
+def build(names: list[str] | None = None, root: Path = HERE) -> None:
+    """Write the data files of the named cases (default: all) into ``root/NAME/``."""
+    for name in names or CASES:
+        folder = Path(root) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.name != "expected.txt":
+                old.unlink()
+        for src in BASE.iterdir():
+            shutil.copy(src, folder / src.name)
+        CASES[name](folder)
+
+
+if __name__ == "__main__":
+    build(sys.argv[1:] or None)
