@@ -93,16 +93,20 @@ def tmp_folders(out: Path) -> list[Path]:
 
 
 def processes_in(folder: Path) -> list[int]:
-    """Processes (workers, kernels) whose working directory is inside ``folder``."""
+    """Render workers and their kernels working for ``folder`` (their environment names a
+    temporary folder inside it, see analysis.render.RENDER_ENV)."""
+    from analysis.render import RENDER_ENV
+
+    marker = f"{RENDER_ENV}={folder}{os.sep}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cwd = os.readlink(entry / "cwd")
+            environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if cwd.startswith(str(folder) + os.sep):
+        if any(var.startswith(marker) for var in environ.split(b"\0")):
             found.append(int(entry.name))
     return found
 
@@ -133,7 +137,7 @@ MOMENTS = {
 }
 
 
-@pytest.mark.skipif(not Path("/proc/self/cwd").exists(), reason="needs /proc")
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 @pytest.mark.parametrize(
     "sig, moment",
     [
@@ -151,6 +155,8 @@ def test_killed_render_keeps_the_previous_report(base, sig, moment):
     proc = start(base, "-p", "label=v2", "-p", "delay=1.5", "--force")
     try:
         wait_for(lambda: MOMENTS[moment](out, stale), what=moment)
+        running = processes_in(out)
+        assert len(running) >= (2 if moment == "mid-notebook" else 1)  # worker (and kernel) found
     finally:
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)

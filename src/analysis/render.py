@@ -25,6 +25,8 @@ Guarantees:
   data folder, or the glob patterns listed in the notebook metadata
   ``{"analysis": {"data_files": [...]}}``), the source of the ``analysis`` package and the
   installed versions of the key packages. ``--force`` re-renders anyway.
+* **Paths as the user means them.** The kernel runs in the folder the command was started
+  from, so a path given with ``-p`` is relative to it, as on any command line.
 * **The project's own Python.** The kernel is always ``sys.executable -m ipykernel_launcher``
   whatever kernelspecs the machine has (the spec ``stemcell-analysis`` is also installed into
   ``sys.prefix`` so JupyterLab lists it). Each cell has a time limit (``--timeout``).
@@ -85,6 +87,8 @@ OLD_PREFIX = ".old-"
 FAILED_DIR = "_failed"
 INDEX_FILE = "index.html"
 _MSG_PREFIX = "@@render "
+#: set for the worker and its kernel: the temporary folder the notebook renders into
+RENDER_ENV = "ANALYSIS_RENDER_DIR"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
@@ -833,7 +837,7 @@ def _worker_main(spec_path: str) -> int:
             language="python",
             progress_bar=False,
             log_output=False,
-            cwd=str(tmp),
+            cwd=spec["cwd"],
             execution_timeout=spec["timeout"],
             start_timeout=120,
             kernel_manager_class=ProjectKernelManager,
@@ -987,6 +991,7 @@ def _start_worker(job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args
         "parameters": job.params,
         "timeout": float(args.timeout),
         "show_code": bool(getattr(args, "show_code", False)),
+        "cwd": str(Path.cwd()),
         "replacements": path_replacements(out / job.name, data_dir, notebooks_dir, out, job.tmp),
     }
     spec_path = job.tmp / ".render-spec.json"
@@ -997,7 +1002,7 @@ def _start_worker(job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=job.log,
-        env=env,
+        env=env | {RENDER_ENV: str(job.tmp)},
         cwd=str(job.tmp),
         start_new_session=True,
         preexec_fn=_set_parent_death_signal,
