@@ -1213,8 +1213,12 @@ def _run(args, stream) -> int:
 
     failed = [j for j in jobs if j.state == "failed"]
     stream.flush()
+    groups: dict[tuple, list[Job]] = {}
     for job in failed:
-        print(_failure_text(job, out), file=sys.stderr)
+        f = job.failure
+        groups.setdefault((f.get("ename"), f.get("evalue"), f.get("detail")), []).append(job)
+    for group in groups.values():
+        print(_failure_text(group, out), file=sys.stderr)
     summary = ", ".join(
         f"{n} {s}" for s, n in ((s, sum(j.state == s for j in jobs)) for s in ("done", "skipped", "failed")) if n
     )
@@ -1252,11 +1256,25 @@ def _is_current(report: Path, key: str) -> bool:
     )
 
 
-def _failure_text(job: Job, out: Path) -> str:
-    """The terminal summary of a failed notebook."""
-    f = job.failure
-    where = f"cell {f['cell']}" + (f" of {f['cells']}" if f.get("cells") else "") if f.get("cell") else "setup"
-    lines = [f"FAILED {job.notebook.name}, {where}: {f.get('ename')}"]
+def _failure_text(jobs: list[Job], out: Path) -> str:
+    """The terminal summary of notebooks that failed with the same error (usually one).
+
+    A broken data file makes every notebook fail with the same ``DataValidationError``;
+    its ``file:row:column: message`` lines are then printed once for all of them.
+    """
+    f = jobs[0].failure
+
+    def where(job: Job) -> str:
+        g = job.failure
+        if not g.get("cell"):
+            return "setup"
+        return f"cell {g['cell']}" + (f" of {g['cells']}" if g.get("cells") else "")
+
+    if len(jobs) == 1:
+        lines = [f"FAILED {jobs[0].notebook.name}, {where(jobs[0])}: {f.get('ename')}"]
+    else:
+        names = ", ".join(f"{j.notebook.name} ({where(j)})" for j in jobs)
+        lines = [f"FAILED {names}: {f.get('ename')}"]
     evalue = (f.get("evalue") or "").strip()
     if evalue:
         body = evalue.splitlines()
@@ -1266,10 +1284,12 @@ def _failure_text(job: Job, out: Path) -> str:
             lines.append(f"  … {len(body) - limit} more lines")
     if f.get("detail"):
         lines += ["  " + line for line in f["detail"].splitlines()]
-    if f.get("failed_notebook"):
-        lines.append(f"  error notebook: {_term_path(Path(f['failed_notebook']))}")
-    if (out / job.name).is_dir():
-        lines.append(f"  previous report kept: {_term_path(out / job.name)}")
+    for job in jobs:
+        prefix = "  " if len(jobs) == 1 else f"  {job.notebook.name}: "
+        if job.failure.get("failed_notebook"):
+            lines.append(f"{prefix}error notebook: {_term_path(Path(job.failure['failed_notebook']))}")
+        if (out / job.name).is_dir():
+            lines.append(f"{prefix}previous report kept: {_term_path(out / job.name)}")
     return "\n".join(lines)
 
 
