@@ -677,3 +677,16 @@ def test_cell_timeout_and_dead_kernel_fail_instead_of_hanging(tmp_path):
     assert res.returncode == 1
     assert "FAILED slow.ipynb, cell 4 of 6: DeadKernelError" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_same_failure_of_several_notebooks_is_printed_once(tmp_path):
+    lines = "2 problem(s) in the data:\npatients.csv:3:age_years: expected a value >= 0, found -26\nevents.csv:4:date: bad"
+    jobs = [_job(n, "failed", failure={"cell": c, "cells": 9, "ename": "DataValidationError", "evalue": lines})
+            for n, c in (("a", 5), ("b", 6))]
+    (tmp_path / "b").mkdir()
+    text = render._failure_text(jobs, tmp_path)
+    assert text.splitlines()[0] == "FAILED a.ipynb (cell 5 of 9), b.ipynb (cell 6 of 9): DataValidationError"
+    assert text.count("patients.csv:3:age_years: expected a value >= 0, found -26") == 1
+    assert text.splitlines()[-1].startswith("  b.ipynb: previous report kept: ")
+    single = render._failure_text(jobs[:1], tmp_path)
+    assert single.splitlines()[0] == "FAILED a.ipynb, cell 5 of 9: DataValidationError"
