@@ -36,7 +36,9 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column or '-'}: {self.message}"
+        line = f"{self.file}:{self.row}:{self.column or '-'}: {self.message}"
+        # one line per problem, whatever the cells hold (line breaks, control characters)
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 class DataValidationError(ValueError):
