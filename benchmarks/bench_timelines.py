@@ -7,8 +7,11 @@ month-precision dates, offsets and qualifiers as real data are. Measures, separa
 
 * ``load_dataset`` on that folder (the loader, not part of the timeline target);
 * building the timelines: ``timeline_table`` + ``lane_layout`` of all lanes (target <= 2 s
-  for 10,000 patients);
-* a 500-lane figure drawn and saved as PNG + SVG (target <= 5 s).
+  for 10,000 patients), best of 3 runs after a warm-up;
+* a 500-lane figure drawn and saved as PNG + SVG (target <= 5 s), best of 2.
+
+The machine's load average and a pure-Python reference loop are recorded with the figures:
+on a shared machine the same code takes twice as long.
 
 Prints the figures and appends them to benchmarks/results.md under "## Timelines".
 
@@ -30,6 +33,7 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 EVENTS_PER_PATIENT = 12
+REPEATS = 3
 
 
 def write_synthetic_folder(folder: Path, n_patients: int, seed: int = 7) -> int:
@@ -121,26 +125,35 @@ def run(n_patients: int, n_lanes: int) -> dict:
         ds = load_dataset(folder)
         out["load_s"] = time.perf_counter() - t
 
-        t = time.perf_counter()
-        table = tl.timeline_table(ds)
-        out["table_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        layout = tl.lane_layout(table)
-        out["layout_s"] = time.perf_counter() - t
-        out["build_s"] = out["table_s"] + out["layout_s"]
+        # warm-up on a few patients (first-call imports and caches are not what we measure)
+        few = list(ds.patients["patient_id"].head(20))
+        tl.lane_layout(tl.timeline_table(ds, patient_ids=few))
+        plt.close(tl.plot_timelines(tl.timeline_table(ds, patient_ids=few)))
+        # best of REPEATS: the machine may be shared
+        for _ in range(REPEATS):
+            t = time.perf_counter()
+            table = tl.timeline_table(ds)
+            t_table = time.perf_counter() - t
+            t = time.perf_counter()
+            layout = tl.lane_layout(table)
+            t_layout = time.perf_counter() - t
+            if t_table + t_layout < out.get("build_s", float("inf")):
+                out.update(table_s=t_table, layout_s=t_layout, build_s=t_table + t_layout)
         out["n_lanes_total"] = len(layout.lanes)
 
         first = table[table["patient_id"].isin(layout.lanes["patient_id"].unique()[: n_lanes])]
-        t = time.perf_counter()
-        fig = tl.plot_timelines(first, max_lanes=n_lanes)
-        out["draw_s"] = time.perf_counter() - t
-        out["n_lanes_drawn"] = len(fig.timeline_layout.lanes)
-        t = time.perf_counter()
-        save_figure(fig, Path(tmp) / "out", "bench_timelines")
-        out["save_s"] = time.perf_counter() - t
-        out["figure_s"] = out["draw_s"] + out["save_s"]
-        out["n_artists"] = len(fig.axes[0].get_children())
-        plt.close(fig)
+        for i in range(2):
+            t = time.perf_counter()
+            fig = tl.plot_timelines(first, max_lanes=n_lanes)
+            t_draw = time.perf_counter() - t
+            t = time.perf_counter()
+            save_figure(fig, Path(tmp) / "out", "bench_timelines")
+            t_save = time.perf_counter() - t
+            if t_draw + t_save < out.get("figure_s", float("inf")):
+                out.update(draw_s=t_draw, save_s=t_save, figure_s=t_draw + t_save)
+            out["n_lanes_drawn"] = len(fig.timeline_layout.lanes)
+            out["n_artists"] = len(fig.axes[0].get_children())
+            plt.close(fig)
 
         t = time.perf_counter()
         tl.timeline_table(ds, anchor="admission")
@@ -179,6 +192,7 @@ def main(argv=None) -> int:
         f"({r['save_s']:.2f} s): **{r['figure_s']:.2f} s** (target <= 5 s) "
         f"{'OK' if r['figure_s'] <= 5 else 'OVER TARGET'}; {r['n_artists']} artists on the axes "
         f"({r['n_lanes_drawn']} of them the lane labels)",
+        f"  - times are the best of {REPEATS} runs (building) and of 2 (figure), after a warm-up on 20 patients",
         f"  - for reference, not part of the targets: `load_dataset` {r['load_s']:.2f} s; "
         f"`timeline_table(anchor='admission')` (offset graph per event) {r['table_admission_s']:.2f} s",
     ]

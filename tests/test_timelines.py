@@ -590,3 +590,21 @@ def test_notebook_renders_with_papermill(tmp_path, data_dir, params):
     events = pd.read_csv(out / "tables" / "timeline_events.csv")
     assert list(events.columns) == tl.EXPORT_COLUMNS
     assert len(events) > 0
+
+
+def test_text_from_data_is_drawn_literally(ds, tmp_path):
+    """Dollar signs and underscores in data (ids, diseases, citations) are not mathtext."""
+    import copy
+
+    from analysis.style import save_figure
+
+    odd = copy.copy(ds)
+    odd.patients = ds.patients.copy()
+    odd.patients.loc[odd.patients["patient_id"] == "F1", "diseases"] = r"lupus $\nocommand_1$ (cost)"
+    t = tl.timeline_table(odd, patient_ids=["F1", "F6"])
+    fig = tl.plot_timelines(t)
+    save_figure(fig, tmp_path, "odd")  # would raise on unbalanced mathtext
+    texts = [x.get_text() for x in fig.axes[0].texts]
+    assert r"F1  ·  lupus $\nocommand_1$ (cost)  ·  female, 40 y" in texts
+    compact = tl.plot_timelines(tl.lane_layout(t, compact=True))
+    save_figure(compact, tmp_path, "odd_compact")

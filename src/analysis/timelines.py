@@ -8,7 +8,7 @@ Each layer is a function a user can call on its own:
    beneath the figure needs (detail, product and dose, quote, short citation, evidence level).
 2. :func:`lane_layout` -- where everything goes: lane order and vertical positions (lanes of
    one patient grouped under a header), marker positions (markers at the same time in one
-   lane are stacked vertically in coded order, never moved in time), disease-status segments,
+   lane are drawn on rows below the lane's main row, never moved in time), disease-status segments,
    therapy spans, uncertainty whiskers, ongoing-remission arrows, the axis limits, the caption.
 3. ``draw_*`` functions, each drawing one kind of mark on a matplotlib ``Axes`` with
    collections (one artist per kind of mark, not per mark): :func:`draw_lanes`,
@@ -187,12 +187,13 @@ def offset_graph(events: pd.DataFrame) -> timing.OffsetGraph:
     columns with :mod:`analysis.timing` -- the same parent links the loader resolved."""
     parent = {}
     cols = ["event_id", "patient_id", "date", "offset", "offset_from", "qualifier"]
-    for eid, pid, date, offset, ref, qual in events[cols].itertuples(index=False, name=None):
-        qual = "" if pd.isna(qual) else str(qual)
-        if not pd.isna(date):
+    data = [events[c].astype(object).where(events[c].notna(), None).tolist() for c in cols]
+    for eid, pid, date, offset, ref, qual in zip(*data):
+        qual = "" if qual is None else str(qual)
+        if date is not None:
             if str(date).strip().lower() != "not_reported":
                 parent[eid] = (timing.CALENDAR, timing.parse_date(str(date), qual))
-        elif not pd.isna(offset) and not pd.isna(ref):
+        elif offset is not None and ref is not None:
             if str(ref).strip().lower() == "birth":
                 parent[eid] = (f"{timing.BIRTH}/{pid}", timing.offset_interval(str(offset), qual, from_birth=True))
             else:
@@ -207,8 +208,12 @@ def _times_named_anchor(ev: pd.DataFrame, all_events: pd.DataFrame, anchor: str)
     if anchor == "relapse":
         cand = cand[cand["disease"].isna()]
     ref_of = {}
-    for pid, grp in cand.groupby("patient_id", sort=False):
-        ids = list(grp["event_id"])
+    for pid, eid in zip(cand["patient_id"].tolist(), cand["event_id"].tolist()):
+        ref_of.setdefault(pid, []).append(eid)
+    for pid, ids in ref_of.items():
+        if len(ids) == 1:  # the common case: one such event
+            ref_of[pid] = ids[0]
+            continue
         first = ids[0]
         best = {}
         for e in ids:
@@ -217,7 +222,7 @@ def _times_named_anchor(ev: pd.DataFrame, all_events: pd.DataFrame, anchor: str)
         ref_of[pid] = min(ids, key=lambda e: (best[e], ids.index(e)))
     lo, best, hi = (np.full(len(ev), np.nan) for _ in range(3))
     ref_col = []
-    for i, (eid, pid) in enumerate(zip(ev["event_id"], ev["patient_id"])):
+    for i, (eid, pid) in enumerate(zip(ev["event_id"].tolist(), ev["patient_id"].tolist())):
         ref = ref_of.get(pid)
         ref_col.append(ref if ref is not None else pd.NA)
         if ref is None:
@@ -521,11 +526,11 @@ class TimelineLayout:
             unit = f" Time in {self.time_unit} (1 {self.time_unit[:-1]} = {d:g} days)."
         text = (zero + unit + " Solid whisker: range of an imprecise time (month/year dates, 'about', 'within'); "
                 "dotted whisker with arrow: only one bound is known ('at least', order only), so the time may lie "
-                "anywhere up to the axis edge and beyond. Markers at the same time in a lane are stacked in coded "
-                "order, not shifted in time.")
+                "anywhere up to the axis edge and beyond. Marks that would overlap in a lane are drawn on rows "
+                "below its main row, never moved in time.")
         n_off = int((self.events["offscale"] != "").sum()) if len(self.events) else 0
         if n_off:
-            text += f" {n_off} event(s) beyond the axis are drawn at its edge (◂/▸) with their time."
+            text += f" {n_off} event(s) beyond the axis are drawn at its edge; their times are in the lane labels (◂/▸)."
         if len(self.left_out):
             reason = self.left_out["reason"].astype(str)
             beyond = reason.str.startswith("beyond")
@@ -1240,13 +1245,14 @@ def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
         # many lanes: plain texts (cheaper than ticks) and the evidence level as a coloured
         # square left of each lane
         for text, y in zip(labels["lane_label"], layout.lanes["y_label"]):
-            ax.text(-0.009, y, text, transform=trans, ha="right", va="center", fontsize=fs, clip_on=False)
+            ax.text(-0.009, y, text, transform=trans, ha="right", va="center", fontsize=fs, clip_on=False,
+                    parse_math=False)
         ax.scatter(np.full(len(labels), -0.004), layout.lanes["y"], marker="s", s=6, transform=trans,
                    clip_on=False, linewidths=0, zorder=4,
                    c=[EVIDENCE_COLORS.get(str(v), OKABE_ITO["grey"]) for v in layout.lanes["evidence_level"]])
     else:
         ax.set_yticks(layout.lanes["y_label"].to_numpy())
-        ax.set_yticklabels(labels["lane_label"], fontsize=fs)
+        ax.set_yticklabels(labels["lane_label"], fontsize=fs, parse_math=False)  # data text, not mathtext
         ax.tick_params(axis="y", length=0)
         g = layout.groups.set_index("patient_id")
         yh = heads["patient_id"].map(g["y_header"]).to_numpy()
@@ -1256,9 +1262,9 @@ def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
         shaded = set(layout.groups["patient_id"].iloc[1::2])
         for pid, text, src, y in zip(heads["patient_id"], heads["header"], heads["header_source"], yh):
             box = dict(facecolor=BAND_COLOR if pid in shaded else "white", edgecolor="none", pad=0.6)
-            t = ax.text(0.016, y - 0.2, text, transform=trans, ha="left", va="center", fontsize=fs,
+            t = ax.text(0.016, y - 0.2, text, transform=trans, ha="left", va="center", fontsize=fs, parse_math=False,
                         fontweight="bold", color="#222222", zorder=4, clip_on=True, bbox=box)
-            t2 = ax.text(0.016, y + 0.22, src, transform=trans, ha="left", va="center", fontsize=fs - 0.5,
+            t2 = ax.text(0.016, y + 0.22, src, transform=trans, ha="left", va="center", fontsize=fs - 0.5, parse_math=False,
                          color="#333333", zorder=4, clip_on=True, bbox=box)
             t.set_in_layout(False)
             t2.set_in_layout(False)
@@ -1270,7 +1276,9 @@ def legend_handles(layout: TimelineLayout) -> list:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    h = []
+    h = [Line2D([], [], color=LANE_COLOR, lw=1.2, label="Lane: first event to end of follow-up")]
+    if layout.anchor != ANCHOR_CALENDAR and layout.xlim[0] < 0 < layout.xlim[1]:
+        h.append(Line2D([], [], color="#505050", lw=0.8, ls=(0, (4, 3)), label="Time zero"))
     marks = list(dict.fromkeys(m for m in schemas.EVENT_TYPES + [OTHER_RELAPSE, FOLLOWUP_NOT_REPORTED]
                                if m in set(layout.events["mark"])))
     for m in marks:
@@ -1373,6 +1381,7 @@ def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int 
         ax.axis("off")
         width_chars = int(fig.get_figwidth() * 72 / (10 * 0.55))
         ax.text(0.5, 0.5, textwrap.fill("No lane can be placed on this time axis. " + layout.caption, width_chars),
+                parse_math=False,
                 ha="center", va="center", transform=ax.transAxes)
         fig.timeline_layout = layout
         return fig
@@ -1390,7 +1399,7 @@ def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int 
     if caption:
         width_chars = int(fig.get_figwidth() * 72 / (8.5 * 0.52))
         fig.text(0.005, 0.0, textwrap.fill(layout.caption, width_chars), ha="left", va="top", fontsize=8.5,
-                 color="#333333")
+                 color="#333333", parse_math=False)
     fig.timeline_layout = layout
     return fig
 
