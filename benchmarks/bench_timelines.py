@@ -34,6 +34,16 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results.md"
 EVENTS_PER_PATIENT = 12
 REPEATS = 3
+INTRO = (
+    "`benchmarks/bench_timelines.py`: synthetic patients with 12 events each (month-precision dates, "
+    "offsets with about / within / at least, every 5th patient with a second treatment line), written to "
+    "a temporary folder and read with `load_dataset`; loading is timed apart. *Building* is "
+    "`timeline_table` + `lane_layout` of every lane; the *figure* is `plot_timelines` of 500 lanes "
+    "(compact mode: one row and a one-line label per lane) saved with `save_figure` as PNG + SVG. Most "
+    "of the figure's time is matplotlib rasterising the 500 lane labels glyph by glyph; marks are one "
+    "collection or one path per kind. The notebook never draws more than `max_lanes` (default 40) lanes "
+    "in one figure: it pages."
+)
 
 
 def write_synthetic_folder(folder: Path, n_patients: int, seed: int = 7) -> int:
@@ -131,26 +141,28 @@ def run(n_patients: int, n_lanes: int) -> dict:
         plt.close(tl.plot_timelines(tl.timeline_table(ds, patient_ids=few)))
         # best of REPEATS: the machine may be shared
         for _ in range(REPEATS):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             table = tl.timeline_table(ds)
             t_table = time.perf_counter() - t
             t = time.perf_counter()
             layout = tl.lane_layout(table)
             t_layout = time.perf_counter() - t
+            cpu = time.process_time() - c
             if t_table + t_layout < out.get("build_s", float("inf")):
-                out.update(table_s=t_table, layout_s=t_layout, build_s=t_table + t_layout)
+                out.update(table_s=t_table, layout_s=t_layout, build_s=t_table + t_layout, build_cpu_s=cpu)
         out["n_lanes_total"] = len(layout.lanes)
 
         first = table[table["patient_id"].isin(layout.lanes["patient_id"].unique()[: n_lanes])]
         for i in range(2):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fig = tl.plot_timelines(first, max_lanes=n_lanes)
             t_draw = time.perf_counter() - t
             t = time.perf_counter()
             save_figure(fig, Path(tmp) / "out", "bench_timelines")
             t_save = time.perf_counter() - t
+            cpu = time.process_time() - c
             if t_draw + t_save < out.get("figure_s", float("inf")):
-                out.update(draw_s=t_draw, save_s=t_save, figure_s=t_draw + t_save)
+                out.update(draw_s=t_draw, save_s=t_save, figure_s=t_draw + t_save, figure_cpu_s=cpu)
             out["n_lanes_drawn"] = len(fig.timeline_layout.lanes)
             out["n_artists"] = len(fig.axes[0].get_children())
             plt.close(fig)
@@ -187,10 +199,12 @@ def main(argv=None) -> int:
         f"{r['n_lanes_total']:,} lanes ({before}):",
         f"  - building timelines (`timeline_table` {r['table_s']:.2f} s + `lane_layout` of all lanes "
         f"{r['layout_s']:.2f} s): "
-        f"**{r['build_s']:.2f} s** (target <= 2 s) {'OK' if r['build_s'] <= 2 else 'OVER TARGET'}",
+        f"**{r['build_s']:.2f} s** wall, {r['build_cpu_s']:.2f} s CPU (target <= 2 s): "
+        f"{'met' if r['build_s'] <= 2 else 'missed' + (' on wall time only' if r['build_cpu_s'] <= 2 else '')}",
         f"  - {r['n_lanes_drawn']}-lane figure drawn ({r['draw_s']:.2f} s) and saved as PNG + SVG "
-        f"({r['save_s']:.2f} s): **{r['figure_s']:.2f} s** (target <= 5 s) "
-        f"{'OK' if r['figure_s'] <= 5 else 'OVER TARGET'}; {r['n_artists']} artists on the axes "
+        f"({r['save_s']:.2f} s): **{r['figure_s']:.2f} s** wall, {r['figure_cpu_s']:.2f} s CPU (target <= 5 s): "
+        f"{'met' if r['figure_s'] <= 5 else 'missed' + (' on wall time only' if r['figure_cpu_s'] <= 5 else '')}; "
+        f"{r['n_artists']} artists on the axes "
         f"({r['n_lanes_drawn']} of them the lane labels)",
         f"  - times are the best of {REPEATS} runs (building) and of 2 (figure), after a warm-up on 20 patients",
         f"  - for reference, not part of the targets: `load_dataset` {r['load_s']:.2f} s; "
@@ -208,8 +222,7 @@ def main(argv=None) -> int:
             new_section = section.rstrip("\n") + "\n" + entry
             text = text[:start] + new_section + ("" if nxt < 0 else "\n" + text[nxt + 1:])
         else:
-            text = text.rstrip("\n") + f"\n\n{head}\n\n`benchmarks/bench_timelines.py` (synthetic data, " \
-                   "generated on the fly).\n\n" + entry
+            text = text.rstrip("\n") + f"\n\n{head}\n\n" + INTRO + "\n\n" + entry
         RESULTS.write_text(text, encoding="utf-8")
     return 0
 

@@ -7,11 +7,11 @@ Each layer is a function a user can call on its own:
    unit), the lane it belongs to (one lane per patient and treatment line), and what a table
    beneath the figure needs (detail, product and dose, quote, short citation, evidence level).
 2. :func:`lane_layout` -- where everything goes: lane order and vertical positions (lanes of
-   one patient grouped under a header), marker positions (markers at the same time in one
-   lane are drawn on rows below the lane's main row, never moved in time), disease-status segments,
-   therapy spans, uncertainty whiskers, ongoing-remission arrows, the axis limits, the caption.
+   one patient grouped under a header), marker positions (marks that would overlap in a lane,
+   with their whiskers, go to rows below the lane's main row; nothing is moved in time),
+   disease-status segments, therapy spans, ongoing-remission arrows, axis limits, caption.
 3. ``draw_*`` functions, each drawing one kind of mark on a matplotlib ``Axes`` with
-   collections (one artist per kind of mark, not per mark): :func:`draw_lanes`,
+   collections or one NaN-separated path (one artist per kind of mark, not per mark): :func:`draw_lanes`,
    :func:`draw_status_segments`, :func:`draw_uncertainty`, :func:`draw_event_markers`,
    :func:`draw_ongoing_arrows`, :func:`draw_labels`, :func:`draw_legend`.
 4. :func:`plot_timelines` composes them into one figure (legend, title, caption stating time
@@ -474,12 +474,13 @@ def events_table(table: pd.DataFrame) -> pd.DataFrame:
 class TimelineLayout:
     """Positions of every mark (output of :func:`lane_layout`).
 
-    ``lanes``: one row per drawn lane (``y`` centre, ``height``, ``start``/``end`` in time
-    units, ``end_kind`` = last_followup / death / next_line / not_reported, ``ongoing``,
-    labels).
-    ``events``: one row per drawn marker (``x`` clipped to the axis, ``y`` after stacking,
-    ``x_lo``/``x_hi`` raw interval, ``offscale`` = "left"/"right"/"", ``mark`` = the
-    style key). ``segments``: status segments (``x0``, ``x1``, ``y``, ``status``).
+    ``lanes``: one row per drawn lane, in drawing order (``y`` of its main row, ``y_label``,
+    ``height``, ``start``/``end`` in time units, ``end_kind`` = last_followup / death /
+    next_line / not_reported, ``ongoing``, ``last_status``, label fields).
+    ``events``: one row per drawn mark (``x`` clipped to the axis, ``row`` within the lane
+    and its ``y``, ``x_lo``/``x_hi`` the interval, ``offscale`` = "left"/"right"/"",
+    ``mark`` = the style key: an event type, ``relapse_other_disease`` or
+    ``followup_not_reported``). ``segments``: status segments (``x0``, ``x1``, ``y``, ``status``).
     ``spans``: chemotherapy / conditioning spans (``x0``, ``x1``, ``y``, ``event_type``).
     ``groups``: one row per patient (``y_top``, ``y_bottom``, header ``y_header``, label).
     ``left_out``: lanes of the table that are not drawn (not placeable, or beyond
@@ -692,8 +693,8 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     * ``xlim``: axis limits in time units; by default from the data. Events before time zero
       are shown back to ``pre_window`` time units (default 20 % of the longest time after
       zero); earlier ones are drawn at the left edge, marked off-scale, with their time.
-    * ``min_sep``: markers of one lane closer than this (time units) are stacked; default
-      1/60 of the axis.
+    * ``min_sep``: the width of a marker in time units (marks of a lane whose markers or
+      whiskers come closer go to separate rows); default 1/60 of the axis.
     * ``max_lanes``: draw at most this many lanes (whole patients); the rest are listed in
       ``left_out``.
     * ``compact``: an overview of many lanes: one-line labels, no patient header rows, every
@@ -750,7 +751,7 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
         (np.maximum if how == "max" else np.minimum).at(out, lane_k, values)
         return np.where(np.isinf(out), fill, out)
 
-    # ---- markers: clip to the axis, then stack markers of one lane that coincide
+    # ---- markers: clip to the axis, then give marks that would overlap their own rows
     best = ev["time_best"].to_numpy()
     off = np.where(best < x0, "left", np.where(best > x1, "right", ""))
     ev["offscale"] = off
