@@ -16,8 +16,6 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --prefix $(VENV) --name stemcell-analysis \
-		--display-name "Python (stemcell-analysis)" >/dev/null
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,6 +33,7 @@ ci-system-deps:
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 lab: setup
+	$(BIN)/python -c "from analysis.render import install_kernelspec; install_kernelspec()"
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 bench: setup
