@@ -1135,8 +1135,10 @@ def draw_ongoing_arrows(ax, layout: TimelineLayout, length: float | None = None)
     return {"shafts": shaft, "heads": heads}
 
 
-def _fmt_dose(dose: float, unit) -> str:
-    if not np.isfinite(dose):
+def format_dose(dose: float, unit=None) -> str:
+    """A dose as people write it: ``1000000`` cells/kg -> ``10⁶ cells/kg``, ``2e6`` ->
+    ``2×10⁶``; small numbers as they are; empty when there is no dose."""
+    if dose is None or pd.isna(dose) or not np.isfinite(dose):
         return ""
     exp = int(math.floor(math.log10(dose))) if dose > 0 else 0
     mant = dose / 10 ** exp if dose > 0 else 0
@@ -1185,7 +1187,7 @@ def lane_labels(layout: TimelineLayout) -> pd.DataFrame:
             what = f"{n} {kind}{'s' if n != 1 else ''}"
             if r.lane_id in doses.index:
                 d = doses.loc[r.lane_id]
-                what += f", {_fmt_dose(d['dose'], d['unit'])}"
+                what += f", {format_dose(d['dose'], d['unit'])}"
                 if d["n_values"] > 1:
                     what += " (first; doses differ)"
                 elif d["n"] < n:
