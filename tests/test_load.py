@@ -279,7 +279,7 @@ def test_shipped_patient_1_has_two_lines(shipped):
         [1, "S001-P1-E05", "autologous HSCT"], [2, "S001-P1-E11", "UC-MSC"]]
     lo, best, hi = _t(shipped, "S001-P1-E08")  # lesions back within 6 weeks of conditioning
     assert lo == 0 and best == 21 and math.isinf(hi)
-    assert _t(shipped, "S001-P1-E13") == (0.0, 6 * MONTH, 12 * MONTH)  # normal within 12 months
+    assert _t(shipped, "S001-P1-E13") == (6 * MONTH, 9 * MONTH, 12 * MONTH)  # relieved at 6, normal within 12 months
     assert _t(shipped, "S001-P1-E14") == pytest.approx((4.5 * YEAR, 5 * YEAR, 5.5 * YEAR))  # nearly 5 years
     admission = shipped.events.set_index("event_id").loc["S001-P1-E01"]
     assert str(admission["date_best"].date()) == "2009-07-07"

@@ -23,7 +23,7 @@ OKABE_ITO = {
 #: colour and matplotlib marker per event type (timelines, legends)
 EVENT_STYLE = {
     "diagnosis": {"color": OKABE_ITO["grey"], "marker": "D", "label": "Diagnosis"},
-    "admission": {"color": OKABE_ITO["black"], "marker": "|", "label": "Admission"},
+    "admission": {"color": OKABE_ITO["black"], "marker": "H", "label": "Admission"},
     "chemotherapy": {"color": OKABE_ITO["grey"], "marker": "s", "label": "Chemotherapy"},
     "conditioning": {"color": OKABE_ITO["orange"], "marker": "s", "label": "Conditioning"},
     "transplant": {"color": OKABE_ITO["blue"], "marker": "^", "label": "Stem-cell transplant"},
@@ -51,12 +51,12 @@ EVIDENCE_COLORS = {
     "rct": OKABE_ITO["blue"],
     "controlled_study": OKABE_ITO["sky_blue"],
     "uncontrolled_study": OKABE_ITO["bluish_green"],
-    "case_series": OKABE_ITO["orange"],
+    "case_series": OKABE_ITO["yellow"],
     "case_report": OKABE_ITO["orange"],
     "reconstructed": OKABE_ITO["reddish_purple"],
     "secondary_summary": OKABE_ITO["grey"],
-    "anecdote": OKABE_ITO["grey"],
-    "background": OKABE_ITO["grey"],
+    "anecdote": OKABE_ITO["black"],
+    "background": "#DDDDDD",
 }
 
 _GROUP_CYCLE = [
