@@ -162,21 +162,27 @@ def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list
         return None
     ws = wb.worksheets[0]
     rows = []
-    for values in ws.iter_rows(values_only=True):
-        row = []
-        for v in values:
-            if v is None:
-                row.append("")
-            elif isinstance(v, dt.datetime):
-                row.append(v.date().isoformat() if v.time() == dt.time() else v.isoformat())
-            elif isinstance(v, dt.date):
-                row.append(v.isoformat())
-            elif isinstance(v, float) and v.is_integer():
-                row.append(str(int(v)))
-            else:
-                row.append(str(v))
-        rows.append(row)
-    wb.close()
+    try:  # read_only reads the sheet lazily: a damaged sheet fails here, not in load_workbook
+        for values in ws.iter_rows(values_only=True):
+            row = []
+            for v in values:
+                if v is None:
+                    row.append("")
+                elif isinstance(v, dt.datetime):
+                    row.append(v.date().isoformat() if v.time() == dt.time() else v.isoformat())
+                elif isinstance(v, dt.date):
+                    row.append(v.isoformat())
+                elif isinstance(v, float) and v.is_integer():
+                    row.append(str(int(v)))
+                else:
+                    row.append(str(v))
+            rows.append(row)
+    except Exception as exc:  # XML, zip and value errors of a damaged workbook
+        problems.append(Problem(name, len(rows) + 1, "", f"expected a readable .xlsx sheet, found it damaged from this "
+                                f"row on ({type(exc).__name__}); open and save it again, or export it as 'CSV UTF-8'"))
+        return None
+    finally:
+        wb.close()
     return rows
 
 
