@@ -259,6 +259,25 @@ def xlsx_merged_group_header(d):
 
 
 @case
+def xlsx_damaged_sheet(d):
+    """A workbook whose sheet was damaged (a copy cut short, a sync conflict): the sheet's XML
+    is broken from its third row on."""
+    import re
+    import zipfile
+
+    to_xlsx(d, "events")
+    path = d / "events.xlsx"
+    with zipfile.ZipFile(path) as z:
+        parts = {i: z.read(i.filename) for i in z.infolist()}
+    for info in parts:
+        if info.filename == "xl/worksheets/sheet1.xml":
+            parts[info] = re.sub(rb'<row r="3"', b'<row r="3"<', parts[info])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, data)
+
+
+@case
 def title_row_above_header(d):
     """A title typed in the first row, the column names in the second."""
     table = rows(d, "sources.csv")
