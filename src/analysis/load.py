@@ -246,10 +246,13 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem])
         return None
     records = {}
     width = len(header)
-    hint = "" if path.suffix.lower() == ".xlsx" else "; a cell containing the separator (, or ;) needs double quotes around it"
+    is_csv = path.suffix.lower() != ".xlsx"
+    hint = "; a cell containing the separator (, or ;) needs double quotes around it" if is_csv else ""
     for n, r in numbered[1:]:
         extra = [c for c in r[width:] if c]
-        if extra or len(r) > raw_width:  # more cells than the header: a separator inside an unquoted cell?
+        # a CSV row longer than its header: a separator inside an unquoted cell shifted the cells
+        # (in a workbook, empty cells beyond the header are only formatting)
+        if extra or (is_csv and len(r) > raw_width):
             found = f"a value beyond them: {timing.shown(extra[0])}" if extra else f"{len(r)}"
             problems.append(Problem(name, n, f"column {width + 1}",
                                     f"expected {width} cells as in the header, found {found}{hint}"))
