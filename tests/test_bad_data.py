@@ -226,3 +226,13 @@ def test_a_100000_character_column_name_is_cut(tmp_path):
     assert lines[0].startswith("sources.csv:1:" + "n" * 57 + "...: unknown column; expected one of: source_id,")
     assert lines[1] == "sources.csv:1:notes: missing column (add it, even if empty)"
     assert max(map(len, lines)) < 300
+
+
+def test_a_folder_named_like_a_data_file_is_reported_not_a_crash(tmp_path):
+    folder = _copy_base(tmp_path)
+    (folder / "events.csv").unlink()
+    (folder / "events.csv").mkdir()
+    with pytest.raises(DataValidationError) as exc:
+        load_dataset(folder)
+    assert [str(p) for p in exc.value.problems] == [
+        "events.csv:-:-: expected a readable file, could not read it (Is a directory)"]

@@ -115,7 +115,10 @@ def _decode(raw: bytes, name: str, problems: list[Problem]) -> str | None:
 
 
 def _too_large(path: Path, name: str, problems: list[Problem]) -> bool:
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False  # reported when the file is read
     if size > MAX_FILE_BYTES:
         problems.append(
             Problem(name, "-", "", f"expected a file of at most {MAX_FILE_BYTES // 2**20} MB, "
@@ -128,7 +131,12 @@ def _too_large(path: Path, name: str, problems: list[Problem]) -> bool:
 def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
     if _too_large(path, name, problems):
         return None
-    text = _decode(path.read_bytes(), name, problems)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:  # a folder named like the file, no permission, a broken link
+        problems.append(Problem(name, "-", "", f"expected a readable file, could not read it ({exc.strerror or exc})"))
+        return None
+    text = _decode(raw, name, problems)
     if text is None:
         return None
     first = text.split("\n", 1)[0]
