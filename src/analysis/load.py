@@ -714,6 +714,9 @@ def check_quotes(ds: Dataset, texts_dir: str | Path) -> list[Problem]:
         s = re.sub(r"-[ \t]*\n\s*", hyphen, s)  # a word broken at a line end
         return re.sub(r"\s+", " ", s).strip().lower()
 
+    def shown_name(key: str) -> str:  # sources.csv or sources.xlsx
+        return ds.files[key].name if key in ds.files else f"{key}.csv"
+
     texts = {}
     problems = []
     for _, s in ds.sources.iterrows():
@@ -721,12 +724,17 @@ def check_quotes(ds: Dataset, texts_dir: str | Path) -> list[Problem]:
         if pd.isna(tf):
             continue
         path = texts_dir / str(tf)
-        if not path.exists():
-            problems.append(Problem("sources.csv", int(s["row"]), "text_file", f"expected a file in {texts_dir}, found no {tf!r}"))
+        if Path(str(tf)).name != str(tf) or str(tf) in (".", ".."):  # '../x', '/etc/x': stay in texts_dir
+            problems.append(Problem(shown_name("sources"), int(s["row"]), "text_file",
+                                    f"expected a file name in {texts_dir} (no folders), found {tf!r}"))
+            continue
+        if not path.is_file():
+            problems.append(Problem(shown_name("sources"), int(s["row"]), "text_file", f"expected a file in {texts_dir}, found no {tf!r}"))
             continue
         raw = path.read_text(encoding="utf-8", errors="replace")
         texts[s["source_id"]] = norm(raw) + "\n" + norm(raw, "-")  # "trans-plant" or "UC-MSC"
-    for fname, df in (("patients.csv", ds.patients), ("events.csv", ds.events), ("cohort_outcomes.csv", ds.cohort_outcomes)):
+    for fname, df in ((shown_name("patients"), ds.patients), (shown_name("events"), ds.events),
+                      (shown_name("cohort_outcomes"), ds.cohort_outcomes)):
         for _, r in df.iterrows():
             text = texts.get(r["source_id"])
             if text is None or pd.isna(r["quote"]):
