@@ -182,6 +182,32 @@ def test_any_name_gives_a_safe_stem_or_valueerror(name):
     assert stem not in (".", "..") and len(stem) <= 120 and stem.isascii() and stem.isprintable()
 
 
+def test_a_sources_text_file_cannot_point_outside_the_texts_folder(tmp_path):
+    """``validate --sources-text DIR`` opens only plain file names inside DIR."""
+    from analysis.load import check_quotes
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a 30-year-old woman with psoriasis", encoding="utf-8")
+    texts = tmp_path / "texts"
+    (texts / "sub").mkdir(parents=True)
+    folder = tmp_path / "data"
+    shutil.copytree(BASE, folder)
+    rows = read_csv_cells(folder / "sources.csv")
+    col = rows[0].index("text_file")
+    rows[1][col], rows[2][col] = "../secret.txt", str(secret)
+    with (folder / "sources.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    assert [str(p) for p in check_quotes(load_dataset(folder), texts)] == [
+        f"sources.csv:2:text_file: expected a file name in {texts} (no folders), found '../secret.txt'",
+        f"sources.csv:3:text_file: expected a file name in {texts} (no folders), found '{secret}'",
+    ]
+    rows[1][col], rows[2][col] = "sub", ""
+    with (folder / "sources.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    assert [str(p) for p in check_quotes(load_dataset(folder), texts)] == [
+        f"sources.csv:2:text_file: expected a file in {texts}, found no 'sub'"]
+
+
 # ----------------------------------------------------------------------------- nothing from data runs
 
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "execfile", "input"}
