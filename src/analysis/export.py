@@ -7,6 +7,7 @@ against CSV injection. Numeric columns are written unchanged.
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -31,14 +32,19 @@ def safe_stem(name: str) -> str:
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``df`` whose text cells cannot be read as spreadsheet formulas."""
     out = df.copy()
+    out.columns = [_neutral(c) for c in out.columns]
     for col in out.columns:
         series = out[col]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
             continue
-        out[col] = series.map(
-            lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
-        )
+        out[col] = series.map(_neutral)
     return out
+
+
+def _neutral(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def save_table(df: pd.DataFrame, output_dir: str | Path, name: str) -> Path:
@@ -46,5 +52,7 @@ def save_table(df: pd.DataFrame, output_dir: str | Path, name: str) -> Path:
     folder = Path(output_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{safe_stem(name)}.csv"
-    neutralise_formulas(df).to_csv(path, index=False, encoding="utf-8")
+    # QUOTE_NONNUMERIC quotes every text cell, so a cell holding a line break or a bare
+    # carriage return stays one cell; numbers are written as numbers.
+    neutralise_formulas(df).to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
     return path

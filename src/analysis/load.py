@@ -66,6 +66,9 @@ class Dataset:
     km_curves_points: pd.DataFrame
     km_curves_at_risk: pd.DataFrame
     files: dict = field(default_factory=dict)
+    graph: timing.OffsetGraph | None = None
+    """The resolved offset chains: ``ds.graph.relative(event_id, other_event_id)`` is the
+    interval (days) between any two related events (see :mod:`analysis.timing`)."""
 
     def summary(self) -> dict:
         """Row counts per table."""
@@ -678,9 +681,10 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     if outcomes is not None:
         _check_outcomes(outcomes, problems, files["cohort_outcomes"].name)
     lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
+    graph = None
     if events is not None:
         _check_events(events, problems, files["events"].name)
-        events, lines, _ = _resolve_events(events, patients, problems, files["events"].name)
+        events, lines, graph = _resolve_events(events, patients, problems, files["events"].name)
     if problems:
         raise DataValidationError(sorted(set(problems), key=_problem_order))
     for df in (sources, patients, events, outcomes):
@@ -688,10 +692,11 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     for df in (ipd, km_points, km_at_risk):
         df.reset_index(drop=True, inplace=True)
     sources["evidence_level"] = pd.Categorical(sources["evidence_level"], categories=schemas.EVIDENCE_LEVELS, ordered=True)
-    outcomes["controlled"] = outcomes["controlled"] == "yes"
+    # yes / no / not_reported -> True / False / missing (not_reported is not "uncontrolled")
+    outcomes["controlled"] = outcomes["controlled"].map({"yes": True, "no": False}).astype("boolean")
     outcomes["approximate"] = outcomes["approximate"] == "yes"
     lines = lines.merge(sources[["source_id", "kind", "evidence_level"]], on="source_id", how="left")
-    return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files)
+    return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files, graph)
 
 
 def _problem_order(p: Problem):

@@ -181,29 +181,9 @@ def select_patients(ds, diseases=None, therapies=None, source_kinds=None,
     return pats[keep].reset_index(drop=True)
 
 
-def offset_graph(events: pd.DataFrame) -> timing.OffsetGraph:
-    """The offset graph of validated ``events`` (as :func:`analysis.load.load_dataset`
-    returns them), rebuilt from the coded ``date``/``offset``/``offset_from``/``qualifier``
-    columns with :mod:`analysis.timing` -- the same parent links the loader resolved."""
-    parent = {}
-    cols = ["event_id", "patient_id", "date", "offset", "offset_from", "qualifier"]
-    data = [events[c].astype(object).where(events[c].notna(), None).tolist() for c in cols]
-    for eid, pid, date, offset, ref, qual in zip(*data):
-        qual = "" if qual is None else str(qual)
-        if date is not None:
-            if str(date).strip().lower() != "not_reported":
-                parent[eid] = (timing.CALENDAR, timing.parse_date(str(date), qual))
-        elif offset is not None and ref is not None:
-            if str(ref).strip().lower() == "birth":
-                parent[eid] = (f"{timing.BIRTH}/{pid}", timing.offset_interval(str(offset), qual, from_birth=True))
-            else:
-                parent[eid] = (str(ref), timing.offset_interval(str(offset), qual))
-    return timing.OffsetGraph(parent)
-
-
-def _times_named_anchor(ev: pd.DataFrame, all_events: pd.DataFrame, anchor: str):
-    """Per patient, times (days) relative to the first event of type ``anchor``."""
-    graph = offset_graph(all_events)
+def _times_named_anchor(ev: pd.DataFrame, graph: timing.OffsetGraph, anchor: str):
+    """Per patient, times (days) relative to the first event of type ``anchor``, through the
+    loader's offset graph (``ds.graph``)."""
     cand = ev[ev["event_type"] == anchor]
     if anchor == "relapse":
         cand = cand[cand["disease"].isna()]
@@ -386,7 +366,7 @@ def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, 
             anchor_event = line_info["anchor_event_id"].reindex(line_key).to_numpy(dtype=object)
         reason = "not relatable to the line's first stem-cell therapy (e.g. an age without a calendar link)"
     else:
-        lo, best, hi, refs = _times_named_anchor(ev, ds.events, anchor)
+        lo, best, hi, refs = _times_named_anchor(ev, ds.graph, anchor)
         lo, best, hi = lo / unit_days, best / unit_days, hi / unit_days
         anchor_event = np.asarray(refs, dtype=object)
         unit_label = time_unit
