@@ -232,6 +232,8 @@ def write_back(ds, folder: Path) -> None:
             w = csv.writer(f)
             w.writerow(cols)
             for rec in df[cols].to_dict("records"):
+                if "controlled" in rec and (rec["controlled"] is None or rec["controlled"] is pd.NA):
+                    rec["controlled"] = "not_reported"  # the loader reads not_reported as unknown
                 w.writerow([_cell(v) for v in rec.values()])
 
 

@@ -65,7 +65,7 @@ BAD_CELLS = [
     ("events", 0, {"offset": "+1 days", "offset_from": "E2"}, "events.csv:2:offset: expected either a date or an offset, found both"),
     ("events", 1, {"offset_from": ""}, "events.csv:3:offset_from: expected the event_id the offset counts from (or 'birth'), found an empty cell"),
     ("events", 1, {"qualifier": "roughly"}, "events.csv:3:qualifier: expected one of about, within, at_least, found 'roughly'"),
-    ("events", 1, {"line": "0"}, "events.csv:3:line: expected a treatment line >= 1 for a infusion, found 0"),
+    ("events", 1, {"line": "0"}, "events.csv:3:line: expected a treatment line >= 1 for an infusion, found 0"),
     ("events", 2, {"offset": "-3 months", "qualifier": ""}, "events.csv:4:offset: the last follow-up of line 1 cannot be before the line's first stem-cell therapy (E2); found it 91 days or more before"),
     ("cohort_outcomes", 0, {"events": "5"}, "cohort_outcomes.csv:2:events: expected events <= total (4), found 5"),
     ("cohort_outcomes", 0, {"events": "", "proportion": "1.5"}, "cohort_outcomes.csv:2:proportion: expected a value <= 1, found 1.5"),

@@ -317,8 +317,11 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     import pandera.errors
 
     df = df.copy()
+    numeric = [c.name for c in data_file.columns if c.kind in ("int", "float")]
     try:
-        schemas.pandera_schema(data_file, types_only=True).validate(df, lazy=True)
+        # empty cells as float NaN, so only cells with text in them can fail to read as numbers
+        probe = df.assign(**{c: df[c].astype(object).where(df[c].notna(), float("nan")) for c in numeric})
+        schemas.pandera_schema(data_file, types_only=True).validate(probe, lazy=True)
     except pandera.errors.SchemaErrors as err:
         seen = set()
         for rec in err.failure_cases.itertuples(index=False):
@@ -474,7 +477,8 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     known_patients = set((patients if patients is not None else events)["patient_id"].dropna())
     patient_of = dict(zip(events["event_id"], events["patient_id"]))
     row_of = {eid: row for row, eid in zip(events.index, events["event_id"])}
-    for row, ev in zip(events.index, events.to_dict("records")):  # dicts: iterrows is slow
+    records = list(zip(events.index, events.to_dict("records")))  # dicts: iterrows is slow
+    for row, ev in records:
         eid, date, offset, ref, qual = ev["event_id"], ev["date"], ev["offset"], ev["offset_from"], ev["qualifier"]
         qual = "" if pd.isna(qual) else qual
         if pd.isna(eid) or qual not in timing.QUALIFIERS:
@@ -551,7 +555,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     anchors: dict[tuple, str] = {}
     # plain dicts grouped once: pandas operations per line made large files slow
     groups: dict[tuple, list[tuple[int, dict]]] = {}
-    for row, r in zip(events.index, events.to_dict("records")):
+    for row, r in records:
         if not pd.isna(r["event_id"]) and not pd.isna(r["patient_id"]) and not pd.isna(r["line"]) and r["line"] > 0:
             groups.setdefault((r["patient_id"], int(r["line"])), []).append((row, r))
     for (pid, line), grp in sorted(groups.items(), key=lambda kv: kv[0]):
@@ -579,7 +583,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         first_line.setdefault(pid, anchor)
 
     t_lo, t_best, t_hi, d_lo, d_best, d_hi = ([] for _ in range(6))
-    for row, e in zip(events.index, events.to_dict("records")):
+    for row, e in records:
         eid = e["event_id"]
         line = 0 if pd.isna(e["line"]) else int(e["line"])
         anchor = anchors.get((e["patient_id"], line)) if line > 0 else first_line.get(e["patient_id"])
@@ -593,9 +597,9 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         t_lo.append(rel.lo if rel else math.nan)
         t_best.append(rel.best if rel else math.nan)
         t_hi.append(rel.hi if rel else math.nan)
-        d_lo.append(timing.interval_to_days_since_epoch_date(cal.lo) if cal else pd.NaT)
-        d_best.append(timing.interval_to_days_since_epoch_date(cal.best) if cal else pd.NaT)
-        d_hi.append(timing.interval_to_days_since_epoch_date(cal.hi) if cal else pd.NaT)
+        d_lo.append(cal.lo if cal else math.nan)
+        d_best.append(cal.best if cal else math.nan)
+        d_hi.append(cal.hi if cal else math.nan)
         if rel and line > 0 and e["event_type"] in ("relapse", "last_followup", "death", "remission") and rel.hi < 0:
             what = {"relapse": "a relapse", "last_followup": "the last follow-up", "death": "a death",
                     "remission": "a remission"}[e["event_type"]]
@@ -604,11 +608,19 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
                                     f"({anchor}); found it {-rel.hi:.0f} days or more before"))
     out = events.copy()
     out["t_lo"], out["t_best"], out["t_hi"] = t_lo, t_best, t_hi
-    out["date_lo"] = pd.to_datetime(pd.Series(d_lo, index=out.index, dtype="datetime64[ns]"))
-    out["date_best"] = pd.to_datetime(pd.Series(d_best, index=out.index, dtype="datetime64[ns]"))
-    out["date_hi"] = pd.to_datetime(pd.Series(d_hi, index=out.index, dtype="datetime64[ns]"))
+    for col, values in (("date_lo", d_lo), ("date_best", d_best), ("date_hi", d_hi)):
+        out[col] = _days_to_timestamps(values, out.index)
     out["imprecise"] = out["t_lo"] != out["t_hi"]
     return out, lines, graph
+
+
+def _days_to_timestamps(days: list[float], index) -> pd.Series:
+    """Days since 1970-01-01 -> Timestamps, in one vectorised step (NaT where not finite)."""
+    import numpy as np
+
+    arr = np.asarray(days, dtype=float)
+    arr[~np.isfinite(arr)] = np.nan
+    return pd.Series(pd.to_datetime(arr * 86400.0, unit="s", origin="unix"), index=index)
 
 
 # --------------------------------------------------------------------------- cross checks
@@ -643,7 +655,7 @@ def _check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events
         if not pd.isna(r["dose"]) and pd.isna(r["dose_unit"]):
             problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
         if r["event_type"] in schemas.STEM_CELL_EVENTS and not pd.isna(r["line"]) and r["line"] == 0:  # empty: reported
-            problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for a {r['event_type']}, found {r['line']}"))
+            problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for {'an' if r['event_type'] == 'infusion' else 'a'} {r['event_type']}, found {r['line']}"))
 
 
 # --------------------------------------------------------------------------- entry point

@@ -183,15 +183,6 @@ def offset_interval(text: str, qualifier: str = "", from_birth: bool = False) ->
     return Interval(-math.inf, d, d)
 
 
-def interval_to_days_since_epoch_date(days: float):
-    """Days since 1970-01-01 -> ``pandas.Timestamp`` (NaT for non-finite values)."""
-    import pandas as pd
-
-    if days is None or not math.isfinite(days):
-        return pd.NaT
-    return pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(days))
-
-
 class OffsetGraph:
     """The offset chains of one data set.
 
