@@ -337,7 +337,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
         elif k == "header":
             put(x_label, y, r.label, ha="left", fontweight="bold", **txt)
         elif k in ("study", "nocount"):
-            put(x_label + 0.005, y, _clip(r.label, 46), ha="left", **txt)
+            put(x_label + 0.005, y, _clip(r.label, 42), ha="left", **txt)
             put(x_evid, y, r.evidence, ha="left", color="0.25", **txt)
             put(x_counts, y, r.counts, ha="right", **txt)
             if k == "study":
