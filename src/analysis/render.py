@@ -13,6 +13,12 @@ Every ``notebooks/*.ipynb`` is executed with papermill in its own worker process
 
 Guarantees:
 
+* **Data validated first.** When a notebook to be run reads the data folder with
+  ``analysis.load.load_dataset`` (see :func:`reads_dataset`), the folder is validated in
+  this process before any kernel starts. If it has problems, no notebook runs: the
+  ``file:row:column: message`` lines are printed (as ``python -m analysis validate`` gives
+  them), the index shows them, previous reports are kept untouched, nothing is cached,
+  and the exit code is 1.
 * **Nothing half-written.** A notebook renders into ``OUT/.tmp-NAME-xxxx`` and that folder
   replaces ``OUT/NAME`` (atomic exchange of the two names) only when everything succeeded.
   A failure or an interruption (Ctrl-C, SIGTERM, SIGKILL) leaves the previous ``OUT/NAME``
@@ -35,9 +41,9 @@ Guarantees:
   environment, the ``analysis`` package, the home folder) are replaced by relative paths or
   placeholders such as ``<python>``.
 
-Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed; 2 bad command line,
-folder or parameter (nothing was run); 3 output folder locked and ``--no-wait``;
-130 / 143 interrupted by SIGINT / SIGTERM.
+Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed, or the data folder
+has problems (no notebook was run); 2 bad command line, folder or parameter (nothing was
+run); 3 output folder locked and ``--no-wait``; 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
@@ -914,6 +920,8 @@ class Job:
             return f"failed{where}"
         if self.state == "skipped":
             return "skipped (unchanged)"
+        if self.state == "not_run":
+            return "not run (the data folder has problems)"
         return self.state
 
 
@@ -1175,8 +1183,17 @@ def _run(args, stream) -> int:
             # longest first (by the previous render's time; never rendered counts as longest),
             # so the last notebook to finish does not start late
             todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
+            # the data folder is validated here, in this process, before any kernel starts:
+            # a broken file then costs a second, not one failed notebook per kernel
+            problems = None
+            if todo and any(reads_dataset(j.notebook) for j in todo):
+                problems = validate_data(data_dir, stream=sys.stderr)
             jobs_n = max(1, args.jobs or os.cpu_count() or 1)
-            if todo:
+            if problems is not None:
+                for job in todo:
+                    job.state = "not_run"  # no stamp is written: nothing is cached
+                todo = []
+            elif todo:
                 print(
                     f"rendering {len(todo)} of {len(jobs)} notebook(s) into {_term_path(out)} "
                     f"with {min(jobs_n, len(todo))} parallel job(s)",
@@ -1199,6 +1216,9 @@ def _run(args, stream) -> int:
                     "fingerprint": data_fp,
                     "versions": versions,
                     "show_code": options["show_code"],
+                    "validation": None if problems is None else {
+                        "count": len(problems), "problems": problems[:MAX_PROBLEM_LINES],
+                    },
                 },
                 results={j.name: {"state": j.state, "seconds": j.seconds, **j.failure} for j in jobs},
             )
@@ -1213,6 +1233,8 @@ def _run(args, stream) -> int:
 
     failed = [j for j in jobs if j.state == "failed"]
     stream.flush()
+    if problems is not None:
+        print(_validation_text(problems, data_dir, out, [j for j in jobs if j.state == "not_run"]), file=sys.stderr)
     groups: dict[tuple, list[Job]] = {}
     for job in failed:
         f = job.failure
@@ -1220,10 +1242,10 @@ def _run(args, stream) -> int:
     for group in groups.values():
         print(_failure_text(group, out), file=sys.stderr)
     summary = ", ".join(
-        f"{n} {s}" for s, n in ((s, sum(j.state == s for j in jobs)) for s in ("done", "skipped", "failed")) if n
-    )
+        f"{n} {s}" for s, n in ((s, sum(j.state == s for j in jobs)) for s in ("done", "skipped", "failed", "not_run")) if n
+    ).replace("not_run", "not run")
     print(f"{summary}; index: {_term_path(index)}", file=stream)
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_FAILED if failed or problems is not None else EXIT_OK
 
 
 def _is_main_thread() -> bool:
@@ -1254,6 +1276,67 @@ def _is_current(report: Path, key: str) -> bool:
         and (report / f"{name}.ipynb").is_file()
         and (report / f"{name}.html").is_file()
     )
+
+
+MAX_PROBLEM_LINES = 200
+"""Problem lines shown on the terminal and in the index; ``validate`` lists them all."""
+_LOAD_DATASET = re.compile(r"\bload_dataset\s*\(")
+
+
+def reads_dataset(notebook: Path) -> bool:
+    """Whether ``notebook`` loads the data folder with ``analysis.load.load_dataset``.
+
+    The notebook metadata ``{"analysis": {"validate_data": true|false}}`` decides when
+    present; otherwise any code cell calling ``load_dataset(`` counts. Render validates
+    the data folder first (:func:`validate_data`) when a notebook to be run reads it.
+    """
+    meta = _notebook_meta(notebook)
+    if isinstance(meta.get("validate_data"), bool):
+        return meta["validate_data"]
+    nb = json.loads(notebook.read_text(encoding="utf-8"))  # readable: _notebook_meta checked
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            if _LOAD_DATASET.search("".join(source) if isinstance(source, list) else source):
+                return True
+    return False
+
+
+def validate_data(data_dir: Path, stream=None) -> list[str] | None:
+    """Validate ``data_dir`` in this process, as ``python -m analysis validate`` does.
+
+    Returns the ``file:row:column: message`` lines of every problem, or None when the data
+    is valid. A loader crash (a bug, not a data problem) is reported on ``stream`` and
+    returns None: the notebooks then run and their error notebooks show the traceback.
+    """
+    from analysis.load import DataValidationError, load_dataset
+
+    try:
+        load_dataset(data_dir)
+    except DataValidationError as exc:
+        return [str(p) for p in exc.problems] or [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - reported, then the notebooks show it in full
+        print(f"warning: could not validate {_term_path(data_dir)} before rendering "
+              f"({type(exc).__name__}: {exc}); the notebooks will report it", file=stream or sys.stderr)
+    return None
+
+
+def _validation_text(problems: list[str], data_dir: Path, out: Path, jobs: list[Job]) -> str:
+    """The terminal summary when validation stopped the run before any notebook started."""
+    lines = [
+        f"FAILED data folder {_term_path(data_dir)} has {len(problems)} problem(s); "
+        "no notebook was run, previous reports are kept:"
+    ]
+    lines += ["  " + line for line in problems[:MAX_PROBLEM_LINES]]
+    if len(problems) > MAX_PROBLEM_LINES:
+        lines.append(f"  … {len(problems) - MAX_PROBLEM_LINES} more lines "
+                     f"(python -m analysis validate {_term_path(data_dir)} lists them all)")
+    names = [j.notebook.name for j in jobs]
+    lines.append(f"  not run: {', '.join(names)}")
+    kept = [_term_path(out / j.name) for j in jobs if (out / j.name).is_dir()]
+    if kept:
+        lines.append(f"  previous report(s) kept: {', '.join(kept)}")
+    return "\n".join(lines)
 
 
 def _failure_text(jobs: list[Job], out: Path) -> str:

@@ -34,6 +34,7 @@ _STATE_TEXT = {
     "done": ("done", "rendered in this run"),
     "skipped": ("skipped", "unchanged, kept from an earlier run"),
     "failed": ("failed", "failed in this run"),
+    "not_run": ("failed", "not run: the data folder has problems; showing the previous report"),
     None: ("kept", "not selected in this run"),
 }
 
@@ -95,11 +96,29 @@ def _failure_block(name: str, info: dict, out: Path) -> str:
     return "".join(parts)
 
 
+def _validation_block(validation: dict, data, notebooks: list[str], results: dict) -> str:
+    """The data folder's problems when validation stopped the run before any notebook."""
+    problems = validation.get("problems") or []
+    count = validation.get("count", len(problems))
+    not_run = [n for n in notebooks if results.get(n, {}).get("state") == "not_run"]
+    more = f"\n… {count - len(problems)} more (python -m analysis validate lists them all)" \
+        if count > len(problems) else ""
+    return "".join([
+        '<div class="failure" id="data-problems">',
+        f"<h3>Data folder <code>{esc(data)}</code> has {esc(count)} problem(s)</h3>",
+        f"<p>No notebook was run ({esc(', '.join(not_run)) or 'none'}); previous reports are kept.</p>",
+        f"<pre>{esc(chr(10).join(problems) + more)}</pre>",
+        "</div>",
+    ])
+
+
 def _card(name: str, info: dict, out: Path) -> str:
     report = out / name
     state = info.get("state")
     if state == "failed" and not report.is_dir():
         badge, text = "failed", "failed; no earlier report"
+    elif state == "not_run" and not report.is_dir():
+        badge, text = "failed", "not run: the data folder has problems; no earlier report"
     elif not report.is_dir():
         badge, text = "missing", "not rendered yet"
     else:
@@ -144,6 +163,8 @@ def _card(name: str, info: dict, out: Path) -> str:
             lines.append(f'<div class="meta">tables: {links}</div>')
     if state == "failed":
         lines.append(f'<p><a href="#failed-{esc(name)}">see the error</a></p>')
+    elif state == "not_run":
+        lines.append('<p><a href="#data-problems">see the data problems</a></p>')
     lines.append("</div>")
     return "\n".join(lines)
 
@@ -168,12 +189,16 @@ def index_html(out: Path, notebooks: list[str], run: dict, results: dict) -> str
         f'<p class="meta">Run {esc(run.get("date"))} · data folder <code>{esc(run.get("data"))}</code> · '
         f'data fingerprint <code>{esc(str(fp.get("sha256", ""))[:16])}</code></p>',
     ]
-    if failures:
+    validation = run.get("validation")
+    if failures or validation:
         parts.append('<section id="failures"><h2>Failures</h2>')
-        parts.append(
-            f"<p>{len(failures)} notebook(s) failed in this run. Their previous reports, if any, are kept.</p>"
-        )
-        parts += [_failure_block(n, info, out) for n, info in failures]
+        if validation:
+            parts.append(_validation_block(validation, run.get("data"), notebooks, results))
+        if failures:
+            parts.append(
+                f"<p>{len(failures)} notebook(s) failed in this run. Their previous reports, if any, are kept.</p>"
+            )
+            parts += [_failure_block(n, info, out) for n, info in failures]
         parts.append("</section>")
     parts.append('<section id="reports"><h2>Reports</h2><div class="cards">')
     parts += [_card(n, results.get(n, {}), out) for n in notebooks]
@@ -205,7 +230,9 @@ def write_index(out: str | Path, notebooks: list[str], run: dict, results: dict)
     ``notebooks`` are the report names in display order; ``run`` holds ``date``,
     ``parameters``, ``data`` (display name), ``fingerprint`` (from
     :func:`analysis.render.data_fingerprint` with rows), ``versions`` and ``show_code``;
-    ``results`` maps a name to ``{"state": done|skipped|failed, ...failure details}``.
+    ``results`` maps a name to ``{"state": done|skipped|failed|not_run, ...failure details}``;
+    ``run["validation"]``, when the data folder's validation stopped the run before any
+    notebook (state ``not_run``), is ``{"count": N, "problems": [file:row:column: message, ...]}``.
     """
     out = Path(out)
     path = out / "index.html"
