@@ -657,7 +657,43 @@ _HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{#- Markdown made by code (display(Markdown(...))): raw HTML in it is shown as text. -#}
+{% block data_markdown scoped -%}
+{%- set html_value=output.data['text/markdown'] | markdown_output2html | clean_html -%}
+<div class="jp-RenderedHTMLCommon jp-RenderedMarkdown jp-OutputArea-output {{ extra_class }}" data-mime-type="text/markdown">
+{{ html_value }}
+</div>
+{%- endblock data_markdown %}
 """
+
+
+def markdown_output_to_html(source: str) -> str:
+    """HTML of a ``text/markdown`` output, with any raw HTML in it shown as text.
+
+    Markdown outputs are made by code (``display(Markdown(...))``) and often carry data
+    strings; raw HTML there (``<script>``, ``<img onerror=...>`` from a data cell) is
+    escaped instead of interpreted, so it reads as the data says. Markdown cells (the
+    author's prose) keep nbconvert's rendering; both are then sanitised by
+    :func:`clean_html`.
+    """
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    return MarkdownWithMath(renderer=IPythonRenderer(escape=True)).render(source)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escape_markdown(text):
+    """``text`` with every ASCII punctuation character backslash-escaped (CommonMark).
+
+    For data strings put into Markdown by notebook code: ``**bold**``, ``[x](javascript:..)``,
+    ``<script>``, ``$x$`` and bare URLs then show literally, in JupyterLab and in the HTML
+    report alike. Values that are not text (None, NaN, numbers) are returned unchanged.
+    """
+    if not isinstance(text, str):
+        return text
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 _ALLOWED_TAGS = {
@@ -732,7 +768,7 @@ def notebook_to_html(nb, show_code: bool = False, title: str | None = None) -> s
         exclude_output_prompt=True,
         embed_images=True,
         sanitize_html=True,
-        filters={"clean_html": clean_html},
+        filters={"clean_html": clean_html, "markdown_output2html": markdown_output_to_html},
     )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     resources = {"metadata": {"name": title or "report"}}
