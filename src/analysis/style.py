@@ -97,21 +97,92 @@ def apply_style() -> None:
     )
 
 
+#: zlib level of the saved PNGs (lossless at any level): on this project's figures level 3
+#: gives files as small as the default 6 in about half the time
+PNG_COMPRESS_LEVEL = 3
+
+
 def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     """Save ``fig`` as ``output_dir/figures/NAME.png`` and ``.svg``; return both paths.
 
     ``name`` is reduced to a safe file stem (see :func:`analysis.export.safe_stem`), so an
     id from a data file can never write outside ``output_dir/figures``.
+
+    Both files are cropped to the figure's tight bounding box (``bbox_inches="tight"``,
+    ``savefig.pad_inches``). The layout engine (constrained layout) and that box are
+    computed once, at the PNG's dpi, for both files, instead of once more per file in an
+    extra drawing pass; the PNG is the same picture ``savefig(bbox_inches="tight")`` makes.
     """
     from analysis.export import safe_stem
 
     folder = Path(output_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(name)
+    dpi = _savefig_dpi(fig)
+    bbox = _tight_bbox(fig, dpi)
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        fig.set_layout_engine(None)  # the layout is done: keep it for both files
     paths = []
-    for ext in ("png", "svg"):
-        path = folder / f"{stem}.{ext}"
-        meta = {"Date": None} if ext == "svg" else {"Software": None}
-        fig.savefig(path, bbox_inches="tight", metadata=meta)
-        paths.append(path)
+    try:
+        for ext in ("png", "svg"):
+            path = folder / f"{stem}.{ext}"
+            if ext == "png":
+                fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata={"Software": None},
+                            pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
+            else:
+                fig.savefig(path, bbox_inches=bbox, metadata={"Date": None})
+            paths.append(path)
+    finally:
+        if engine is not None:
+            fig.set_layout_engine(engine)
     return paths
+
+
+def _tight_bbox(fig, dpi: float):
+    """The box ``savefig(bbox_inches="tight")`` crops to at ``dpi`` (inches, padded), after
+    running the figure's layout engine at that dpi, as savefig's own first pass does."""
+    import matplotlib as mpl
+
+    original = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.draw_without_rendering()
+        bbox = fig.get_tightbbox()
+    finally:
+        fig.set_dpi(original)
+    pad = mpl.rcParams["savefig.pad_inches"]
+    return bbox.padded(pad)
+
+
+def show_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
+    """Save ``fig`` (:func:`save_figure`), show the saved PNG in the notebook, close ``fig``.
+
+    The notebook shows the very PNG written to ``figures/`` instead of rasterising the
+    figure a third time for its inline copy (matplotlib's inline backend would draw it
+    again at ``figure.dpi``): one rendering per file. It is shown at the size the inline
+    backend would give it (``figure.dpi`` pixels per inch), so at 150 dpi it is sharper,
+    not larger. The image is stored in the notebook as ``image/png``, which nbconvert
+    embeds in the HTML report. Closing the figure stops the inline backend from drawing it
+    again at the end of the cell. Returns the PNG and SVG paths.
+    """
+    import struct
+
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    paths = save_figure(fig, output_dir, name)
+    data = paths[0].read_bytes()
+    px_width = struct.unpack(">I", data[16:20])[0]  # PNG IHDR: width, big-endian
+    scale = mpl.rcParams["figure.dpi"] / _savefig_dpi(fig)
+    display(Image(data=data, format="png", width=max(1, round(px_width * scale))))
+    plt.close(fig)
+    return paths
+
+
+def _savefig_dpi(fig) -> float:
+    import matplotlib as mpl
+
+    dpi = mpl.rcParams["savefig.dpi"]
+    return fig.dpi if dpi == "figure" else float(dpi)

@@ -1,0 +1,92 @@
+"""analysis.style: saving figures (one layout pass for PNG and SVG) and showing the saved PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from analysis import style  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _styled():
+    with matplotlib.rc_context():
+        style.apply_style()
+        yield
+    plt.close("all")
+
+
+def _figure(layout="constrained"):
+    """Text outside the axes on every side: the tight box and the layout both matter."""
+    fig, ax = plt.subplots(figsize=(6, 3), layout=layout)
+    ax.plot([0, 1, 2], [0, 1, 0.5], label="a line with a long label")
+    ax.set_xlabel("months since therapy")
+    ax.set_ylabel("relapse-free (%)")
+    ax.set_title("A title", loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.text(0.0, 0.0, "A caption below the axes, placed at the figure's edge", va="top")
+    return fig
+
+
+def _pixels(source) -> np.ndarray:
+    return np.asarray(Image.open(source))
+
+
+@pytest.mark.parametrize("layout", ["constrained", None])
+def test_saved_png_is_the_picture_savefig_tight_makes(tmp_path, layout):
+    ref = io.BytesIO()
+    fig = _figure(layout)
+    fig.savefig(ref, format="png", bbox_inches="tight")
+    plt.close(fig)
+
+    fig = _figure(layout)
+    engine = fig.get_layout_engine()
+    png, svg = style.save_figure(fig, tmp_path, "fig")
+    assert png == tmp_path / "figures" / "fig.png" and svg == tmp_path / "figures" / "fig.svg"
+    got, want = _pixels(png), _pixels(ref)
+    assert got.shape == want.shape and (got == want).all()
+    # the figure is left as it was: same dpi, same layout engine
+    assert fig.dpi == 100 and fig.get_layout_engine() is engine
+    # the SVG is cropped to the same box (SVG is in points: 72 per inch; PNG at 150 dpi)
+    text = svg.read_text()
+    assert "<text" in text and "A caption below the axes" in text
+    width_pt = float(text.split('width="', 1)[1].split("pt", 1)[0])
+    assert width_pt == pytest.approx(got.shape[1] / 150 * 72, abs=0.5)
+
+
+def test_saved_png_has_no_software_or_date_metadata(tmp_path):
+    png, svg = style.save_figure(_figure(), tmp_path, "fig")
+    assert "Software" not in Image.open(png).info
+    assert "<dc:date>" not in svg.read_text()
+
+
+def test_save_figure_name_cannot_leave_the_figures_folder(tmp_path):
+    png, _ = style.save_figure(_figure(), tmp_path, "../../evil name")
+    assert png.parent == tmp_path / "figures" and png.name == "_.._evil_name.png"
+
+
+def test_show_figure_shows_the_saved_png_at_screen_size_and_closes_the_figure(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    fig = _figure()
+    paths = style.show_figure(fig, tmp_path, "fig")
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+    assert len(shown) == 1
+    image = shown[0]
+    assert image.data == paths[0].read_bytes()  # the file itself, not a second rendering
+    data, meta = image._repr_png_()  # what the notebook stores: base64 image/png + its width
+    assert base64.b64decode(data) == paths[0].read_bytes()
+    px_width = _pixels(paths[0]).shape[1]
+    assert meta == {"width": round(px_width * 100 / 150)}  # figure.dpi / savefig.dpi: the inline size
+    assert not plt.fignum_exists(fig.number)
