@@ -18,8 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pandera.errors
+import pandera.pandas  # noqa: F401
 
 from analysis import schemas, timing
+
+# pandera (~0.3 s, and ~0.1 s more for the built-in checks -- which import hypothesis' strategies
+# -- that it imports on the first validate) is imported with this module rather than in the
+# first load_dataset: a notebook pays for it in its import cell. ``import analysis`` and the
+# command line import this module only when they read data.
+try:
+    import pandera.backends.pandas.builtin_checks  # noqa: F401
+except ImportError:  # pragma: no cover - a pandera that moved it imports it on first use
+    pass
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Largest data file read (bytes); hand-coded tables are far smaller. Validation takes about
@@ -314,8 +325,6 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     Two pandera passes: the first only reads numbers (cells that are not numbers are
     reported and blanked), the second checks everything else on the typed values.
     """
-    import pandera.errors
-
     df = df.copy()
     numeric = [c.name for c in data_file.columns if c.kind in ("int", "float")]
     try:

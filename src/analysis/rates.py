@@ -48,6 +48,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+# statsmodels and scipy.stats (~0.8 s) are imported with this module, not on the first
+# interval: a notebook pays for them in its import cell, and its analysis cells time the
+# analysis. ``import analysis`` does not import this module.
+from scipy import stats
+from scipy.special import expit
+from statsmodels.stats.meta_analysis import combine_effects
+from statsmodels.stats.proportion import proportion_confint
+
 from analysis.schemas import EVIDENCE_LEVELS, SAFETY_OUTCOMES
 from analysis.survival import apply_filters  # noqa: F401  (the filter syntax every notebook shares)
 
@@ -77,8 +85,6 @@ def proportion_ci(events, total, method: str = "clopper-pearson", alpha: float =
     ``method`` is ``clopper-pearson`` (exact) or ``wilson``; anything else raises
     ``ValueError`` (the normal approximation is deliberately not offered).
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     if method not in CI_METHODS:
         raise ValueError(f"ci_method must be one of {sorted(CI_METHODS)}, got {method!r}")
     if not 0 < alpha < 1:
@@ -314,8 +320,6 @@ def transf_ipft_hm(z, ni):
 def back_transform(z, transform: str, ni=None):
     """Proportion from the pooling scale (``plogis`` or ``transf.ipft.hm`` with ``ni``)."""
     if transform == "logit":
-        from scipy.special import expit
-
         return expit(np.asarray(z, dtype=float))
     if transform == "freeman-tukey":
         return transf_ipft_hm(z, ni)
@@ -432,9 +436,6 @@ def rma(yi, vi, method: str = "REML", alpha: float = 0.05, *, threshold: float =
     ``ci_upper``, ``pi_lower``, ``pi_upper``, ``tau2``, ``i2`` (percent), ``h2``, ``q``,
     ``q_df``, ``q_p_value``, ``weights`` (random-effects weights in percent, summing to 100).
     """
-    from scipy import stats
-    from statsmodels.stats.meta_analysis import combine_effects
-
     if method not in POOL_METHODS:
         raise ValueError(f"pool_method must be one of {POOL_METHODS}, got {method!r}")
     yi = np.asarray(yi, dtype=float)
