@@ -608,3 +608,15 @@ def test_text_from_data_is_drawn_literally(ds, tmp_path):
     assert r"F1  ·  lupus $\nocommand_1$ (cost)  ·  female, 40 y" in texts
     compact = tl.plot_timelines(tl.lane_layout(t, compact=True))
     save_figure(compact, tmp_path, "odd_compact")
+
+
+def test_follow_up_not_reported_marker_is_the_mathtext_question_mark_without_mathtext():
+    from matplotlib.markers import MarkerStyle
+
+    ours = tl._mark_style(tl.FOLLOWUP_NOT_REPORTED)["marker"]
+    ref = MarkerStyle("$?$")
+    a = ours.get_path().transformed(ours.get_transform())
+    b = ref.get_path().transformed(ref.get_transform())
+    assert (a.codes == b.codes).all()
+    np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-12)
+    assert np.abs(a.vertices).max() == pytest.approx(0.5)  # centred, larger side 1 (as "$?$")

@@ -37,6 +37,7 @@ calendar link, an undated event) is ``NaN``: listed in the table, not drawn.
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
 import warnings
@@ -908,11 +909,28 @@ def _mark_style(mark: str) -> dict:
         s = dict(EVENT_STYLE["relapse"])
         return {**s, "label": "Relapse of another disease (comorbidity)", "face": "none", "size": 46}
     if mark == FOLLOWUP_NOT_REPORTED:
-        return {"color": OKABE_ITO["black"], "marker": "$?$", "label": "Follow-up not reported", "face": "full",
-                "size": 60}
+        return {"color": OKABE_ITO["black"], "marker": _question_marker(), "label": "Follow-up not reported",
+                "face": "full", "size": 60}
     s = dict(EVENT_STYLE.get(mark, {"color": OKABE_ITO["grey"], "marker": "o", "label": mark}))
     size = {"last_followup": 150, "admission": 60, "remission": 90, "death": 50, "relapse": 55}.get(mark, 40)
     return {**s, "face": "full", "size": size}
+
+
+@functools.lru_cache(maxsize=1)
+def _question_marker():
+    """The marker matplotlib draws for ``"$?$"`` (the same path, to 1e-16), built from the
+    font's glyph without the mathtext parser, whose first use costs ~0.1 s per process."""
+    from matplotlib.markers import MarkerStyle
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
+    text = TextPath((0, 0), "?")
+    bb = text.get_extents()
+    size = max(bb.width, bb.height)
+    # as MarkerStyle("$?$"): centred on the glyph's extents, its larger side 1
+    path = text.transformed(Affine2D().translate(-bb.x0 - 0.5 * bb.width, -bb.y0 - 0.5 * bb.height).scale(1 / size))
+    # a path marker is scaled to 0.5 / (largest |vertex|); undo that so the size is the same
+    return MarkerStyle(path, transform=Affine2D().scale(2 * float(np.max(np.abs(path.vertices)))))
 
 
 def _scale(layout: TimelineLayout) -> float:
