@@ -4,6 +4,7 @@ Each folder is ``_base/`` with one mistake (made by ``tests/bad_data/make_corpus
 docstrings say what the user did) and an ``expected.txt``: the exact
 ``file:row:column: message`` lines, or ``OK`` for exports that must be accepted. The size
 cases (a 50 MB file, a 100,000-character cell) are generated here into ``tmp_path``.
+The same corpus goes through `python -m analysis render` in tests/test_render_corpus.py.
 """
 
 from __future__ import annotations
