@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -538,7 +539,8 @@ def eligibility(rates: pd.DataFrame, include_approximate: bool = True,
                          f"got {min_evidence_level!r}")
     limit = None if min_evidence_level is None else EVIDENCE_LEVELS.index(min_evidence_level)
     reasons = []
-    for r in rates.itertuples():
+    # only the columns read (itertuples over a wide table costs more than the loop)
+    for r in rates[["is_case_report", "has_interval", "approximate", "evidence_level"]].itertuples():
         if r.is_case_report:
             reasons.append("case report")
         elif not r.has_interval:
@@ -573,6 +575,10 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     if subgroup_by is not None and subgroup_by not in rates.columns:
         raise ValueError(f"cannot pool by {subgroup_by!r}: no such column in the rates table")
     reasons = eligibility(rates, include_approximate, min_evidence_level)
+    # only the columns read below: selecting rows of the whole (wide) table per outcome and
+    # subgroup copied every column and cost more than the pooling itself
+    rates = rates[list(dict.fromkeys(["outcome", "events_used", "total_used"]
+                                     + ([subgroup_by] if subgroup_by is not None else [])))]
     if outcomes is not None:
         outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
         rates = rates[rates["outcome"].isin(outcomes)]
@@ -581,9 +587,9 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
 
     def one(sub: pd.DataFrame, outcome: str, label: str, keep_weights: bool):
         why = reasons.loc[sub.index]
-        ok = sub[why == ""]
+        ok = sub[(why == "").to_numpy()]
         k_ok = len(ok)
-        counts = why[why != ""].value_counts()
+        counts = Counter(w for w in why.tolist() if w)  # reasons not to pool, by reason
         st = {"outcome": outcome, "subgroup": label, "rows": len(sub), "k_qualifying": k_ok,
               "case_reports": int(counts.get("case report", 0)),
               "no_counts": int(counts.get("no counts", 0)),
