@@ -328,9 +328,12 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     df = df.copy()
     numeric = [c.name for c in data_file.columns if c.kind in ("int", "float")]
     try:
-        # empty cells as float NaN, so only cells with text in them can fail to read as numbers
-        probe = df.assign(**{c: df[c].astype(object).where(df[c].notna(), float("nan")) for c in numeric})
-        schemas.pandera_schema(data_file, types_only=True).validate(probe, lazy=True)
+        # the number columns only (the others cannot fail this pass); empty cells as float
+        # NaN, so only cells with text in them can fail to read as numbers
+        if numeric:
+            probe = pd.DataFrame({c: df[c].astype(object).where(df[c].notna(), float("nan")) for c in numeric},
+                                 index=df.index)
+            schemas.pandera_schema(data_file, types_only=True).validate(probe, lazy=True)
     except pandera.errors.SchemaErrors as err:
         seen = set()
         for rec in err.failure_cases.itertuples(index=False):

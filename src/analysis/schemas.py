@@ -327,15 +327,11 @@ def pandera_schema(data_file: DataFile, refs: dict[str, set] | None = None, type
 
     refs = refs or {}
     columns = {}
-    if types_only:  # first pass: which cells cannot be read as numbers
+    if types_only:  # first pass: which cells cannot be read as numbers (number columns only)
         for col in data_file.columns:
-            numeric = col.kind in ("int", "float")
-            columns[col.name] = pa.Column(
-                # text columns: no dtype check (cells are str or NA as read); checking str on
-                # cells with NA costs pandera a failure report per column
-                ("Int64" if col.kind == "int" else float) if numeric else None,
-                nullable=True, coerce=numeric, required=True,
-            )
+            if col.kind in ("int", "float"):
+                columns[col.name] = pa.Column("Int64" if col.kind == "int" else float,
+                                              nullable=True, coerce=True, required=True)
         return pa.DataFrameSchema(columns, name=data_file.name)
     for col in data_file.columns:
         checks = []
