@@ -23,14 +23,11 @@ import pandera.pandas  # noqa: F401
 
 from analysis import schemas, timing
 
-# pandera (~0.3 s, and ~0.1 s more for the built-in checks -- which import hypothesis' strategies
-# -- that it imports on the first validate) is imported with this module rather than in the
-# first load_dataset: a notebook pays for it in its import cell. ``import analysis`` and the
-# command line import this module only when they read data.
-try:
-    import pandera.backends.pandas.builtin_checks  # noqa: F401
-except ImportError:  # pragma: no cover - a pandera that moved it imports it on first use
-    pass
+# pandera (~0.3 s) is imported with this module rather than in the first load_dataset, and so
+# are the backends it imports and registers on its first validate (~0.15 s more, hypothesis'
+# strategies among them): a notebook pays for them in its import cell. ``import analysis``
+# and the command line import this module only when they read data.
+pandera.pandas.DataFrameSchema({"x": pandera.pandas.Column(str)}).validate(pd.DataFrame({"x": ["x"]}))
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Largest data file read (bytes); hand-coded tables are far smaller. Validation takes about
