@@ -175,24 +175,32 @@ def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
         outcomes = [outcomes]
     rows: list[Row] = []
     records = rates.to_dict("index")
+    # rows are selected by position in plain arrays (pandas selections of the wide rates table
+    # per outcome and subgroup cost more than building the rows)
+    index = rates.index
+    outcome_all = rates["outcome"].to_numpy(dtype=object, na_value=None)
+    case_all = rates["is_case_report"].to_numpy(dtype=bool)
+    has_all = rates["has_interval"].to_numpy(dtype=bool)
+    keys_all = (rates[subgroup_by].astype("string").fillna("(not given)").to_numpy(dtype=object)
+                if subgroup_by is not None and subgroup_by in rates.columns else None)
     for outcome in outcomes:
-        sel = rates[rates["outcome"] == outcome]
-        if sel.empty:
+        sel = np.flatnonzero(outcome_all == outcome)
+        if not len(sel):
             continue
         if rows:
             rows.append(Row("blank"))
         rows.append(Row("section", label=OUTCOME_LABELS.get(outcome, str(outcome).replace("_", " ").capitalize())))
-        cohort = sel[~sel["is_case_report"] & sel["has_interval"]]
-        if subgroup_by is not None and subgroup_by in cohort.columns:
-            keys = cohort[subgroup_by].astype("string").fillna("(not given)")
-            groups = [(str(g), cohort[keys == g]) for g in sorted(pd.unique(keys))]
+        cohort = sel[~case_all[sel] & has_all[sel]]
+        if keys_all is not None:
+            keys = keys_all[cohort]
+            groups = [(str(g), cohort[keys == g]) for g in sorted(set(keys))]
         else:
             groups = [(OVERALL, cohort)]
         for g, sub in groups:
             if subgroup_by is not None:
                 rows.append(Row("header", label=f"{subgroup_by.replace('_', ' ')}: {g}"))
-            w = weights.reindex(sub.index)
-            for idx in sub.index:  # the order of the data file, as R meta does by default
+            w = weights.reindex(index[sub])
+            for idx in index[sub]:  # the order of the data file, as R meta does by default
                 rows.extend(_study_rows(records[idx], float(w.get(idx, math.nan)), show_definition))
             prow = pooled[(pooled["outcome"] == outcome) & (pooled["subgroup"] == g)] if len(pooled) else pooled
             if len(prow):
@@ -211,15 +219,15 @@ def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
             srow = status[(status["outcome"] == outcome) & (status["subgroup"] == OVERALL)]
             if len(srow) and not srow.iloc[0]["pooled"]:
                 rows.append(Row("note", label="All studies: " + srow.iloc[0]["reason"]))
-        cases = sel[sel["is_case_report"]]
+        cases = sel[case_all[sel]]
         if len(cases):
             rows.append(Row("header", label="Case reports (shown, never pooled)"))
-            for idx in cases.index:
+            for idx in index[cases]:
                 rows.extend(_study_rows(records[idx], math.nan, show_definition))
-        nocount = sel[~sel["is_case_report"] & ~sel["has_interval"]]
+        nocount = sel[~case_all[sel] & ~has_all[sel]]
         if len(nocount):
             rows.append(Row("header", label="Reported without counts (no interval)"))
-            for idx in nocount.index:
+            for idx in index[nocount]:
                 rows.extend(_study_rows(records[idx], math.nan, show_definition))
     return rows
 

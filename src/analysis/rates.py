@@ -575,40 +575,44 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     if subgroup_by is not None and subgroup_by not in rates.columns:
         raise ValueError(f"cannot pool by {subgroup_by!r}: no such column in the rates table")
     reasons = eligibility(rates, include_approximate, min_evidence_level)
-    # only the columns read below: selecting rows of the whole (wide) table per outcome and
-    # subgroup copied every column and cost more than the pooling itself
-    rates = rates[list(dict.fromkeys(["outcome", "events_used", "total_used"]
-                                     + ([subgroup_by] if subgroup_by is not None else [])))]
     if outcomes is not None:
         outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
         rates = rates[rates["outcome"].isin(outcomes)]
     pooled_rows, status_rows = [], []
     weights = pd.Series(np.nan, index=rates.index, dtype=float)
+    # rows are selected by position in plain arrays: pandas selections of the (wide) rates
+    # table per outcome and subgroup cost far more than the pooling itself
+    why_all = reasons.loc[rates.index].to_numpy(dtype=object)
+    outcome_all = rates["outcome"].to_numpy(dtype=object, na_value=None)
+    events_all = rates["events_used"].to_numpy(dtype=float)
+    total_all = rates["total_used"].to_numpy(dtype=float)
+    group_all = (rates[subgroup_by].astype("string").fillna("(not given)").to_numpy(dtype=object)
+                 if subgroup_by is not None else None)
 
-    def one(sub: pd.DataFrame, outcome: str, label: str, keep_weights: bool):
-        why = reasons.loc[sub.index]
-        ok = sub[(why == "").to_numpy()]
+    def one(pos: np.ndarray, outcome: str, label: str, keep_weights: bool):
+        why = why_all[pos]
+        ok = pos[why == ""]
         k_ok = len(ok)
-        counts = Counter(w for w in why.tolist() if w)  # reasons not to pool, by reason
-        st = {"outcome": outcome, "subgroup": label, "rows": len(sub), "k_qualifying": k_ok,
+        counts = Counter(w for w in why if w)  # reasons not to pool, by reason
+        st = {"outcome": outcome, "subgroup": label, "rows": len(pos), "k_qualifying": k_ok,
               "case_reports": int(counts.get("case report", 0)),
               "no_counts": int(counts.get("no counts", 0)),
               "approximate_excluded": int(counts.get("approximate", 0)),
               "low_evidence_excluded": int(sum(v for k_, v in counts.items() if k_.startswith("evidence"))),
               "pooled": False, "reason": ""}
         if k_ok < min_studies:
-            if k_ok == 0 and st["case_reports"] == len(sub):
+            if k_ok == 0 and st["case_reports"] == len(pos):
                 st["reason"] = "not pooled: only case reports, which are never pooled"
             else:
                 st["reason"] = (f"not pooled: {k_ok} {'study qualifies' if k_ok == 1 else 'studies qualify'}, "
                                 f"fewer than the minimum of {min_studies}")
             status_rows.append(st)
             return
-        res = pool_proportions(ok["events_used"], ok["total_used"], method, transform, alpha)
+        res = pool_proportions(events_all[ok], total_all[ok], method, transform, alpha)
         st["pooled"], st["reason"] = True, f"pooled {k_ok} studies"
         status_rows.append(st)
         if keep_weights:
-            weights.loc[ok.index] = res["weights"]
+            weights.iloc[ok] = res["weights"]
         pooled_rows.append({
             "subgroup": label, "outcome": outcome, "k": res["k"], "total": res["total"],
             "pooled": res["estimate"], "ci_lower": res["ci_lower"], "ci_upper": res["ci_upper"],
@@ -618,14 +622,15 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
         })
 
     for outcome in pd.unique(rates["outcome"].dropna()):
-        rows = rates[rates["outcome"] == outcome]
+        rows = np.flatnonzero(outcome_all == outcome)
         if subgroup_by is None:
             one(rows, outcome, OVERALL, True)
             continue
-        groups = rows[subgroup_by].astype("string").fillna("(not given)")
-        for g in sorted(pd.unique(groups)):
+        groups = group_all[rows]
+        labels = sorted(set(groups))
+        for g in labels:
             one(rows[groups == g], outcome, str(g), True)
-        if overall and groups.nunique() > 1:
+        if overall and len(labels) > 1:
             one(rows, outcome, OVERALL, False)
     pooled = pd.DataFrame(pooled_rows, columns=POOLED_COLUMNS)
     for col in POOLED_COLUMNS:
