@@ -45,7 +45,8 @@ def _pixels(source) -> np.ndarray:
 def test_saved_png_is_the_picture_savefig_tight_makes(tmp_path, layout):
     ref = io.BytesIO()
     fig = _figure(layout)
-    fig.savefig(ref, format="png", bbox_inches="tight")
+    fig.savefig(ref, format="png", bbox_inches="tight", metadata={"Software": None},
+                pil_kwargs={"compress_level": style.PNG_COMPRESS_LEVEL})
     plt.close(fig)
 
     fig = _figure(layout)
@@ -54,6 +55,7 @@ def test_saved_png_is_the_picture_savefig_tight_makes(tmp_path, layout):
     assert png == tmp_path / "figures" / "fig.png" and svg == tmp_path / "figures" / "fig.svg"
     got, want = _pixels(png), _pixels(ref)
     assert got.shape == want.shape and (got == want).all()
+    assert png.read_bytes() == ref.getvalue()  # the very file savefig writes (pixels compressed aside)
     # the figure is left as it was: same dpi, same layout engine
     assert fig.dpi == 100 and fig.get_layout_engine() is engine
     # the SVG is cropped to the same box (SVG is in points: 72 per inch; PNG at 150 dpi)

@@ -113,6 +113,8 @@ def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     computed once, at the PNG's dpi, for both files, instead of once more per file in an
     extra drawing pass; the PNG is the same picture ``savefig(bbox_inches="tight")`` makes.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from analysis.export import safe_stem
 
     folder = Path(output_dir) / "figures"
@@ -123,20 +125,39 @@ def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     engine = fig.get_layout_engine()
     if engine is not None:
         fig.set_layout_engine(None)  # the layout is done: keep it for both files
-    paths = []
+    png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
     try:
-        for ext in ("png", "svg"):
-            path = folder / f"{stem}.{ext}"
-            if ext == "png":
-                fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata={"Software": None},
-                            pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
-            else:
-                fig.savefig(path, bbox_inches=bbox, metadata={"Date": None})
-            paths.append(path)
+        with ThreadPoolExecutor(max_workers=1) as encoder:
+            written = _write_png(fig, png, dpi, bbox, encoder)
+            fig.savefig(svg, bbox_inches=bbox, metadata={"Date": None})
+            written.result()
     finally:
         if engine is not None:
             fig.set_layout_engine(engine)
-    return paths
+    return [png, svg]
+
+
+def _write_png(fig, path: Path, dpi: float, bbox, encoder):
+    """Draw ``fig`` for the PNG here; compress the pixels on ``encoder`` (Pillow releases the
+    GIL while it compresses, so the SVG is drawn meanwhile). The file is the one
+    ``savefig(path, dpi=dpi, bbox_inches=bbox)`` writes: the same pixels through the same
+    ``matplotlib.image.imsave`` call. Returns a future (``.result()`` raises its errors)."""
+    import io
+
+    import matplotlib as mpl
+    import numpy as np
+
+    meta, pil = {"Software": None}, {"compress_level": PNG_COMPRESS_LEVEL}
+    raw = io.BytesIO()
+    fig.savefig(raw, format="rgba", dpi=dpi, bbox_inches=bbox)
+    width, height = int(bbox.width * dpi), int(bbox.height * dpi)  # the canvas savefig drew
+    data = raw.getbuffer()
+    if len(data) != width * height * 4:  # not the size expected: let savefig draw it again
+        fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata=meta, pil_kwargs=pil)
+        return encoder.submit(lambda: None)
+    rgba = memoryview(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4))
+    return encoder.submit(mpl.image.imsave, path, rgba, format="png", origin="upper", dpi=dpi,
+                          metadata=meta, pil_kwargs=pil)
 
 
 def _tight_bbox(fig, dpi: float):
