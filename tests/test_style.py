@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 
 import matplotlib
+import matplotlib.image
 
 matplotlib.use("Agg")
 
@@ -92,3 +94,31 @@ def test_show_figure_shows_the_saved_png_at_screen_size_and_closes_the_figure(tm
     px_width = _pixels(paths[0]).shape[1]
     assert meta == {"width": round(px_width * 100 / 150)}  # figure.dpi / savefig.dpi: the inline size
     assert not plt.fignum_exists(fig.number)
+
+
+def test_png_falls_back_to_savefig_when_the_drawn_size_is_not_the_expected_one(tmp_path, monkeypatch):
+    import builtins
+
+    ref = io.BytesIO()
+    fig = _figure()
+    fig.savefig(ref, format="png", bbox_inches="tight", metadata={"Software": None},
+                pil_kwargs={"compress_level": style.PNG_COMPRESS_LEVEL})
+    plt.close(fig)
+    # a canvas size one pixel off what savefig drew: the pixels cannot be used as they are
+    monkeypatch.setattr(style, "int", lambda x: builtins.int(x) + 1, raising=False)
+    threads = []
+    imsave = matplotlib.image.imsave
+    monkeypatch.setattr(matplotlib.image, "imsave",
+                        lambda *a, **k: threads.append(threading.current_thread()) or imsave(*a, **k))
+    png, _ = style.save_figure(_figure(), tmp_path, "fig")
+    assert threads == [threading.main_thread()]  # written by savefig itself, not by the encoder thread
+    assert png.read_bytes() == ref.getvalue()
+
+
+def test_png_is_compressed_on_a_worker_thread(tmp_path, monkeypatch):
+    threads = []
+    imsave = matplotlib.image.imsave
+    monkeypatch.setattr(matplotlib.image, "imsave",
+                        lambda *a, **k: threads.append(threading.current_thread()) or imsave(*a, **k))
+    style.save_figure(_figure(), tmp_path, "fig")
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
