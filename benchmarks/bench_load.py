@@ -24,7 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "tests" / "bad_data" / "_base"
-RESULTS = ROOT / "benchmarks" / "results.md"
+from results_file import append_entry  # noqa: E402
+
+INTRO = ("`benchmarks/bench_load.py`: `python -m analysis validate` in a fresh process on "
+            "the corpus's valid base repeated to an events file of 1, 5 and 10 MB (three events per patient, "
+            "dates and offsets), then a 50 MB file, which the size limit refuses before reading. Times grow "
+            "linearly with the number of events; a shared machine inflates wall time.")
 HEADING = "## Loading and validation"
 
 
@@ -109,19 +114,7 @@ def main() -> int:
              f"{os.cpu_count()} CPU(s), load average {load:.2f} at the end)\n\n"
              f"Limit: {MAX_FILE_BYTES // 2**20} MB per file (`analysis.load.MAX_FILE_BYTES`).\n\n"
              + "\n".join(lines) + "\n")
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if HEADING not in text:
-        text = text.rstrip("\n") + (
-            f"\n\n{HEADING}\n\n`benchmarks/bench_load.py`: `python -m analysis validate` in a fresh process on "
-            "the corpus's valid base repeated to an events file of 1, 5 and 10 MB (three events per patient, "
-            "dates and offsets), then a 50 MB file, which the size limit refuses before reading. Times grow "
-            "linearly with the number of events; a shared machine inflates wall time.\n")
-    start = text.index(HEADING)
-    nxt = text.find("\n## ", start + len(HEADING))
-    end = len(text) if nxt == -1 else nxt
-    text = text[:end].rstrip("\n") + "\n" + block + text[end:]
-    RESULTS.write_text(text, encoding="utf-8")
-    print(f"appended to {RESULTS}")
+    append_entry(HEADING, INTRO, block)
     return 0
 
 

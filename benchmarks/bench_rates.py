@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RESULTS = Path(__file__).resolve().parent / "results.md"
+from results_file import append_entry  # noqa: E402
 
 
 def _mpl_version() -> str:
@@ -106,25 +106,15 @@ def run(n_studies: int, n_groups: int, rows_per_page: int) -> dict:
 
 
 def record(summary: str, lines: list[str]) -> None:
-    """Write the run into benchmarks/results.md as its "## Rates" section (replacing the last one)."""
+    """Append the run to benchmarks/results.md under "## Rates"."""
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    section = (
-        "## Rates\n\n`benchmarks/bench_rates.py`: per-study intervals, pooled table and paginated forest "
-        "plot for 1,000 synthetic studies in 10 subgroups; target <= 5 s. Wall time is inflated when other "
-        "programs share the machine; CPU time is this process alone. matplotlib draws text glyph by glyph, "
-        "so rasterizing thousands of text cells to PNG dominates; SVG keeps text as text.\n\n"
-        f"### {stamp} (Python {platform.python_version()}, matplotlib {_mpl_version()}, {platform.machine()})\n\n"
-        + summary.replace("\n", "  \n") + ".\n\n" + "\n".join(lines) + "\n")
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    head, sep, tail = text.partition("## Rates")
-    if sep:
-        nxt = tail.find("\n## ")
-        rest = "" if nxt < 0 else tail[nxt + 1:]
-        text = head + section + ("\n" + rest if rest else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-    print(f"recorded in {RESULTS}")
+    intro = ("`benchmarks/bench_rates.py`: per-study intervals, pooled table and paginated forest "
+             "plot for 1,000 synthetic studies in 10 subgroups; target <= 5 s. Wall time is inflated when other "
+             "programs share the machine; CPU time is this process alone. matplotlib draws text glyph by glyph, "
+             "so rasterizing thousands of text cells to PNG dominates; SVG keeps text as text.")
+    entry = (f"### {stamp} (Python {platform.python_version()}, matplotlib {_mpl_version()}, {platform.machine()})\n\n"
+             + summary.replace("\n", "  \n") + ".\n\n" + "\n".join(lines) + "\n")
+    append_entry("## Rates", intro, entry)
 
 
 def main(argv=None) -> int:

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "results.md"
+from results_file import append_entry  # noqa: E402
 HEAD = "## Rendering"
 
 
@@ -174,20 +174,11 @@ def main(argv=None) -> int:
 
 def record(lines: list[str]) -> None:
     """Append ``lines`` to the Rendering section of results.md (created if missing)."""
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    entry = "\n".join(lines) + "\n"
-    if HEAD in text:
-        start = text.index(HEAD) + len(HEAD)
-        nxt = text.find("\n## ", start)
-        section = text[start:] if nxt < 0 else text[start:nxt]
-        new = section.rstrip("\n") + "\n\n" + entry
-        text = text[:start] + new + ("" if nxt < 0 else "\n" + text[nxt + 1:])
-    else:
-        text = (text.rstrip("\n") + f"\n\n{HEAD}\n\n`benchmarks/bench_render.py`: all notebooks rendered with "
-                "`--jobs` = cores against the same notebooks executed one after another with plain papermill, "
-                "in the same run; then a re-render with unchanged inputs. Two cores shared with other "
-                "processes make the ratio noisy; kernel start-up and imports dominate each notebook.\n\n" + entry)
-    RESULTS.write_text(text, encoding="utf-8")
+    intro = ("`benchmarks/bench_render.py`: all notebooks rendered with "
+             "`--jobs` = cores against the same notebooks executed one after another with plain papermill, "
+             "in the same run; then a re-render with unchanged inputs. Two cores shared with other "
+             "processes make the ratio noisy; kernel start-up and imports dominate each notebook.")
+    append_entry(HEAD, intro, "\n".join(lines))
 
 
 if __name__ == "__main__":

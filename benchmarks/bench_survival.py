@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RESULTS = Path(__file__).resolve().parent / "results.md"
+from results_file import append_entry  # noqa: E402
 HEADING = "## Survival"
 
 
@@ -182,20 +182,14 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     if not args.no_record:
         stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        if HEADING not in text:
-            text = (text.rstrip("\n") + f"\n\n{HEADING}\n\n`benchmarks/bench_survival.py`: Kaplan-Meier "
-                    "fit and tables on a million rows, the figure, memory, R survfit on the same "
-                    "file, Guyot reconstruction. Machine load from other processes inflates the "
-                    "times; best-of-N is the fairer figure.\n")
-        entry = (f"\n### {stamp} (Python {platform.python_version()}, {platform.machine()}, "
-                 f"load average {Path('/proc/loadavg').read_text().split()[0] if Path('/proc/loadavg').exists() else '?'})\n\n"
+        intro = ("`benchmarks/bench_survival.py`: Kaplan-Meier "
+                 "fit and tables on a million rows, the figure, memory, R survfit on the same "
+                 "file, Guyot reconstruction. Machine load from other processes inflates the "
+                 "times; best-of-N is the fairer figure.")
+        loadavg = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+        entry = (f"### {stamp} (Python {platform.python_version()}, {platform.machine()}, load average {loadavg})\n\n"
                  f"{summary}.\n\n" + "\n".join(lines) + "\n")
-        head, sep, tail = text.partition(HEADING)
-        nxt = tail.find("\n## ", 1)
-        tail = tail + entry if nxt < 0 else tail[:nxt].rstrip("\n") + "\n" + entry + tail[nxt:]
-        RESULTS.write_text(head + sep + tail, encoding="utf-8")
-        print(f"appended to {RESULTS}")
+        append_entry(HEADING, intro, entry)
     return 0 if all(ok.values()) else 1
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results.md"
+from results_file import append_entry  # noqa: E402
 EVENTS_PER_PATIENT = 12
 REPEATS = 3
 INTRO = (
@@ -212,18 +212,7 @@ def main(argv=None) -> int:
     ]
     print("\n".join(lines))
     if not args.no_record:
-        text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        head = "## Timelines"
-        entry = "\n".join(lines) + "\n"
-        if head in text:
-            start = text.index(head) + len(head)
-            nxt = text.find("\n## ", start)
-            section = text[start:] if nxt < 0 else text[start:nxt]
-            new_section = section.rstrip("\n") + "\n" + entry
-            text = text[:start] + new_section + ("" if nxt < 0 else "\n" + text[nxt + 1:])
-        else:
-            text = text.rstrip("\n") + f"\n\n{head}\n\n" + INTRO + "\n\n" + entry
-        RESULTS.write_text(text, encoding="utf-8")
+        append_entry("## Timelines", INTRO, "\n".join(lines))
     return 0
 
 
