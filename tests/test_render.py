@@ -593,6 +593,59 @@ def test_show_code_includes_the_code(rendered):
     assert '<span class="n">data_dir</span> <span class="o">=</span> <span class="s2">"../../data"</span>' in shown
 
 
+def test_figures_keep_their_text_alternative_in_the_html_escaped():
+    """show_figure stores an ``alt`` with each image (from titles that may carry data
+    strings); the report writes it on the <img>, escaped; an image without one gets
+    nbconvert's placeholder instead of none."""
+    render._fast_nbformat_import()
+    import base64
+
+    import nbformat
+
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+    alt = 'Lupus "over 200" <img src=x onerror=alert(1)> & more'
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("show", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png},
+                               metadata={"image/png": {"alt": alt, "width": 640}}),
+        nbformat.v4.new_output("display_data", data={"image/png": png}),
+    ])])
+    page = render.notebook_to_html(nb, title="alt")
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        found: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.found.append(dict(attrs))
+
+    parser = Images()
+    parser.found = []
+    parser.feed(page)
+    assert [i.get("alt") for i in parser.found] == [alt, "No description has been provided for this image"]
+    assert parser.found[0]["width"] == "640"
+    assert "<img src=x" not in page  # the data string stays an attribute value, escaped
+
+
+@pytest.mark.slow
+def test_the_reused_exporter_keeps_each_notebooks_title_and_code_setting(rendered):
+    """notebook_to_html reuses one warm nbconvert exporter per show_code setting (the main
+    process converts every notebook): nothing of one conversion leaks into the next."""
+    render._fast_nbformat_import()
+    import nbformat
+
+    _, _, out, _ = rendered
+    nb = nbformat.read(out / "figures" / "figures.ipynb", as_version=4)
+    first = render.notebook_to_html(nb, title="first <report>")
+    shown = render.notebook_to_html(nb, show_code=True, title="second")
+    again = render.notebook_to_html(nb, title="third")
+    assert "<title>first &lt;report&gt;</title>" in first and "<title>third</title>" in again
+    assert "first &lt;report" not in again and "save_figure" not in again and "save_figure" in shown
+    assert first.replace("first &lt;report&gt;", "third") == again
+    assert render._html_exporter(False) is render._html_exporter(False)
+    assert render._html_exporter(True) is not render._html_exporter(False)
+
+
 @pytest.mark.slow
 def test_parameters_stay_values_never_code(rendered):
     base, _, out, _ = rendered

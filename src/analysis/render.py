@@ -52,6 +52,7 @@ import argparse
 import contextlib
 import datetime as _dt
 import fnmatch
+import functools
 import hashlib
 import json
 import math
@@ -657,6 +658,18 @@ _HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{#- Images keep their text alternative (IPython's Image(alt=...), analysis.style.show_figure). -#}
+{% block data_png scoped -%}
+{%- set alt=output | get_metadata('alt', 'image/png') -%}
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- if alt %} alt="{{ alt | escape_html }}"{% endif %}
+{%- if width is not none %} width="{{ width | escape_html }}"{% endif %}
+{%- if height is not none %} height="{{ height | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png %}
 {#- Markdown made by code (display(Markdown(...))): raw HTML in it is shown as text. -#}
 {% block data_markdown scoped -%}
 {%- set html_value=output.data['text/markdown'] | markdown_output2html | clean_html -%}
@@ -746,7 +759,16 @@ def notebook_to_html(nb, show_code: bool = False, title: str | None = None) -> s
     ``<script>``, event handlers and ``javascript:`` links are shown as text or dropped, so a
     data string that reaches Markdown or an HTML output cannot run in the reader's browser.
     Cells tagged ``remove-cell`` / ``remove-input`` / ``remove-output`` are honoured.
+
+    The exporter is made once per process and ``show_code`` and reused: nbconvert's first
+    conversion compiles its templates and Markdown/CSS regular expressions (~0.5 s).
     """
+    body, _ = _html_exporter(bool(show_code)).from_notebook_node(nb, resources={"metadata": {"name": title or "report"}})
+    return body
+
+
+@functools.lru_cache(maxsize=2)
+def _html_exporter(show_code: bool):
     _fast_nbformat_import()
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -771,9 +793,7 @@ def notebook_to_html(nb, show_code: bool = False, title: str | None = None) -> s
         filters={"clean_html": clean_html, "markdown_output2html": markdown_output_to_html},
     )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
-    resources = {"metadata": {"name": title or "report"}}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    return body
+    return exporter
 
 
 # --------------------------------------------------------------------------- worker (child process)
@@ -903,14 +923,8 @@ def _worker_main(spec_path: str) -> int:
         error = scrub(error, replacements)
         _emit(event="failed", cell=cell, cells=ncells, notebook_saved=out_nb.exists(), **error)
         return 1
-    try:
-        html = notebook_to_html(nb, show_code=spec["show_code"], title=name)
-        (tmp / f"{name}.html").write_text(html, encoding="utf-8")
-    except Exception as exc:
-        _emit(event="failed", cell=None, cells=None, notebook_saved=False,
-              ename=type(exc).__name__, evalue=f"HTML conversion failed: {exc}")
-        return 1
-    _emit(event="done", seconds=round(time.monotonic() - started, 2))
+    # the HTML is written by the main process (write_html), whose nbconvert is already warm
+    _emit(event="executed", seconds=round(time.monotonic() - started, 2))
     return 0
 
 
@@ -943,9 +957,12 @@ class Job:
     buffer: bytes = b""
     log: object = None
     started: float = 0.0
+    executed: bool = False  # the worker ran the notebook and saved it; the HTML is next
 
     def status(self) -> str:
         if self.state == "running":
+            if self.executed:
+                return "writing HTML"
             if self.cells:
                 return f"running cell {self.cell} of {self.cells}"
             return "starting kernel"
@@ -1059,9 +1076,8 @@ def _handle_message(job: Job, message: dict) -> None:
     event = message.get("event")
     if event == "cell":
         job.cell, job.cells = message["i"], message["n"]
-    elif event == "done":
-        job.state = "done"
-        job.seconds = time.monotonic() - job.started
+    elif event == "executed":
+        job.executed = True
     elif event == "failed":
         job.state = "failed"
         job.seconds = time.monotonic() - job.started
@@ -1086,8 +1102,29 @@ def _worker_stderr_tail(job: Job, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def _finish(job: Job, out: Path, stamp: dict) -> None:
-    """After the worker exited: swap the report in, or file the failure."""
+def write_html(job: Job, show_code: bool) -> None:
+    """Convert the notebook the worker executed into ``NAME.html`` beside it (in this process,
+    whose nbconvert is warm after the first notebook: see :func:`notebook_to_html`)."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(job.tmp / f"{job.name}.ipynb", as_version=4)
+        html = notebook_to_html(nb, show_code=show_code, title=job.name)
+        (job.tmp / f"{job.name}.html").write_text(html, encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - reported as the notebook's failure
+        job.state = "failed"
+        job.failure = {"cell": None, "cells": None, "notebook_saved": False, "ename": type(exc).__name__,
+                       "evalue": f"HTML conversion failed: {exc}"}
+    else:
+        job.state = "done"
+    job.seconds = time.monotonic() - job.started
+
+
+def _finish(job: Job, out: Path, stamp: dict, show_code: bool = False) -> None:
+    """After the worker exited: write the HTML, swap the report in, or file the failure."""
+    if job.state == "running" and job.executed and job.proc.returncode == 0:
+        write_html(job, show_code)
+        stamp = stamp | {"seconds": round(job.seconds, 2)}
     if job.state == "running":  # worker died without a final message
         job.state = "failed"
         job.seconds = time.monotonic() - job.started
@@ -1137,17 +1174,27 @@ def _kill_workers(jobs: list[Job]) -> None:
 def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress) -> None:
     env = _worker_env(Path(__file__).resolve().parent.parent)
     jobs_n = max(1, args.jobs or os.cpu_count() or 1)
+    show_code = bool(getattr(args, "show_code", False))
     queue = list(todo)
-    running: list[Job] = []
+    running: list[Job] = []  # worker process alive
+    exited: list[Job] = []  # worker gone; HTML and swap still to do, here
     sel = selectors.DefaultSelector()
     try:
-        while queue or running:
+        while queue or running or exited:
+            # a slot frees when its worker exits, so the next kernel starts before this
+            # process writes the finished notebook's HTML
             while queue and len(running) < jobs_n:
                 job = queue.pop(0)
                 _start_worker(job, out, data_dir, notebooks_dir, args, env)
                 sel.register(job.proc.stdout, selectors.EVENT_READ, job)
                 running.append(job)
                 progress.update()
+            if exited:
+                job = exited.pop(0)
+                _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()},
+                        show_code)
+                progress.update()
+                continue
             for keyobj, _ in sel.select(timeout=0.5):
                 job = keyobj.data
                 data = os.read(keyobj.fd, 65536)
@@ -1157,11 +1204,11 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                     sel.unregister(keyobj.fileobj)
                     keyobj.fileobj.close()
                     job.proc.wait()
-                    _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
                     running.remove(job)
+                    exited.append(job)
             progress.update()
     except BaseException:
-        _kill_workers(running + queue)
+        _kill_workers(running + queue + exited)
         raise
     finally:
         sel.close()
