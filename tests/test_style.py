@@ -92,8 +92,36 @@ def test_show_figure_shows_the_saved_png_at_screen_size_and_closes_the_figure(tm
     data, meta = image._repr_png_()  # what the notebook stores: base64 image/png + its width
     assert base64.b64decode(data) == paths[0].read_bytes()
     px_width = _pixels(paths[0]).shape[1]
-    assert meta == {"width": round(px_width * 100 / 150)}  # figure.dpi / savefig.dpi: the inline size
+    # figure.dpi / savefig.dpi: the inline size; the text alternative for the report's <img>
+    assert meta == {"width": round(px_width * 100 / 150),
+                    "alt": "A title. x axis: months since therapy; y axis: relapse-free (%)"}
     assert not plt.fignum_exists(fig.number)
+
+
+def test_show_figure_takes_an_explicit_text_alternative(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    style.show_figure(_figure(), tmp_path, "fig", alt="Two patients relapse-free at 4 and 5 years")
+    assert shown[0]._repr_png_()[1]["alt"] == "Two patients relapse-free at 4 and 5 years"
+
+
+def test_figure_alt_text_names_the_title_and_the_axes():
+    fig = plt.figure()
+    assert style.figure_alt_text(fig) == "Figure"  # nothing to say: a placeholder, never empty
+    fig.text(0.1, 0.9, "Forest  plot\n(page 1 of 2)")  # the forest plot's title is a figure text
+    assert style.figure_alt_text(fig) == "Forest plot (page 1 of 2)"
+    ax = fig.add_subplot(2, 1, 1)
+    ax.set_title("Counts per item")  # an axes title comes before a figure text (often a caption)
+    ax.set_xlabel("item id")
+    ax2 = fig.add_subplot(2, 1, 2)
+    ax2.set_xlabel("item id")  # the same labels twice are said once
+    assert style.figure_alt_text(fig) == "Counts per item. x axis: item id"
+    ax2.set_ylabel("count")
+    fig.suptitle("Survival by therapy")  # the suptitle wins
+    assert style.figure_alt_text(fig) == "Survival by therapy. x axis: item id; x axis: item id; y axis: count"
+    plt.close(fig)
 
 
 def test_png_falls_back_to_savefig_when_the_drawn_size_is_not_the_expected_one(tmp_path, monkeypatch):

@@ -181,7 +181,30 @@ def _tight_bbox(fig, dpi: float):
     return bbox.padded(mpl.rcParams["savefig.pad_inches"])
 
 
-def show_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
+def figure_alt_text(fig) -> str:
+    """A short text alternative for ``fig``, for screen readers and the HTML report's ``alt``:
+    its title (the suptitle, else the first axes title, else the first figure text, as the
+    forest plot writes its title), then the axis labels, e.g. ``"Relapse-free survival
+    (Kaplan-Meier). x axis: Months since first stem-cell therapy; y axis: Relapse-free
+    (%)"``. Empty parts are left out."""
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    title = fig.get_suptitle()
+    for ax in axes:
+        title = title or next((t for t in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if t), "")
+    if not title and fig.texts:
+        title = fig.texts[0].get_text()
+    axes_parts = []
+    for ax in axes:
+        labels = [f"{axis} axis: {label}" for axis, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label]
+        if labels and "; ".join(labels) not in axes_parts:
+            axes_parts.append("; ".join(labels))
+    text = " ".join(title.split())
+    if axes_parts:
+        text = (text.rstrip(".") + ". " if text else "") + "; ".join(axes_parts)
+    return text or "Figure"
+
+
+def show_figure(fig, output_dir: str | Path, name: str, alt: str | None = None) -> list[Path]:
     """Save ``fig`` (:func:`save_figure`), show the saved PNG in the notebook, close ``fig``.
 
     The notebook shows the very PNG written to ``figures/`` instead of rasterising the
@@ -190,7 +213,9 @@ def show_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     backend would give it (``figure.dpi`` pixels per inch), so at 150 dpi it is sharper,
     not larger. The image is stored in the notebook as ``image/png``, which nbconvert
     embeds in the HTML report. Closing the figure stops the inline backend from drawing it
-    again at the end of the cell. Returns the PNG and SVG paths.
+    again at the end of the cell. ``alt`` is the image's text alternative, kept in the
+    output's metadata and written as the ``alt`` of the report's ``<img>`` (default:
+    :func:`figure_alt_text`). Returns the PNG and SVG paths.
     """
     import struct
 
@@ -198,11 +223,12 @@ def show_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
+    alt = figure_alt_text(fig) if alt is None else alt
     paths = save_figure(fig, output_dir, name)
     data = paths[0].read_bytes()
     px_width = struct.unpack(">I", data[16:20])[0]  # PNG IHDR: width, big-endian
     scale = mpl.rcParams["figure.dpi"] / _savefig_dpi(fig)
-    display(Image(data=data, format="png", width=max(1, round(px_width * scale))))
+    display(Image(data=data, format="png", width=max(1, round(px_width * scale)), alt=alt))
     plt.close(fig)
     return paths
 
