@@ -150,3 +150,63 @@ def test_png_is_compressed_on_a_worker_thread(tmp_path, monkeypatch):
                         lambda *a, **k: threads.append(threading.current_thread()) or imsave(*a, **k))
     style.save_figure(_figure(), tmp_path, "fig")
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
+def _pages(n: int) -> list:
+    figs = []
+    for i in range(n):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [i, i + 1])
+        ax.set_title(f"Page {i + 1} of {n}")
+        figs.append(fig)
+    return figs
+
+
+def test_save_figures_in_parallel_writes_the_same_files_as_one_by_one(tmp_path):
+    import hashlib
+
+    n = style.PARALLEL_MIN_FIGURES + 1
+    names = [f"page{i}" for i in range(n)]
+    serial = style.save_figures(_pages(n), tmp_path / "serial", names, jobs=1)
+    parallel = style.save_figures(_pages(n), tmp_path / "parallel", names, jobs=2)
+    assert [[p.name for p in paths] for paths in parallel] == [[f"page{i}.png", f"page{i}.svg"] for i in range(n)]
+    assert all(p.parent == tmp_path / "parallel" / "figures" for paths in parallel for p in paths)
+
+    def digest(paths):
+        return [hashlib.sha256(p.read_bytes()).hexdigest() for ps in paths for p in ps]
+
+    # the workers used this process's rcParams (savefig.dpi 150, SVG text as text)
+    assert digest(serial) == digest(parallel)
+    assert _pixels(parallel[0][0]).shape[1] > 3 * 150 * 0.9
+    plt.close("all")
+
+
+def test_save_figures_checks_names_and_falls_back_to_one_by_one(tmp_path, monkeypatch):
+    import concurrent.futures
+
+    with pytest.raises(ValueError, match="3 figures but 2 names"):
+        style.save_figures(_pages(3), tmp_path, ["a", "b"])
+
+    class NoProcesses:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no processes here")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+    n = style.PARALLEL_MIN_FIGURES
+    with pytest.warns(RuntimeWarning, match=r"could not save the figures in parallel \(OSError: no processes here\)"):
+        paths = style.save_figures(_pages(n), tmp_path, [f"p{i}" for i in range(n)], jobs=2)
+    assert [p.name for p in paths[-1]] == [f"p{n - 1}.png", f"p{n - 1}.svg"] and all(p.exists() for p in paths[-1])
+    plt.close("all")
+
+
+def test_show_figures_shows_each_page_in_order_with_its_alt_and_closes_them(tmp_path, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
+    n = style.PARALLEL_MIN_FIGURES
+    figs = _pages(n)
+    paths = style.show_figures(figs, tmp_path, [f"p{i}" for i in range(n)], jobs=2)
+    assert [img.data for img in shown] == [ps[0].read_bytes() for ps in paths]
+    assert [img._repr_png_()[1]["alt"] for img in shown] == [f"Page {i + 1} of {n}" for i in range(n)]
+    assert not any(plt.fignum_exists(f.number) for f in figs)

@@ -137,6 +137,81 @@ def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     return [png, svg]
 
 
+#: fewer figures than this are saved one after another: starting worker processes (~0.5 s)
+#: costs more than it saves
+PARALLEL_MIN_FIGURES = 4
+
+
+def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int | None = None) -> list[list[Path]]:
+    """Save several figures (each as :func:`save_figure` does); return their paths in order.
+
+    Drawing a page of text is CPU-bound (matplotlib rasterises text glyph by glyph), so
+    with ``PARALLEL_MIN_FIGURES`` or more figures they are saved in ``jobs`` worker
+    processes (default: the cores this process may use) and the files are the same as
+    when saved one by one. Each figure is pickled to a worker, which applies this
+    process's ``rcParams`` (dpi, fonts, SVG text) before saving. The workers come from a
+    ``forkserver`` started on first use, so this is safe in a Jupyter kernel, whose threads
+    make a plain ``fork`` unsafe. If worker processes cannot be started, the figures are
+    saved here, one by one.
+    """
+    if len(figs) != len(names):
+        raise ValueError(f"{len(figs)} figures but {len(names)} names")
+    jobs = min(len(figs), jobs or _usable_cores())
+    if jobs < 2 or len(figs) < PARALLEL_MIN_FIGURES:
+        return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    import matplotlib as mpl
+
+    settings = {k: v for k, v in mpl.rcParams.items() if k != "backend"}
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["analysis.style", "matplotlib.figure", "matplotlib.backends.backend_agg",
+                                    "matplotlib.backends.backend_svg", "PIL.PngImagePlugin"])
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_figure_worker_init,
+                                 initargs=(settings,)) as pool:
+            futures = [pool.submit(_save_pickled_figure, pickle.dumps(fig), str(output_dir), name)
+                       for fig, name in zip(figs, names)]
+            return [future.result() for future in futures]
+    except (BrokenProcessPool, OSError) as exc:
+        import warnings
+
+        warnings.warn(f"could not save the figures in parallel ({type(exc).__name__}: {exc}); "
+                      "saving them one by one", RuntimeWarning, stacklevel=2)
+        return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
+
+
+def _usable_cores() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _figure_worker_init(settings: dict) -> None:
+    import matplotlib as mpl
+
+    mpl.use("Agg", force=True)  # never the notebook's inline backend in a worker
+    mpl.rcParams.update(settings)
+
+
+def _save_pickled_figure(blob: bytes, output_dir: str, name: str) -> list[Path]:
+    import pickle
+
+    import matplotlib.pyplot as plt
+
+    fig = pickle.loads(blob)
+    try:
+        return save_figure(fig, output_dir, name)
+    finally:
+        plt.close(fig)
+
+
 def _write_png(fig, path: Path, dpi: float, bbox, encoder):
     """Draw ``fig`` for the PNG here; compress the pixels on ``encoder`` (Pillow releases the
     GIL while it compresses, so the SVG is drawn meanwhile). The file is the one
@@ -217,20 +292,30 @@ def show_figure(fig, output_dir: str | Path, name: str, alt: str | None = None) 
     output's metadata and written as the ``alt`` of the report's ``<img>`` (default:
     :func:`figure_alt_text`). Returns the PNG and SVG paths.
     """
+    return show_figures([fig], output_dir, [name], alts=None if alt is None else [alt])[0]
+
+
+def show_figures(figs: list, output_dir: str | Path, names: list[str], alts: list[str] | None = None,
+                 jobs: int | None = None) -> list[list[Path]]:
+    """:func:`show_figure` for several figures (the pages of a forest plot or of a timeline):
+    saved together by :func:`save_figures` (in parallel processes when there are many), then
+    shown in order, each with its text alternative; the figures are closed."""
     import struct
 
     import matplotlib as mpl
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
-    alt = figure_alt_text(fig) if alt is None else alt
-    paths = save_figure(fig, output_dir, name)
-    data = paths[0].read_bytes()
-    px_width = struct.unpack(">I", data[16:20])[0]  # PNG IHDR: width, big-endian
-    scale = mpl.rcParams["figure.dpi"] / _savefig_dpi(fig)
-    display(Image(data=data, format="png", width=max(1, round(px_width * scale)), alt=alt))
-    plt.close(fig)
-    return paths
+    alts = [figure_alt_text(fig) for fig in figs] if alts is None else list(alts)
+    scales = [mpl.rcParams["figure.dpi"] / _savefig_dpi(fig) for fig in figs]
+    all_paths = save_figures(figs, output_dir, names, jobs=jobs)
+    for paths, alt, scale in zip(all_paths, alts, scales):
+        data = paths[0].read_bytes()
+        px_width = struct.unpack(">I", data[16:20])[0]  # PNG IHDR: width, big-endian
+        display(Image(data=data, format="png", width=max(1, round(px_width * scale)), alt=alt))
+    for fig in figs:
+        plt.close(fig)
+    return all_paths
 
 
 def _savefig_dpi(fig) -> float:
