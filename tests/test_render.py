@@ -629,8 +629,9 @@ def test_figures_keep_their_text_alternative_in_the_html_escaped():
 
 @pytest.mark.slow
 def test_the_reused_exporter_keeps_each_notebooks_title_and_code_setting(rendered):
-    """notebook_to_html reuses one warm nbconvert exporter per show_code setting (the main
-    process converts every notebook): nothing of one conversion leaks into the next."""
+    """notebook_to_html reuses one warm nbconvert exporter per show_code setting (in a
+    process converting several notebooks, as the tests do): nothing of one conversion leaks
+    into the next."""
     render._fast_nbformat_import()
     import nbformat
 

@@ -923,8 +923,14 @@ def _worker_main(spec_path: str) -> int:
         error = scrub(error, replacements)
         _emit(event="failed", cell=cell, cells=ncells, notebook_saved=out_nb.exists(), **error)
         return 1
-    # the HTML is written by the main process (write_html), whose nbconvert is already warm
-    _emit(event="executed", seconds=round(time.monotonic() - started, 2))
+    try:
+        html = notebook_to_html(nb, show_code=spec["show_code"], title=name)
+        (tmp / f"{name}.html").write_text(html, encoding="utf-8")
+    except Exception as exc:
+        _emit(event="failed", cell=None, cells=None, notebook_saved=False,
+              ename=type(exc).__name__, evalue=f"HTML conversion failed: {exc}")
+        return 1
+    _emit(event="done", seconds=round(time.monotonic() - started, 2))
     return 0
 
 
@@ -957,12 +963,9 @@ class Job:
     buffer: bytes = b""
     log: object = None
     started: float = 0.0
-    executed: bool = False  # the worker ran the notebook and saved it; the HTML is next
 
     def status(self) -> str:
         if self.state == "running":
-            if self.executed:
-                return "writing HTML"
             if self.cells:
                 return f"running cell {self.cell} of {self.cells}"
             return "starting kernel"
@@ -1076,8 +1079,9 @@ def _handle_message(job: Job, message: dict) -> None:
     event = message.get("event")
     if event == "cell":
         job.cell, job.cells = message["i"], message["n"]
-    elif event == "executed":
-        job.executed = True
+    elif event == "done":
+        job.state = "done"
+        job.seconds = time.monotonic() - job.started
     elif event == "failed":
         job.state = "failed"
         job.seconds = time.monotonic() - job.started
@@ -1102,29 +1106,8 @@ def _worker_stderr_tail(job: Job, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def write_html(job: Job, show_code: bool) -> None:
-    """Convert the notebook the worker executed into ``NAME.html`` beside it (in this process,
-    whose nbconvert is warm after the first notebook: see :func:`notebook_to_html`)."""
-    import nbformat
-
-    try:
-        nb = nbformat.read(job.tmp / f"{job.name}.ipynb", as_version=4)
-        html = notebook_to_html(nb, show_code=show_code, title=job.name)
-        (job.tmp / f"{job.name}.html").write_text(html, encoding="utf-8")
-    except Exception as exc:  # noqa: BLE001 - reported as the notebook's failure
-        job.state = "failed"
-        job.failure = {"cell": None, "cells": None, "notebook_saved": False, "ename": type(exc).__name__,
-                       "evalue": f"HTML conversion failed: {exc}"}
-    else:
-        job.state = "done"
-    job.seconds = time.monotonic() - job.started
-
-
-def _finish(job: Job, out: Path, stamp: dict, show_code: bool = False) -> None:
-    """After the worker exited: write the HTML, swap the report in, or file the failure."""
-    if job.state == "running" and job.executed and job.proc.returncode == 0:
-        write_html(job, show_code)
-        stamp = stamp | {"seconds": round(job.seconds, 2)}
+def _finish(job: Job, out: Path, stamp: dict) -> None:
+    """After the worker exited: swap the report in, or file the failure."""
     if job.state == "running":  # worker died without a final message
         job.state = "failed"
         job.seconds = time.monotonic() - job.started
@@ -1174,27 +1157,17 @@ def _kill_workers(jobs: list[Job]) -> None:
 def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress) -> None:
     env = _worker_env(Path(__file__).resolve().parent.parent)
     jobs_n = max(1, args.jobs or os.cpu_count() or 1)
-    show_code = bool(getattr(args, "show_code", False))
     queue = list(todo)
-    running: list[Job] = []  # worker process alive
-    exited: list[Job] = []  # worker gone; HTML and swap still to do, here
+    running: list[Job] = []
     sel = selectors.DefaultSelector()
     try:
-        while queue or running or exited:
-            # a slot frees when its worker exits, so the next kernel starts before this
-            # process writes the finished notebook's HTML
+        while queue or running:
             while queue and len(running) < jobs_n:
                 job = queue.pop(0)
                 _start_worker(job, out, data_dir, notebooks_dir, args, env)
                 sel.register(job.proc.stdout, selectors.EVENT_READ, job)
                 running.append(job)
                 progress.update()
-            if exited:
-                job = exited.pop(0)
-                _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()},
-                        show_code)
-                progress.update()
-                continue
             for keyobj, _ in sel.select(timeout=0.5):
                 job = keyobj.data
                 data = os.read(keyobj.fd, 65536)
@@ -1204,11 +1177,11 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                     sel.unregister(keyobj.fileobj)
                     keyobj.fileobj.close()
                     job.proc.wait()
+                    _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
                     running.remove(job)
-                    exited.append(job)
             progress.update()
     except BaseException:
-        _kill_workers(running + queue + exited)
+        _kill_workers(running + queue)
         raise
     finally:
         sel.close()
