@@ -13,12 +13,13 @@ Measured in the same run, on the shipped notebooks and data, into temporary fold
   the sequential run, without the parameters cells and the cells that import libraries
   (imports done inside functions on first use still count); target <= 1 s each.
 
-Per notebook the command adds a worker process (~0.5 s of imports) and the HTML conversion
-(~0.5-1 s, half of it sanitising HTML outputs with bleach) to what plain papermill does, and
-the whole run adds the data validation (~0.9 s, before any kernel starts). Converting the
-HTML in the command's own process instead (one warm nbconvert) was tried and measured slower
-(5 interleaved rounds: 10.0 s against 9.4 s, 16.4 against 15.0 CPU-s): a third CPU-bound
-process beside two kernels on two cores. CPU seconds of all processes are
+Each parallel job is one worker process that runs its notebooks one after another, so
+the worker's imports (papermill, nbconvert, ~1 CPU-s with the first HTML conversion) are paid
+once per job, not per notebook; the run adds the data validation (~0.9 s, before any kernel
+starts) and per notebook the HTML conversion (~0.3 s once warm, half of it bleach). Measured
+alternatives (4 interleaved rounds each, same notebooks): one worker per notebook 11.2 s and
+18.8 CPU-s; HTML in the command's own process 11.0 s and 18.1 CPU-s; a worker per job
+10.2 s and 16.8 CPU-s (kept). CPU seconds of all processes are
 reported beside the wall times: on N cores no run can finish faster than CPU / N.
 
 Sequential and parallel runs are interleaved (``--rounds``, default 3) and the medians are

@@ -744,3 +744,49 @@ def test_same_failure_of_several_notebooks_is_printed_once(tmp_path):
     assert text.splitlines()[-1].startswith("  b.ipynb: previous report kept: ")
     single = render._failure_text(jobs[:1], tmp_path)
     assert single.splitlines()[0] == "FAILED a.ipynb, cell 5 of 9: DataValidationError"
+
+
+def _notebook(path: Path, *sources: str) -> None:
+    """A notebook whose first cell is the ``parameters`` cell (data_dir, output_dir)."""
+    render._fast_nbformat_import()
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell('data_dir = "data"\noutput_dir = "out"', metadata={"tags": ["parameters"]})]
+    cells += [nbformat.v4.new_code_cell(src) for src in sources]
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                        "language": "python"}})
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_one_worker_process_runs_the_notebooks_one_after_another(tmp_path, monkeypatch, capsys):
+    """A worker serves several notebooks (its imports are paid once per parallel job); a
+    worker that dies fails only its notebook, and a new worker takes the ones still queued."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    pid = "import os\nfrom pathlib import Path\nPath(output_dir, 'worker.txt').write_text(str(os.getppid()))"
+    _notebook(notebooks / "a.ipynb", pid)
+    _notebook(notebooks / "b.ipynb", pid)
+    _notebook(notebooks / "c_dies.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    _notebook(notebooks / "d.ipynb", pid)
+    write_items(tmp_path / "data", GOOD_ROWS)
+    started = []
+    real = render._start_worker_process
+
+    def counting(*args, **kwargs):
+        worker = real(*args, **kwargs)
+        started.append(worker.proc.pid)
+        return worker
+
+    monkeypatch.setattr(render, "_start_worker_process", counting)
+    rc = render.main(["--notebooks", str(notebooks), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
+                      "--jobs", "1"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    out = tmp_path / "out"
+    # a and b in the first worker (the kernels' parent), c kills it, d in a second one
+    assert len(started) == 2
+    assert (out / "a" / "worker.txt").read_text() == (out / "b" / "worker.txt").read_text() == str(started[0])
+    assert (out / "d" / "worker.txt").read_text() == str(started[1])
+    assert "FAILED c_dies.ipynb" in err and "WorkerError" in err and "exited with code -9" in err
+    assert not (out / "c_dies").exists() and not [p for p in out.iterdir() if p.name.startswith(render.TMP_PREFIX)]

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point: ``python -m analysis.render [options]``."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
-        return _worker_main(argv[1])
+        return _worker_main()
     parser = argparse.ArgumentParser(prog="python -m analysis.render", description=__doc__.split("\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
@@ -835,14 +835,31 @@ def _failing_cell(nb) -> tuple[int | None, int]:
     return last_started, len(cells)
 
 
-def _worker_main(spec_path: str) -> int:
-    """Entry point of a worker process: execute one notebook into its temporary folder."""
+def _worker_main() -> int:
+    """Entry point of a worker process: execute the notebooks whose spec files arrive on
+    stdin (one path per line), one after another, until stdin closes.
+
+    A worker serves several notebooks so that its imports (papermill, nbconvert, ~1 s of
+    CPU with the first HTML conversion) are paid once per parallel job, not per notebook.
+    """
     _fast_nbformat_import()
+    import papermill  # noqa: F401 - imported before the first notebook arrives
+
+    while line := sys.stdin.readline():
+        if line.strip():
+            _execute_spec(line.strip())
+    return 0
+
+
+def _execute_spec(spec_path: str) -> int:
+    """Execute one notebook into its temporary folder (in a worker process)."""
     spec = json.loads(Path(spec_path).read_text())
     tmp = Path(spec["tmp"])
     name = spec["name"]
     out_nb = tmp / f"{name}.ipynb"
     started = time.monotonic()
+    os.chdir(tmp)
+    os.environ[RENDER_ENV] = str(tmp)  # the kernel's environment names its folder
 
     import nbformat
     import papermill
@@ -1045,7 +1062,35 @@ def _worker_env(package_parent: Path) -> dict:
     return env
 
 
-def _start_worker(job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args, env) -> None:
+@dataclass
+class Worker:
+    """A worker process (``python -m analysis.render --worker``): it runs the notebooks sent
+    to it, one at a time, and exits when its stdin closes."""
+
+    proc: subprocess.Popen
+    log: object  # its stderr, a temporary file
+    job: Job | None = None
+    buffer: bytes = b""
+
+
+def _start_worker_process(out: Path, env: dict, index: int) -> Worker:
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analysis.render", "--worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        # until its first notebook the worker names a folder of its own in the output folder
+        env=env | {RENDER_ENV: str(out / f"{TMP_PREFIX}worker-{index}")},
+        cwd=str(out),
+        start_new_session=True,
+        preexec_fn=_set_parent_death_signal,
+    )
+    return Worker(proc, log)
+
+
+def _start_job(worker: Worker, job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args) -> None:
+    """Write the job's spec into a new temporary folder and send it to ``worker``."""
     job.tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name}-", dir=out))
     spec = {
         "name": job.name,
@@ -1060,19 +1105,12 @@ def _start_worker(job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args
     }
     spec_path = job.tmp / ".render-spec.json"
     spec_path.write_text(json.dumps(spec))
-    job.log = tempfile.TemporaryFile()
-    job.proc = subprocess.Popen(
-        [sys.executable, "-m", "analysis.render", "--worker", str(spec_path)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=job.log,
-        env=env | {RENDER_ENV: str(job.tmp)},
-        cwd=str(job.tmp),
-        start_new_session=True,
-        preexec_fn=_set_parent_death_signal,
-    )
+    job.proc, job.log = worker.proc, worker.log
     job.state = "running"
     job.started = time.monotonic()
+    worker.job = job
+    worker.proc.stdin.write(f"{spec_path}\n".encode())
+    worker.proc.stdin.flush()
 
 
 def _handle_message(job: Job, message: dict) -> None:
@@ -1088,14 +1126,14 @@ def _handle_message(job: Job, message: dict) -> None:
         job.failure = {k: message.get(k) for k in ("cell", "cells", "ename", "evalue", "notebook_saved")}
 
 
-def _read_worker(job: Job, data: bytes) -> None:
-    job.buffer += data
-    *lines, job.buffer = job.buffer.split(b"\n")
+def _read_worker(worker: Worker, data: bytes) -> None:
+    worker.buffer += data
+    *lines, worker.buffer = worker.buffer.split(b"\n")
     for raw in lines:
         text = raw.decode("utf-8", "replace")
-        if text.startswith(_MSG_PREFIX):
+        if text.startswith(_MSG_PREFIX) and worker.job is not None:
             with contextlib.suppress(ValueError):
-                _handle_message(job, json.loads(text[len(_MSG_PREFIX) :]))
+                _handle_message(worker.job, json.loads(text[len(_MSG_PREFIX) :]))
 
 
 def _worker_stderr_tail(job: Job, lines: int = 15) -> str:
@@ -1136,55 +1174,88 @@ def _finish(job: Job, out: Path, stamp: dict) -> None:
             job.failure["failed_notebook"] = failed_nb
         _remove(job.tmp)
     job.tmp = None
-    if job.log is not None:
-        job.log.close()
-        job.log = None
+    job.log = None  # the worker's, closed with it
 
 
-def _kill_workers(jobs: list[Job]) -> None:
-    for job in jobs:
-        if job.proc is not None and job.proc.poll() is None:
+def _kill_workers(jobs: list[Job], workers: list[Worker] = ()) -> None:
+    procs = {id(p): p for p in [j.proc for j in jobs if j.proc is not None] + [w.proc for w in workers]}
+    for proc in procs.values():
+        if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(job.proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
+    for proc in procs.values():
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)
     for job in jobs:
-        if job.proc is not None:
-            with contextlib.suppress(Exception):
-                job.proc.wait(timeout=10)
         if job.tmp is not None:
             _remove(job.tmp)
+    for worker in workers:
+        with contextlib.suppress(Exception):
+            worker.log.close()
 
 
 def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress) -> None:
+    """Run ``todo`` in ``--jobs`` worker processes, each taking the next queued notebook when
+    it has finished one (the queue is ordered longest first); a worker that dies fails its
+    notebook and is replaced while notebooks are waiting."""
     env = _worker_env(Path(__file__).resolve().parent.parent)
     jobs_n = max(1, args.jobs or os.cpu_count() or 1)
     queue = list(todo)
-    running: list[Job] = []
+    workers: list[Worker] = []
     sel = selectors.DefaultSelector()
+    started = 0
+
+    def next_job(worker: Worker) -> None:
+        if queue:
+            _start_job(worker, queue.pop(0), out, data_dir, notebooks_dir, args)
+        else:
+            with contextlib.suppress(OSError):
+                worker.proc.stdin.close()  # nothing left: the worker exits
+
+    def finish(job: Job) -> None:
+        _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
+
     try:
-        while queue or running:
-            while queue and len(running) < jobs_n:
-                job = queue.pop(0)
-                _start_worker(job, out, data_dir, notebooks_dir, args, env)
-                sel.register(job.proc.stdout, selectors.EVENT_READ, job)
-                running.append(job)
+        while queue or any(w.job for w in workers):
+            while queue and len(workers) < jobs_n:
+                worker = _start_worker_process(out, env, started)
+                started += 1
+                workers.append(worker)
+                sel.register(worker.proc.stdout, selectors.EVENT_READ, worker)
+                next_job(worker)
                 progress.update()
             for keyobj, _ in sel.select(timeout=0.5):
-                job = keyobj.data
+                worker = keyobj.data
                 data = os.read(keyobj.fd, 65536)
                 if data:
-                    _read_worker(job, data)
-                else:
-                    sel.unregister(keyobj.fileobj)
-                    keyobj.fileobj.close()
-                    job.proc.wait()
-                    _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
-                    running.remove(job)
+                    _read_worker(worker, data)
+                    job = worker.job
+                    if job is not None and job.state in ("done", "failed"):
+                        worker.job = None
+                        finish(job)
+                        next_job(worker)
+                    continue
+                sel.unregister(keyobj.fileobj)
+                keyobj.fileobj.close()
+                worker.proc.wait()
+                workers.remove(worker)
+                with contextlib.suppress(OSError):
+                    worker.proc.stdin.close()
+                if worker.job is not None:  # died during a notebook: _finish says so
+                    job, worker.job = worker.job, None
+                    finish(job)
+                worker.log.close()
             progress.update()
     except BaseException:
-        _kill_workers(running + queue)
+        _kill_workers(list(todo), workers)
         raise
     finally:
         sel.close()
+    for worker in workers:  # idle, stdin closed: they are exiting
+        with contextlib.suppress(Exception):
+            worker.proc.wait(timeout=30)
+        with contextlib.suppress(Exception):
+            worker.log.close()
 
 
 def _sigterm(signum, frame):
