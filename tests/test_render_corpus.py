@@ -69,6 +69,7 @@ def no_kernels(monkeypatch):
         started.extend(j.name for j in todo)
 
     monkeypatch.setattr(render, "_run_jobs", fake_run_jobs)
+    monkeypatch.setattr(render, "_start_workers", lambda n, out: [])  # no worker processes either
     return started
 
 

@@ -1194,16 +1194,24 @@ def _kill_workers(jobs: list[Job], workers: list[Worker] = ()) -> None:
             worker.log.close()
 
 
-def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress) -> None:
-    """Run ``todo`` in ``--jobs`` worker processes, each taking the next queued notebook when
-    it has finished one (the queue is ordered longest first); a worker that dies fails its
-    notebook and is replaced while notebooks are waiting."""
+def _start_workers(n: int, out: Path) -> list[Worker]:
+    """``n`` idle worker processes (see :class:`Worker`)."""
+    env = _worker_env(Path(__file__).resolve().parent.parent)
+    return [_start_worker_process(out, env, i) for i in range(n)]
+
+
+def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress,
+              workers: list[Worker] | None = None) -> None:
+    """Run ``todo`` in ``--jobs`` worker processes (``workers``, already started, then new
+    ones as needed), each taking the next queued notebook when it has finished one (the
+    queue is ordered longest first); a worker that dies fails its notebook and is replaced
+    while notebooks are waiting."""
     env = _worker_env(Path(__file__).resolve().parent.parent)
     jobs_n = max(1, args.jobs or os.cpu_count() or 1)
     queue = list(todo)
-    workers: list[Worker] = []
+    idle, workers = list(workers or []), []
     sel = selectors.DefaultSelector()
-    started = 0
+    started = len(idle)
 
     def next_job(worker: Worker) -> None:
         if queue:
@@ -1218,8 +1226,11 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
     try:
         while queue or any(w.job for w in workers):
             while queue and len(workers) < jobs_n:
-                worker = _start_worker_process(out, env, started)
-                started += 1
+                if idle:
+                    worker = idle.pop(0)
+                else:
+                    worker = _start_worker_process(out, env, started)
+                    started += 1
                 workers.append(worker)
                 sel.register(worker.proc.stdout, selectors.EVENT_READ, worker)
                 next_job(worker)
@@ -1247,10 +1258,14 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                 worker.log.close()
             progress.update()
     except BaseException:
-        _kill_workers(list(todo), workers)
+        _kill_workers(list(todo), workers + idle)
         raise
     finally:
         sel.close()
+    for worker in idle:  # started for notebooks that did not need them
+        with contextlib.suppress(OSError):
+            worker.proc.stdin.close()
+    workers += idle
     for worker in workers:  # idle, stdin closed: they are exiting
         with contextlib.suppress(Exception):
             worker.proc.wait(timeout=30)
@@ -1283,6 +1298,7 @@ def _run(args, stream) -> int:
     if _is_main_thread():
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
     todo: list[Job] = []
+    workers: list[Worker] = []
     try:
         with output_lock(out, wait=not getattr(args, "no_wait", False)):
             clean_stale(out)
@@ -1311,15 +1327,20 @@ def _run(args, stream) -> int:
             # so the last notebook to finish does not start late
             todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
             # the data folder is validated here, in this process, before any kernel starts:
-            # a broken file then costs a second, not one failed notebook per kernel
+            # a broken file then costs a second, not one failed notebook per kernel. The
+            # worker processes start first and import papermill meanwhile; they start no
+            # kernel until they are sent a notebook.
+            jobs_n = max(1, args.jobs or os.cpu_count() or 1)
+            workers = _start_workers(min(jobs_n, len(todo)), out)
             problems = None
             if todo and any(reads_dataset(j.notebook) for j in todo):
                 problems = validate_data(data_dir, stream=sys.stderr)
-            jobs_n = max(1, args.jobs or os.cpu_count() or 1)
             if problems is not None:
                 for job in todo:
                     job.state = "not_run"  # no stamp is written: nothing is cached
                 todo = []
+                _kill_workers([], workers)
+                workers = []
             elif todo:
                 print(
                     f"rendering {len(todo)} of {len(jobs)} notebook(s) into {_term_path(out)} "
@@ -1330,7 +1351,10 @@ def _run(args, stream) -> int:
                 print(f"all {len(jobs)} notebook(s) unchanged (use --force to re-render)", file=stream)
             progress = Progress(jobs, stream)
             progress.update()
-            _run_jobs(todo, out, data_dir, notebooks_dir, args, stamps, progress)
+            _run_jobs(todo, out, data_dir, notebooks_dir, args, stamps, progress, workers=workers)
+            for worker in workers:  # all done: any still waiting for a notebook exits
+                with contextlib.suppress(OSError):
+                    worker.proc.stdin.close()
             from analysis import report_index
 
             index = report_index.write_index(
@@ -1350,7 +1374,7 @@ def _run(args, stream) -> int:
                 results={j.name: {"state": j.state, "seconds": j.seconds, **j.failure} for j in jobs},
             )
     except (KeyboardInterrupt, _Terminated) as exc:
-        _kill_workers(todo)
+        _kill_workers(todo, workers)
         code = 130 if isinstance(exc, KeyboardInterrupt) else 143
         print("\ninterrupted: previous reports are kept unchanged", file=sys.stderr)
         return code
