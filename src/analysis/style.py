@@ -148,8 +148,9 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     Drawing a page of text is CPU-bound (matplotlib rasterises text glyph by glyph), so
     with ``PARALLEL_MIN_FIGURES`` or more figures they are saved in ``jobs`` worker
     processes (default: the cores this process may use) and the files are the same as
-    when saved one by one. Each figure is pickled to a worker, which applies this
-    process's ``rcParams`` (dpi, fonts, SVG text) before saving. The workers come from a
+    when saved one by one. Each figure is sent to a worker (multiprocessing pickles it
+    through the pool's pipe), which applies this process's ``rcParams`` (dpi, fonts, SVG
+    text) before saving. The workers come from a
     ``forkserver`` started on first use, so this is safe in a Jupyter kernel, whose threads
     make a plain ``fork`` unsafe. If worker processes cannot be started, the figures are
     saved here, one by one.
@@ -160,7 +161,6 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     if jobs < 2 or len(figs) < PARALLEL_MIN_FIGURES:
         return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
     import multiprocessing
-    import pickle
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -173,7 +173,9 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     try:
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_figure_worker_init,
                                  initargs=(settings,)) as pool:
-            futures = [pool.submit(_save_pickled_figure, pickle.dumps(fig), str(output_dir), name)
+            # each figure goes to its worker through the pool's own pipe (pickled by
+            # multiprocessing, from this process to its child: nothing is read from files)
+            futures = [pool.submit(_save_figure_in_worker, fig, str(output_dir), name)
                        for fig, name in zip(figs, names)]
             return [future.result() for future in futures]
     except (BrokenProcessPool, OSError) as exc:
@@ -200,12 +202,9 @@ def _figure_worker_init(settings: dict) -> None:
     mpl.rcParams.update(settings)
 
 
-def _save_pickled_figure(blob: bytes, output_dir: str, name: str) -> list[Path]:
-    import pickle
-
+def _save_figure_in_worker(fig, output_dir: str, name: str) -> list[Path]:
     import matplotlib.pyplot as plt
 
-    fig = pickle.loads(blob)
     try:
         return save_figure(fig, output_dir, name)
     finally:
