@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import warnings
 
 import matplotlib
 import matplotlib.image
@@ -210,3 +211,16 @@ def test_show_figures_shows_each_page_in_order_with_its_alt_and_closes_them(tmp_
     assert [img.data for img in shown] == [ps[0].read_bytes() for ps in paths]
     assert [img._repr_png_()[1]["alt"] for img in shown] == [f"Page {i + 1} of {n}" for i in range(n)]
     assert not any(plt.fignum_exists(f.number) for f in figs)
+
+
+def test_save_figures_raises_a_workers_own_error_as_it_is(tmp_path):
+    """An error saving a figure in a worker is the user's to see (no silent retry)."""
+    blocked = tmp_path / "out"
+    blocked.mkdir()
+    (blocked / "figures").write_text("a file where the figures folder should be")
+    n = style.PARALLEL_MIN_FIGURES
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "saving them one by one" fallback warning
+        with pytest.raises(FileExistsError):
+            style.save_figures(_pages(n), blocked, [f"p{i}" for i in range(n)], jobs=2)
+    plt.close("all")

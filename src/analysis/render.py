@@ -977,7 +977,6 @@ class Job:
     failure: dict = field(default_factory=dict)
     tmp: Path | None = None
     proc: subprocess.Popen | None = None
-    buffer: bytes = b""
     log: object = None
     started: float = 0.0
 

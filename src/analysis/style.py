@@ -150,10 +150,10 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     processes (default: the cores this process may use) and the files are the same as
     when saved one by one. Each figure is sent to a worker (multiprocessing pickles it
     through the pool's pipe), which applies this process's ``rcParams`` (dpi, fonts, SVG
-    text) before saving. The workers come from a
-    ``forkserver`` started on first use, so this is safe in a Jupyter kernel, whose threads
-    make a plain ``fork`` unsafe. If worker processes cannot be started, the figures are
-    saved here, one by one.
+    text) before saving. The workers come from a ``forkserver`` started on first use, so
+    this is safe in a Jupyter kernel, whose threads make a plain ``fork`` unsafe. If worker
+    processes cannot be started (or die), the figures are saved here, one by one, with a
+    warning; an error saving a figure (e.g. a read-only folder) is raised as it is.
     """
     if len(figs) != len(names):
         raise ValueError(f"{len(figs)} figures but {len(names)} names")
@@ -170,20 +170,25 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["analysis.style", "matplotlib.figure", "matplotlib.backends.backend_agg",
                                     "matplotlib.backends.backend_svg", "PIL.PngImagePlugin"])
+    problem = None
     try:
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_figure_worker_init,
-                                 initargs=(settings,)) as pool:
-            # each figure goes to its worker through the pool's own pipe (pickled by
-            # multiprocessing, from this process to its child: nothing is read from files)
-            futures = [pool.submit(_save_figure_in_worker, fig, str(output_dir), name)
-                       for fig, name in zip(figs, names)]
-            return [future.result() for future in futures]
-    except (BrokenProcessPool, OSError) as exc:
-        import warnings
+        pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_figure_worker_init, initargs=(settings,))
+        # each figure goes to its worker through the pool's own pipe (pickled by
+        # multiprocessing, from this process to its child: nothing is read from files)
+        futures = [pool.submit(_save_figure_in_worker, fig, str(output_dir), name) for fig, name in zip(figs, names)]
+    except OSError as exc:  # no processes or semaphores here
+        problem = exc
+    else:
+        with pool:
+            try:
+                return [future.result() for future in futures]  # a worker's own error is raised as it is
+            except BrokenProcessPool as exc:  # a worker died
+                problem = exc
+    import warnings
 
-        warnings.warn(f"could not save the figures in parallel ({type(exc).__name__}: {exc}); "
-                      "saving them one by one", RuntimeWarning, stacklevel=2)
-        return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
+    warnings.warn(f"could not save the figures in parallel ({type(problem).__name__}: {problem}); "
+                  "saving them one by one", RuntimeWarning, stacklevel=2)
+    return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
 
 
 def _usable_cores() -> int:
