@@ -624,12 +624,20 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
 
 
 def _days_to_timestamps(days: list[float], index) -> pd.Series:
-    """Days since 1970-01-01 -> Timestamps, in one vectorised step (NaT where not finite)."""
+    """Days since 1970-01-01 -> Timestamps, in one vectorised step (NaT where not finite).
+
+    Only the finite values are handed to pandas: ``pd.to_datetime(..., unit="s")`` on an array holding
+    NaN rounds an uninitialised scratch buffer under ``np.errstate(over="raise")`` (pandas 2.3), which
+    raised FloatingPointError at random when that memory happened to hold a huge number.
+    """
     import numpy as np
 
     arr = np.asarray(days, dtype=float)
-    arr[~np.isfinite(arr)] = np.nan
-    return pd.Series(pd.to_datetime(arr * 86400.0, unit="s", origin="unix"), index=index)
+    finite = np.isfinite(arr)
+    out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    if finite.any():
+        out[finite] = pd.to_datetime(arr[finite] * 86400.0, unit="s", origin="unix").to_numpy(dtype="datetime64[ns]")
+    return pd.Series(out, index=index)
 
 
 # --------------------------------------------------------------------------- cross checks
