@@ -635,8 +635,7 @@ def _days_to_timestamps(days: list[float], index) -> pd.Series:
     arr = np.asarray(days, dtype=float)
     finite = np.isfinite(arr)
     out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    if finite.any():
-        out[finite] = pd.to_datetime(arr[finite] * 86400.0, unit="s", origin="unix").to_numpy(dtype="datetime64[ns]")
+    out[finite] = pd.to_datetime(arr[finite] * 86400.0, unit="s", origin="unix").to_numpy(dtype="datetime64[ns]")
     return pd.Series(out, index=index)
 
 
