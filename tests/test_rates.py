@@ -78,7 +78,7 @@ def test_intervals_at_zero_and_all():
 
 
 def test_normal_approximation_is_refused():
-    with pytest.raises(ValueError, match="ci_method must be one of"):
+    with pytest.raises(ValueError, match="ci_method: expected one of"):
         R.proportion_ci([1], [10], "normal")
     with pytest.raises(ValueError, match="events <= total"):
         R.proportion_ci([11], [10])
@@ -149,11 +149,11 @@ def test_freeman_tukey_back_transform_uses_harmonic_mean():
 
 
 def test_rma_rejects_bad_input():
-    with pytest.raises(ValueError, match="pool_method must be one of"):
+    with pytest.raises(ValueError, match="pool_method: expected one of"):
         R.rma([0.1, 0.2], [0.1, 0.1], method="ML")
     with pytest.raises(ValueError, match="variances positive"):
         R.rma([0.1, 0.2], [0.1, 0.0])
-    with pytest.raises(ValueError, match="transform must be one of"):
+    with pytest.raises(ValueError, match="transform: expected one of"):
         R.pool_proportions([1, 2], [5, 5], transform="arcsine")
 
 
@@ -291,7 +291,7 @@ def test_approximate_and_evidence_switches():
     assert R.pool_rates(rt, include_approximate=False).pooled.loc[0, "k"] == 4
     strict = R.pool_rates(rt, min_evidence_level="uncontrolled_study")
     assert strict.pooled.loc[0, "k"] == 4 and strict.status.loc[0, "low_evidence_excluded"] == 1
-    with pytest.raises(ValueError, match="min_evidence_level must be one of"):
+    with pytest.raises(ValueError, match="min_evidence_level: expected one of"):
         R.pool_rates(rt, min_evidence_level="strong")
     sens = R.sensitivity_table(rt)
     assert sens["analysis"].tolist() == ["main", "without approximate rows",

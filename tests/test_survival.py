@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 
 from analysis import survival as sv
+from analysis import timing
 
 HERE = Path(__file__).parent
 REF = HERE / "reference_data"
 EXP = HERE / "r" / "expected"
 TOL = 1e-6
-MONTH = 30.4375
+MONTH = timing.MONTH
 
 
 def read_ref(name: str) -> pd.DataFrame:
@@ -222,7 +223,7 @@ def test_confidence_limits_by_hand():
     assert np.isnan(lo[3]) and lo[0] == hi[0] == 1.0
     lo, hi = sv.confidence_limits([0.5], [1.5], "plain", 0.05)
     assert lo[0] == 0.0 and hi[0] == 1.0  # clipped to [0, 1]
-    with pytest.raises(ValueError, match="ci_method must be one of log-log, log, plain"):
+    with pytest.raises(ValueError, match="ci_method: expected one of log-log, log, plain"):
         sv.confidence_limits(s, se, "logit")
     with pytest.raises(ValueError, match="alpha must be between 0 and 1"):
         sv.km_fit(read_ref("aml"), alpha=5)
@@ -370,7 +371,7 @@ def test_survival_from_ipd_units_and_errors():
         sv.survival_from_ipd(ipd.assign(time_unit=["decades", "days", "days"]))
     with pytest.raises(ValueError, match="row 2: time must be a number >= 0"):
         sv.survival_from_ipd(ipd.assign(time=[1, 2, -3]))
-    with pytest.raises(ValueError, match="time_unit must be one of"):
+    with pytest.raises(ValueError, match="time_unit: expected one of"):
         sv.survival_from_ipd(ipd, time_unit="fortnights")
 
 

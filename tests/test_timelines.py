@@ -26,7 +26,7 @@ from analysis.load import load_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "timelines" / "cases"
-MONTH = 365.25 / 12
+MONTH = timing.MONTH
 
 
 @pytest.fixture(scope="module")

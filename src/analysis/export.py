@@ -56,3 +56,18 @@ def save_table(df: pd.DataFrame, output_dir: str | Path, name: str) -> Path:
     # carriage return stays one cell; numbers are written as numbers.
     neutralise_formulas(df).to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
     return path
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def escape_markdown(text):
+    """``text`` with every ASCII punctuation character backslash-escaped (CommonMark).
+
+    For data strings put into Markdown by notebook code: ``**bold**``, ``[x](javascript:..)``,
+    ``<script>``, ``$x$`` and bare URLs then show literally, in JupyterLab and in the HTML
+    report alike. Values that are not text (None, NaN, numbers) are returned unchanged.
+    """
+    if not isinstance(text, str):
+        return text
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.schemas import evidence_words
 from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
 
 ROW_HEIGHT_IN = 0.24
@@ -97,8 +98,7 @@ def counts_text(r) -> str:
     return "–"
 
 
-def evidence_text(level) -> str:
-    return "not given" if pd.isna(level) else str(level).replace("_", " ")
+evidence_text = evidence_words
 
 
 def _study_rows(r: dict, weight: float, show_definition: bool = False) -> list[Row]:

@@ -397,13 +397,7 @@ def _number_hint(text: str) -> str:
     return ""
 
 
-def _shown(value) -> str:
-    """A cell value as a user would recognise it: ``-4`` not ``np.float64(-4.0)``."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return timing.shown(value) if isinstance(value, str) else repr(value)
+_shown = timing.shown_value
 
 
 def _coerce_quietly(df: pd.DataFrame, data_file: schemas.DataFile) -> pd.DataFrame:
@@ -601,7 +595,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         if cal and not all(_CALENDAR_RANGE[0] <= v <= _CALENDAR_RANGE[1] for v in (cal.lo, cal.best, cal.hi) if math.isfinite(v)):
             # a chain of long offsets can leave the calendar (and pandas' Timestamp range)
             problems.append(Problem(name, row, "offset", "expected a time between the years 1800 and 2200, found that "
-                                    f"the offsets put it in {1970 + cal.best / timing.DAYS_PER_UNIT['year']:.0f}"))
+                                    f"the offsets put it in {1970 + cal.best / timing.YEAR:.0f}"))
             cal = None
         t_lo.append(rel.lo if rel else math.nan)
         t_best.append(rel.best if rel else math.nan)
@@ -658,7 +652,7 @@ def _check_outcomes(df: pd.DataFrame, problems: list[Problem], name: str = "coho
         if not pd.isna(r["time_value"]) and pd.isna(r["time_unit"]):
             problems.append(Problem(name, row, "time_unit", "expected a unit for time_value, found an empty cell"))
         elif not pd.isna(r["time_value"]) and r["time_unit"] in schemas.TIME_UNITS:
-            years = r["time_value"] * timing.DAYS_PER_UNIT[r["time_unit"].rstrip("s")] / timing.DAYS_PER_UNIT["year"]
+            years = r["time_value"] * timing.TIME_UNITS[r["time_unit"]] / timing.YEAR
             if years > MAX_DURATION_YEARS:
                 problems.append(Problem(name, row, "time_value", f"expected a duration of at most {MAX_DURATION_YEARS} "
                                         f"years, found {r['time_value']:g} {r['time_unit']}"))

@@ -57,8 +57,9 @@ from scipy.special import expit
 from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.schemas import EVIDENCE_LEVELS, SAFETY_OUTCOMES
-from analysis.survival import apply_filters  # noqa: F401  (the filter syntax every notebook shares)
+from analysis.schemas import EVIDENCE_LEVELS, SAFETY_OUTCOMES, evidence_rank, evidence_words
+from analysis.timing import expect_one_of
+from analysis.select import apply_filters  # noqa: F401  (the filter syntax every notebook shares)
 
 #: columns of ``tables/rates.csv``, in order (the output contract); extras follow them
 RATES_COLUMNS = [
@@ -86,8 +87,7 @@ def proportion_ci(events, total, method: str = "clopper-pearson", alpha: float =
     ``method`` is ``clopper-pearson`` (exact) or ``wilson``; anything else raises
     ``ValueError`` (the normal approximation is deliberately not offered).
     """
-    if method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {sorted(CI_METHODS)}, got {method!r}")
+    expect_one_of("ci_method", method, sorted(CI_METHODS))
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
     events = np.asarray(events, dtype=float)
@@ -197,8 +197,7 @@ def study_rates(outcomes: pd.DataFrame, sources: pd.DataFrame | None = None, *,
     interval), ``has_interval``, ``is_case_report``, ``is_safety``, ``time_value``,
     ``time_unit``, ``time_qualifier``, ``note``. The input is not modified.
     """
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {sorted(CI_METHODS)}, got {ci_method!r}")
+    expect_one_of("ci_method", ci_method, sorted(CI_METHODS))
     if case_report_max_n < 0:
         raise ValueError(f"case_report_max_n must be >= 0, got {case_report_max_n!r}")
     missing = [c for c in ("study", "outcome") if c not in outcomes.columns]
@@ -295,7 +294,8 @@ def escalc_prop(events, total, transform: str = "logit"):
     if transform == "freeman-tukey":
         yi = 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
         return yi, 1 / (4 * n + 2)
-    raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    expect_one_of("transform", transform, TRANSFORMS)
+    raise AssertionError("unreachable")  # expect_one_of raised
 
 
 def transf_pft(p, n):
@@ -324,7 +324,8 @@ def back_transform(z, transform: str, ni=None):
         return expit(np.asarray(z, dtype=float))
     if transform == "freeman-tukey":
         return transf_ipft_hm(z, ni)
-    raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    expect_one_of("transform", transform, TRANSFORMS)
+    raise AssertionError("unreachable")  # expect_one_of raised
 
 
 def _zeroin(f, ax, bx, fa, fb, tol, maxit):
@@ -437,8 +438,7 @@ def rma(yi, vi, method: str = "REML", alpha: float = 0.05, *, threshold: float =
     ``ci_upper``, ``pi_lower``, ``pi_upper``, ``tau2``, ``i2`` (percent), ``h2``, ``q``,
     ``q_df``, ``q_p_value``, ``weights`` (random-effects weights in percent, summing to 100).
     """
-    if method not in POOL_METHODS:
-        raise ValueError(f"pool_method must be one of {POOL_METHODS}, got {method!r}")
+    expect_one_of("pool_method", method, POOL_METHODS)
     yi = np.asarray(yi, dtype=float)
     vi = np.asarray(vi, dtype=float)
     k = len(yi)
@@ -487,8 +487,7 @@ def pool_proportions(events, total, method: str = "REML", transform: str = "logi
     Same keys as :func:`rma` (``tau2`` on the transformed scale) plus ``total`` (sum of n)
     and ``estimate_transformed``.
     """
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    expect_one_of("transform", transform, TRANSFORMS)
     events = np.asarray(events, dtype=float)
     total = np.asarray(total, dtype=float)
     if np.any(total <= 0) or np.any(events < 0) or np.any(events > total):
@@ -523,20 +522,11 @@ class PoolingResult:
     settings: dict = field(default_factory=dict)
 
 
-def evidence_rank(level) -> float:
-    """Position of an evidence level in :data:`EVIDENCE_LEVELS` (0 = strongest; NaN unknown)."""
-    try:
-        return float(EVIDENCE_LEVELS.index(str(level)))
-    except ValueError:
-        return float("nan")
-
-
 def eligibility(rates: pd.DataFrame, include_approximate: bool = True,
                 min_evidence_level: str | None = None) -> pd.Series:
     """Why each row of a rates table cannot be pooled ("" where it can)."""
-    if min_evidence_level is not None and min_evidence_level not in EVIDENCE_LEVELS:
-        raise ValueError(f"min_evidence_level must be one of {EVIDENCE_LEVELS} or None, "
-                         f"got {min_evidence_level!r}")
+    if min_evidence_level is not None:
+        expect_one_of("min_evidence_level", min_evidence_level, EVIDENCE_LEVELS)
     limit = None if min_evidence_level is None else EVIDENCE_LEVELS.index(min_evidence_level)
     reasons = []
     # only the columns read (itertuples over a wide table costs more than the loop)
@@ -566,10 +556,8 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     rows qualify (``status`` says so). With ``subgroup_by`` and ``overall``, an
     ``All studies`` row pools every qualifying row of the outcome (one tau2 across subgroups).
     """
-    if method not in POOL_METHODS:
-        raise ValueError(f"pool_method must be one of {POOL_METHODS}, got {method!r}")
-    if transform not in TRANSFORMS:
-        raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+    expect_one_of("pool_method", method, POOL_METHODS)
+    expect_one_of("transform", transform, TRANSFORMS)
     if int(min_studies) != min_studies or min_studies < 2:
         raise ValueError(f"min_studies must be a whole number >= 2, got {min_studies!r}")
     if subgroup_by is not None and subgroup_by not in rates.columns:
@@ -733,7 +721,7 @@ def statement(status: pd.DataFrame) -> list[str]:
 
 
 def _level_text(level) -> str:
-    return "evidence level not given" if pd.isna(level) else str(level).replace("_", " ")
+    return evidence_words(level, missing="evidence level not given")
 
 
 def _count_words(r) -> str:

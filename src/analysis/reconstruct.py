@@ -27,7 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-EVIDENCE_LEVEL = "reconstructed"
+from analysis.schemas import RECONSTRUCTED
+from analysis.timing import TIME_UNITS
+
+EVIDENCE_LEVEL = RECONSTRUCTED
 CHECK_COLUMNS = [
     "study", "group", "time", "time_unit", "n_at_risk_reported", "n_at_risk_reconstructed",
     "n_points", "n_patients", "events_reported", "events_reconstructed", "rmse",
@@ -277,7 +280,6 @@ def reconstruct_curves(points: pd.DataFrame, at_risk: pd.DataFrame) -> tuple[pd.
     unit of the curve's points; ``checks`` has :data:`CHECK_COLUMNS`. Raises ``ValueError``
     naming the curve when its numbers at risk are missing or inconsistent.
     """
-    from analysis.survival import TIME_UNITS
 
     ipd_frames, checks = [], []
     if points is None or points.empty:

@@ -694,19 +694,7 @@ def markdown_output_to_html(source: str) -> str:
     return MarkdownWithMath(renderer=IPythonRenderer(escape=True)).render(source)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
-
-
-def escape_markdown(text):
-    """``text`` with every ASCII punctuation character backslash-escaped (CommonMark).
-
-    For data strings put into Markdown by notebook code: ``**bold**``, ``[x](javascript:..)``,
-    ``<script>``, ``$x$`` and bare URLs then show literally, in JupyterLab and in the HTML
-    report alike. Values that are not text (None, NaN, numbers) are returned unchanged.
-    """
-    if not isinstance(text, str):
-        return text
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+from analysis.export import escape_markdown  # noqa: E402,F401  (moved; kept importable here)
 
 
 _ALLOWED_TAGS = {

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from analysis import timing
+
 EVIDENCE_LEVELS = [
     "rct",
     "controlled_study",
@@ -24,6 +26,23 @@ EVIDENCE_LEVELS = [
 """Evidence levels, strongest first. ``reconstructed`` (curves rebuilt from published
 Kaplan-Meier plots) is added by the survival analysis, not coded in data."""
 
+RECONSTRUCTED = "reconstructed"
+"""Evidence level of survival rows rebuilt from a published Kaplan-Meier plot (Guyot 2012)."""
+
+
+def evidence_rank(level) -> float:
+    """Position of an evidence level in :data:`EVIDENCE_LEVELS` (0 = strongest; NaN unknown)."""
+    try:
+        return float(EVIDENCE_LEVELS.index(str(level)))
+    except ValueError:
+        return float("nan")
+
+
+def evidence_words(level, missing: str = "not given") -> str:
+    """An evidence level in words for figures and text (``case_report`` -> "case report");
+    ``missing`` when the level is empty."""
+    return level.replace("_", " ") if isinstance(level, str) else missing
+
 SOURCE_KINDS = [
     "trial", "cohort", "case_series", "case_report", "registry", "review",
     "news", "clinic_page", "forum", "blog",
@@ -36,7 +55,7 @@ EVENT_TYPES = [
 ]
 STEM_CELL_EVENTS = ("transplant", "infusion")
 STATUSES = ["active", "improving", "partial", "complete", "not_reported"]
-QUALIFIERS = ["about", "within", "at_least"]
+QUALIFIERS = [q for q in timing.QUALIFIERS if q]
 DESIGNS = [
     "case_report", "case_series", "uncontrolled_cohort", "controlled_cohort", "rct",
     "registry", "review_summary", "not_reported",
@@ -49,7 +68,7 @@ OUTCOMES = [
 SAFETY_OUTCOMES = ("severe_adverse_event", "adverse_event", "treatment_related_death")
 COUNT_QUALIFIERS = ["exact", "about", "at_least"]
 PROPORTION_QUALIFIERS = ["exact", "about"]
-TIME_UNITS = ["days", "weeks", "months", "years"]
+TIME_UNITS = list(timing.TIME_UNITS)
 TIME_QUALIFIERS = ["at", "up_to", "at_least", "about"]
 YES_NO = ["yes", "no"]
 YES_NO_NR = ["yes", "no", "not_reported"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analysis.schemas import RECONSTRUCTED
+
 OKABE_ITO = {
     "black": "#000000",
     "orange": "#E69F00",
@@ -53,7 +55,7 @@ EVIDENCE_COLORS = {
     "uncontrolled_study": OKABE_ITO["bluish_green"],
     "case_series": OKABE_ITO["yellow"],
     "case_report": OKABE_ITO["orange"],
-    "reconstructed": OKABE_ITO["reddish_purple"],
+    RECONSTRUCTED: OKABE_ITO["reddish_purple"],
     "secondary_summary": OKABE_ITO["grey"],
     "anecdote": OKABE_ITO["black"],
     "background": "#DDDDDD",

@@ -40,14 +40,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc  # chi-squared upper tail (imported here: ~0.15 s, not on the first test)
 
-from analysis.timing import DAYS_PER_UNIT
-
-TIME_UNITS = {f"{unit}s": days for unit, days in DAYS_PER_UNIT.items()}
-"""Days per unit: days 1, weeks 7, months 30.4375, years 365.25."""
+from analysis.schemas import RECONSTRUCTED
+from analysis.select import apply_filters, parse_filters  # noqa: F401  (re-exported for notebooks)
+from analysis.timing import TIME_UNITS, expect_one_of, unit_days
 
 CI_METHODS = ("log-log", "log", "plain")
 SURVIVAL_SOURCES = ("cases", "ipd", "reconstructed")
-RECONSTRUCTED = "reconstructed"
 GROUP_COLUMNS = ("therapy", "disease", "source_kind", "study", "group", "evidence_level",
                  "survival_source")
 SURVIVAL_COLUMNS = [
@@ -68,15 +66,12 @@ _R_TOL = float(np.sqrt(np.finfo(float).eps))  # R's quantile.survfit tolerance
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_unit(time_unit: str) -> float:
-    if time_unit not in TIME_UNITS:
-        raise ValueError(f"time_unit must be one of {', '.join(TIME_UNITS)}, found {time_unit!r}")
-    return TIME_UNITS[time_unit]
+_check_unit = unit_days
 
 
 def _check_ci(ci_method: str, alpha: float) -> None:
     if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {', '.join(CI_METHODS)}, found {ci_method!r}")
+        expect_one_of("ci_method", ci_method, CI_METHODS)
     if not (0 < float(alpha) < 1):
         raise ValueError(f"alpha must be between 0 and 1 (0.05 for 95% intervals), found {alpha!r}")
 
@@ -322,52 +317,6 @@ def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "month
     return data, excluded, checks
 
 
-def parse_filters(filters) -> dict[str, list[str]]:
-    """Filters as ``{column: [values]}`` from a dict (``{"therapy": "UC-MSC"}``) or a list
-    of ``"column=value"`` texts (``["therapy=UC-MSC", "therapy=autologous HSCT"]``, as the
-    command line passes them; repeated columns are alternatives)."""
-    if not filters:
-        return {}
-    if isinstance(filters, str):
-        filters = [filters]
-    out: dict[str, list[str]] = {}
-    if isinstance(filters, dict):
-        for col, wanted in filters.items():
-            values = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
-            out.setdefault(str(col), []).extend(str(v) for v in values)
-        return out
-    for item in filters:
-        col, sep, value = str(item).partition("=")
-        if not sep or not col.strip():
-            raise ValueError(f"filter {item!r} must be written column=value, e.g. therapy=UC-MSC")
-        out.setdefault(col.strip(), []).append(value.strip())
-    return out
-
-
-def apply_filters(df: pd.DataFrame, filters) -> pd.DataFrame:
-    """Rows of ``df`` matching every column of ``filters`` (see :func:`parse_filters`).
-
-    A cell matches a value case-insensitively, either whole or as one of its
-    ``"; "``-separated parts ("psoriasis vulgaris; psoriatic arthritis" matches "psoriatic
-    arthritis"). Raises ``ValueError`` for an unknown column.
-    """
-    parsed = parse_filters(filters)
-    if not parsed:
-        return df
-    mask = pd.Series(True, index=df.index)
-    for col, values in parsed.items():
-        if col not in df.columns:
-            raise ValueError(f"cannot filter on {col!r}; columns are: {', '.join(df.columns)}")
-        wanted = {v.lower() for v in values}
-
-        def match(cell, wanted=wanted):
-            text = _text(cell).lower()
-            return text in wanted or any(part.strip() in wanted for part in text.split(";"))
-
-        mask &= df[col].map(match)
-    return df[mask]
-
-
 # --------------------------------------------------------------------------- Kaplan-Meier
 
 
@@ -509,7 +458,7 @@ def to_time_unit(df: pd.DataFrame, time_unit: str) -> pd.DataFrame:
     codes, present = pd.factorize(values, use_na_sentinel=False)
     bad = [u for u in present if u not in TIME_UNITS]
     if bad:
-        raise ValueError(f"time_unit must be one of {', '.join(TIME_UNITS)}, found {bad[0]!r}")
+        unit_days(bad[0])
     if list(present) == [time_unit]:
         return df
     factor = np.array([TIME_UNITS[u] for u in present])[codes] / scale

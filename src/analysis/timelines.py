@@ -47,9 +47,10 @@ import numpy as np
 import pandas as pd
 
 from analysis import schemas, timing
+from analysis.select import select_patients  # noqa: F401  (re-exported for notebooks)
 from analysis.style import EVENT_STYLE, EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
 
-TIME_UNIT_DAYS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+TIME_UNIT_DAYS = timing.TIME_UNITS
 """Days per time unit accepted by ``time_unit``."""
 UNIT_ABBREVIATION = {"days": "d", "weeks": "wk", "months": "mo", "years": "y", "calendar year": ""}
 ANCHOR_LINE = "line"
@@ -112,12 +113,7 @@ def _as_list(value) -> list | None:
     return list(value)
 
 
-def _unit_days(time_unit: str) -> float:
-    if time_unit not in TIME_UNIT_DAYS:
-        raise ValueError(
-            f"time_unit: expected one of {', '.join(TIME_UNIT_DAYS)}, found {time_unit!r}"
-        )
-    return TIME_UNIT_DAYS[time_unit]
+_unit_days = timing.unit_days
 
 
 def short_citation(citation: str, source_id: str = "", width: int = 48) -> str:
@@ -129,57 +125,6 @@ def short_citation(citation: str, source_id: str = "", width: int = 48) -> str:
             text = text.split(sep, 1)[0]
     text = textwrap.shorten(text, width=width, placeholder="…") if text else ""
     return f"{source_id}: {text}" if source_id and text else (source_id or text)
-
-
-def select_patients(ds, diseases=None, therapies=None, source_kinds=None,
-                    min_evidence_level=None, patient_ids=None, include_anecdotes=True) -> pd.DataFrame:
-    """Patients (joined with their source's kind, citation and evidence level) kept by the
-    filters. ``None`` keeps all.
-
-    * ``diseases`` / ``therapies``: texts; a patient is kept when any of its ``diseases``
-      (or its ``therapy``) contains any of them, case-insensitively ("psoriasis" keeps
-      "psoriasis vulgaris").
-    * ``source_kinds``: kinds of source (``case_report``, ``forum``, ...).
-    * ``min_evidence_level``: keep sources at this level or stronger (levels in
-      :data:`analysis.schemas.EVIDENCE_LEVELS`, strongest first).
-    * ``patient_ids``: ids to keep.
-    * ``include_anecdotes``: keep patients whose ``case_role`` is ``adverse_event_anecdote``.
-    """
-    src = ds.sources[["source_id", "kind", "citation", "evidence_level"]].rename(
-        columns={"kind": "source_kind", "citation": "source_citation"}
-    )
-    pats = ds.patients.merge(src, on="source_id", how="left")
-    keep = pd.Series(True, index=pats.index)
-    for column, wanted in (("diseases", diseases), ("therapy", therapies)):
-        wanted = _as_list(wanted)
-        if wanted is not None:
-            text = pats[column].fillna("").str.lower()
-            hit = pd.Series(False, index=pats.index)
-            for w in wanted:
-                hit |= text.str.contains(str(w).lower(), regex=False)
-            keep &= hit
-    kinds = _as_list(source_kinds)
-    if kinds is not None:
-        unknown = sorted(set(kinds) - set(schemas.SOURCE_KINDS))
-        if unknown:
-            raise ValueError(f"source_kinds: expected kinds among {', '.join(schemas.SOURCE_KINDS)}, "
-                             f"found {', '.join(map(repr, unknown))}")
-        keep &= pats["source_kind"].isin(kinds)
-    if min_evidence_level is not None:
-        if min_evidence_level not in schemas.EVIDENCE_LEVELS:
-            raise ValueError(f"min_evidence_level: expected one of {', '.join(schemas.EVIDENCE_LEVELS)}, "
-                             f"found {min_evidence_level!r}")
-        rank = {lv: i for i, lv in enumerate(schemas.EVIDENCE_LEVELS)}
-        keep &= pats["evidence_level"].astype(object).map(rank).fillna(len(rank)) <= rank[min_evidence_level]
-    ids = _as_list(patient_ids)
-    if ids is not None:
-        missing = sorted(set(ids) - set(pats["patient_id"]))
-        if missing:
-            warnings.warn(f"patient_ids not in the data: {', '.join(missing)}", stacklevel=3)
-        keep &= pats["patient_id"].isin(ids)
-    if not include_anecdotes:
-        keep &= pats["case_role"] != "adverse_event_anecdote"
-    return pats[keep].reset_index(drop=True)
 
 
 def _times_named_anchor(ev: pd.DataFrame, graph: timing.OffsetGraph, anchor: str):
@@ -1225,8 +1170,7 @@ def lane_labels(layout: TimelineLayout) -> pd.DataFrame:
     return out
 
 
-def _level_text(level) -> str:
-    return str(level).replace("_", " ") if isinstance(level, str) else "not given"
+_level_text = schemas.evidence_words
 
 
 def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):

@@ -38,7 +38,13 @@ import math
 import re
 from dataclasses import dataclass
 
-DAYS_PER_UNIT = {"day": 1.0, "week": 7.0, "month": 365.25 / 12, "year": 365.25}
+TIME_UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
+"""The one table of time units: days per unit (a month is 365.25/12 = 30.4375 days, a year
+365.25 days). Every module, notebook and data column reads its unit names and lengths here."""
+DAYS_PER_UNIT = {unit[:-1]: days for unit, days in TIME_UNITS.items()}
+"""The same table by singular name (``"month"``), as offsets are written (``+6 months``)."""
+MONTH = TIME_UNITS["months"]
+YEAR = TIME_UNITS["years"]
 QUALIFIERS = ("", "about", "within", "at_least")
 ABOUT_FRACTION = 0.10
 CALENDAR = "@calendar"
@@ -79,6 +85,30 @@ def shown(text) -> str:
     """``repr`` of a user's value for a message, cut to 60 characters (cells may be huge)."""
     text = str(text)
     return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def shown_value(value) -> str:
+    """A cell value as a user would recognise it: ``-4`` not ``np.float64(-4.0)``; text as
+    :func:`shown`."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return shown(value) if isinstance(value, str) else repr(value)
+
+
+def expect_one_of(name: str, value, allowed) -> None:
+    """Raise ``ValueError("name: expected one of a, b, found 'x'")`` unless ``value`` is in
+    ``allowed``: the one wording of every parameter error."""
+    if value not in allowed:
+        raise ValueError(f"{name}: expected one of {', '.join(map(str, allowed))}, found {value!r}")
+
+
+def unit_days(time_unit: str, name: str = "time_unit") -> float:
+    """Days in one ``time_unit`` (``days``, ``weeks``, ``months``, ``years``); ``ValueError``
+    naming the parameter otherwise."""
+    expect_one_of(name, time_unit, TIME_UNITS)
+    return TIME_UNITS[time_unit]
 
 
 def _date_hint(text: str) -> str:
