@@ -69,7 +69,7 @@ BAD_CELLS = [
     ("events", 2, {"offset": "-3 months", "qualifier": ""}, "events.csv:4:offset: the last follow-up of line 1 cannot be before the line's first stem-cell therapy (E2); found it 91 days or more before"),
     ("cohort_outcomes", 0, {"events": "5"}, "cohort_outcomes.csv:2:events: expected events <= total (4), found 5"),
     ("cohort_outcomes", 0, {"events": "", "proportion": "1.5"}, "cohort_outcomes.csv:2:proportion: expected a value <= 1, found 1.5"),
-    ("cohort_outcomes", 0, {"outcome": "cured"}, "cohort_outcomes.csv:2:outcome: expected one of response, complete_response, partial_response, relapse_free, disease_free, disease_activity_reduced, severe_adverse_event, adverse_event, treatment_related_death, found 'cured'"),
+    ("cohort_outcomes", 0, {"outcome": "cured"}, "cohort_outcomes.csv:2:outcome: expected one of response, complete_response, partial_response, relapse_free, disease_free, disease_activity_reduced, severe_adverse_event, adverse_event, treatment_related_death, relapse, progression, treatment_failure, overall_survival, event_free_survival, found 'cured'"),
     ("cohort_outcomes", 0, {"total": "-2", "events": ""}, "cohort_outcomes.csv:2:total: expected a value >= 1, found -2"),
     ("cohort_outcomes", 0, {"total": ""}, "cohort_outcomes.csv:2:total: expected the total that the 3 events are out of, found an empty cell"),
     ("cohort_outcomes", 0, {"total_qualifier": "at_least"}, "cohort_outcomes.csv:2:approximate: expected 'yes' since total is 'at_least', found 'no'"),
@@ -358,3 +358,54 @@ def test_shipped_data_loads_whatever_scratch_memory_holds(monkeypatch):
     dated = ds.events["date_best"].notna()
     assert 0 < dated.sum() < 36
     assert ds.events.loc[dated, "date_best"].dt.year.between(1990, 2030).all()
+
+
+def _arm(oid, role, study="Trial", outcome="response", design="rct", controlled="yes", **kw):
+    row = {"outcome_id": oid, "source_id": "T1", "study": study, "arm": role or "arm", "arm_role": role,
+           "disease": "lupus", "therapy": "MSC", "design": design, "controlled": controlled,
+           "outcome": outcome, "definition": "responded", "events": "2", "total": "6",
+           "approximate": "no", "time_value": "12", "time_unit": "months", "quote": "q"}
+    row.update(kw)
+    return row
+
+
+def test_ordinary_rows_with_empty_optional_qualifiers_load(make_folder, tables):
+    """An exact count with total_qualifier (and other optional categories) left empty is the most
+    ordinary row there is; so is an at_least total whose row says approximate."""
+    tables["cohort_outcomes"] = [_arm("O1", "", design="uncontrolled_cohort", controlled="no"),
+                                 _arm("O2", "", design="uncontrolled_cohort", controlled="no",
+                                      total_qualifier="at_least", approximate="yes")]
+    ds = load_dataset(make_folder(tables))
+    assert ds.cohort_outcomes["arm_role"].tolist() == ["single_arm", "single_arm"]
+
+
+def test_arm_roles_pair_into_comparisons_or_are_named(make_folder, tables):
+    tables["cohort_outcomes"] = [
+        _arm("O1", "intervention"), _arm("O2", "control"),                       # a comparison
+        _arm("O3", "control", study="Lone"),                                      # no treated arm
+        _arm("O4", "intervention", study="Two"), _arm("O5", "control", study="Two"),
+        _arm("O6", "control", study="Two"),                                       # two controls
+        _arm("O7", "intervention", study="Cohort", design="uncontrolled_cohort", controlled="no"),
+        _arm("O8", "control", study="Cohort", design="uncontrolled_cohort", controlled="no"),
+    ]
+    assert problems_of(make_folder, tables) == [
+        "cohort_outcomes.csv:4:arm_role: expected an intervention arm beside this control arm ('Lone' response at "
+        "12 months, same source, study, outcome and time point), found none",
+        "cohort_outcomes.csv:7:arm_role: expected one control arm for 'Two' response at 12 months, found 2 "
+        "(rows 6, 7); give each comparison its own study label or time point",
+        "cohort_outcomes.csv:9:arm_role: expected no control arm in an uncontrolled study (design "
+        "'uncontrolled_cohort', controlled 'no'), found 'control'",
+    ]
+
+
+def test_arm_role_and_cohort_group_may_be_left_out_of_older_files(make_folder, tables):
+    ds = load_dataset(make_folder(tables))  # the conftest writer writes every column; drop two
+    folder = make_folder(tables)
+    path = folder / "cohort_outcomes.csv"
+    lines = path.read_text().splitlines()
+    cols = lines[0].split(",")
+    keep = [i for i, c in enumerate(cols) if c not in ("arm_role", "cohort_group")]
+    path.write_text("\n".join(",".join(line.split(",")[i] for i in keep) for line in lines) + "\n")
+    ds = load_dataset(folder)
+    assert ds.cohort_outcomes.loc[0, "arm_role"] == "single_arm"
+    assert ds.cohort_outcomes["cohort_group"].isna().all()

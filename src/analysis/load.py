@@ -257,8 +257,9 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem])
             problems.append(Problem(name, header_row, col, "column appears twice in the header"))
             ok = False
         seen.add(col)
+    optional = {c.name for c in data_file.columns if not c.in_header}
     for col in known:
-        if col not in header:
+        if col not in header and col not in optional:
             problems.append(Problem(name, header_row, col, "missing column (add it, even if empty)"))
             ok = False
     if not ok:
@@ -283,6 +284,9 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem])
     df = pd.DataFrame.from_dict(records, orient="index", columns=header, dtype=object)
     if df.empty:
         df = pd.DataFrame({c: pd.Series(dtype=object) for c in header})
+    for col in known:
+        if col not in df.columns:  # an optional later column left out of an older file
+            df[col] = pd.Series(pd.NA, index=df.index, dtype=object)
     df = df[known].replace("", pd.NA)
     df.index.name = "row"
     return df
@@ -656,8 +660,49 @@ def _check_outcomes(df: pd.DataFrame, problems: list[Problem], name: str = "coho
             if years > MAX_DURATION_YEARS:
                 problems.append(Problem(name, row, "time_value", f"expected a duration of at most {MAX_DURATION_YEARS} "
                                         f"years, found {r['time_value']:g} {r['time_unit']}"))
-        if not pd.isna(tot) and r["total_qualifier"] in ("about", "at_least") and r["approximate"] != "yes":
-            problems.append(Problem(name, row, "approximate", f"expected 'yes' since total is '{r['total_qualifier']}', found {r['approximate']!r}"))
+        qualifier = _text_or_empty(r["total_qualifier"])
+        if not pd.isna(tot) and qualifier in ("about", "at_least") and _text_or_empty(r["approximate"]) != "yes":
+            problems.append(Problem(name, row, "approximate", f"expected 'yes' since total is '{qualifier}', "
+                                    f"found {_shown(_text_or_empty(r['approximate']))}"))
+    _check_comparisons(df, problems, name)
+
+
+UNCONTROLLED_DESIGNS = ("case_report", "case_series", "uncontrolled_cohort", "review_summary")
+
+
+def _text_or_empty(value) -> str:
+    """A category cell as text, ``""`` when empty (pandas' NA cannot be compared)."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _check_comparisons(df: pd.DataFrame, problems: list[Problem], name: str) -> None:
+    """Arms of one comparison: rows with the same source, study, outcome and time point, one
+    ``control`` and one or more ``intervention`` arms. Names what a reader could not pair."""
+    if "arm_role" not in df.columns or df.empty:
+        return
+    role = df["arm_role"].map(_text_or_empty)
+    key = [df[c].map(_text_or_empty) for c in ("source_id", "study", "outcome", "time_value", "time_unit")]
+    keys = list(zip(*[k.tolist() for k in key]))
+    by_key: dict = {}
+    for row, k, rl in zip(df.index, keys, role):
+        by_key.setdefault(k, []).append((row, rl))
+    for (_src, study, outcome, t, unit), rows in by_key.items():
+        controls = [row for row, rl in rows if rl == "control"]
+        treated = [row for row, rl in rows if rl == "intervention"]
+        when = f" at {float(t):g} {unit}" if t else ""
+        if len(controls) > 1:
+            for row in controls[1:]:
+                problems.append(Problem(name, row, "arm_role", f"expected one control arm for {study!r} {outcome}{when}, "
+                                        f"found {len(controls)} (rows {', '.join(map(str, controls))}); give each "
+                                        "comparison its own study label or time point"))
+        if controls and not treated:
+            problems.append(Problem(name, controls[0], "arm_role", f"expected an intervention arm beside this control arm "
+                                    f"({study!r} {outcome}{when}, same source, study, outcome and time point), found none"))
+    for row, rl in zip(df.index, role):
+        design = _text_or_empty(df.at[row, "design"])
+        if rl == "control" and (design in UNCONTROLLED_DESIGNS or _text_or_empty(df.at[row, "controlled"]) == "no"):
+            problems.append(Problem(name, row, "arm_role", f"expected no control arm in an uncontrolled study "
+                                    f"(design {design!r}, controlled {_text_or_empty(df.at[row, 'controlled'])!r}), found 'control'"))
 
 
 def _check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv") -> None:
@@ -717,6 +762,7 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     # yes / no / not_reported -> True / False / missing (not_reported is not "uncontrolled")
     outcomes["controlled"] = outcomes["controlled"].map({"yes": True, "no": False}).astype("boolean")
     outcomes["approximate"] = outcomes["approximate"] == "yes"
+    outcomes["arm_role"] = outcomes["arm_role"].astype(object).where(outcomes["arm_role"].notna(), "single_arm")
     lines = lines.merge(sources[["source_id", "kind", "evidence_level"]], on="source_id", how="left")
     return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files, graph)
 

@@ -63,9 +63,24 @@ DESIGNS = [
 OUTCOMES = [
     "response", "complete_response", "partial_response", "relapse_free", "disease_free",
     "disease_activity_reduced", "severe_adverse_event", "adverse_event",
-    "treatment_related_death",
+    "treatment_related_death", "relapse", "progression", "treatment_failure",
+    "overall_survival", "event_free_survival",
 ]
 SAFETY_OUTCOMES = ("severe_adverse_event", "adverse_event", "treatment_related_death")
+RELAPSE_OUTCOMES = ("relapse", "progression", "treatment_failure")
+OUTCOME_PANELS = {
+    **{o: "efficacy" for o in OUTCOMES},
+    **{o: "relapse" for o in RELAPSE_OUTCOMES},
+    **{o: "safety" for o in SAFETY_OUTCOMES},
+}
+"""Which forest panel an outcome belongs to: ``efficacy`` (a higher share is better:
+response, remission, relapse-free, overall or event-free survival), ``relapse`` (a higher
+share is worse: relapse, progression, treatment failure) or ``safety`` (a higher share is
+worse: adverse events, treatment-related deaths)."""
+HIGHER_IS_BETTER = {o: OUTCOME_PANELS[o] == "efficacy" for o in OUTCOMES}
+ARM_ROLES = ["intervention", "control", "single_arm"]
+"""``intervention`` and ``control`` arms of one study, outcome and time point form a
+comparison; ``single_arm`` (the default when empty) is an uncontrolled arm."""
 COUNT_QUALIFIERS = ["exact", "about", "at_least"]
 PROPORTION_QUALIFIERS = ["exact", "about"]
 TIME_UNITS = list(timing.TIME_UNITS)
@@ -91,6 +106,7 @@ class Col:
     max_value: float | None = None
     unique: bool = False
     example: str = ""
+    in_header: bool = True  # False: a later addition that older files may leave out entirely
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,16 @@ COHORT_OUTCOMES = DataFile(
         Col("study", "text", "Short study label shown in figures.",
             example="MSC lupus studies, China"),
         Col("arm", "text", "Study arm.", example="MSC"),
+        Col("arm_role", "category",
+            "intervention or control (the arms of a controlled comparison: same source, study, "
+            "outcome and time point), or single_arm (empty = single_arm). Control arms are "
+            "shown but never pooled with treated arms.", required=False,
+            allowed=tuple(ARM_ROLES), example="single_arm", in_header=False),
+        Col("cohort_group", "text",
+            "The same label on rows of different reports that cover overlapping patients (one "
+            "cohort at 1 and 5 years; a multicentre report that includes an earlier pilot). A "
+            "pool takes one row per cohort group: the largest total, ties: the latest year.",
+            required=False, example="", in_header=False),
         Col("disease", "text", "Disease studied.", example="systemic lupus erythematosus"),
         Col("therapy", "text", "Therapy.", example="MSC"),
         Col("cell_source", "text", "Cell source (bone marrow, umbilical cord, ...).",
@@ -263,6 +289,15 @@ COHORT_OUTCOMES = DataFile(
         "`total` if known) when it gives only a share. Never derive a count the source "
         "does not state: the rates analysis derives approximate figures itself and labels "
         "them.",
+        "\"9 of 37 relapsed\" is `outcome` relapse, `events` 9, `total` 37. \"Relapse-free "
+        "survival 70 % at 5 years\" is `outcome` relapse_free, `proportion` 0.70, `time_value` "
+        "5, `time_unit` years, `time_qualifier` at (and `total` if the source gives the "
+        "number of patients). Outcomes where a higher share is worse (relapse, progression, "
+        "treatment_failure; adverse events and deaths) are drawn in their own panels.",
+        "A randomised or controlled study is coded as one row per arm with the same "
+        "`source_id`, `study`, `outcome` and time point: the treated arm(s) `arm_role` "
+        "intervention, the comparator `control`. `arm_role` and `cohort_group` may be left "
+        "out of older files.",
     ),
 )
 
