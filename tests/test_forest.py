@@ -85,11 +85,11 @@ def _cohort_rates(n_groups=2, per_group=5, **kw):
 
 def test_pooled_figure_has_diamonds_pi_and_heterogeneity():
     rates = _cohort_rates()
-    res = R.pool_rates(rates, subgroup_by="disease")
+    res = R.pool_rates(rates, subgroup_by="disease", overall=True)
     fig = F.forest_plot(rates, res, title="Pooled")
     texts = _texts(fig)
     assert sum(t.startswith("Heterogeneity: τ² = ") for t in texts) == 3  # two subgroups + overall
-    assert "All studies (random effects)" in texts and texts.count("Prediction interval") == 3
+    assert "Across diseases (exploratory)" in texts and texts.count("Prediction interval") == 3
     ax = fig.axes[0]
     assert ax.get_xlim() == (0, 1) and "%" in ax.get_xlabel()
     assert ax.xaxis.get_major_formatter()(0.5, 0) == "50%"

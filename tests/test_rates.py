@@ -287,16 +287,18 @@ def test_approximate_and_evidence_switches():
     rows = _cohorts(3) + [dict(study="Approx", events=30, total=60, total_qualifier="about", approximate=True),
                           dict(study="Summary", source_id="S2", events=20, total=25)]
     rt = R.study_rates(outcome_rows(rows), SOURCES)
-    assert R.pool_rates(rt).pooled.loc[0, "k"] == 5
-    assert R.pool_rates(rt, include_approximate=False).pooled.loc[0, "k"] == 4
+    # a secondary summary never enters a pool with studies, whatever min_evidence_level says
+    main = R.pool_rates(rt)
+    assert main.pooled.loc[0, "k"] == 4 and main.status.loc[0, "summaries"] == 1
+    assert R.pool_rates(rt, include_approximate=False).pooled.loc[0, "k"] == 3
     strict = R.pool_rates(rt, min_evidence_level="uncontrolled_study")
-    assert strict.pooled.loc[0, "k"] == 4 and strict.status.loc[0, "low_evidence_excluded"] == 1
+    assert strict.pooled.loc[0, "k"] == 4 and strict.status.loc[0, "low_evidence_excluded"] == 0
     with pytest.raises(ValueError, match="min_evidence_level: expected one of"):
         R.pool_rates(rt, min_evidence_level="strong")
     sens = R.sensitivity_table(rt)
     assert sens["analysis"].tolist() == ["main", "without approximate rows",
                                          "without evidence below uncontrolled_study"]
-    assert sens["k"].tolist() == [5, 4, 4]
+    assert sens["k"].tolist() == [4, 3, 4]
     assert list(sens.columns) == ["analysis"] + R.POOLED_COLUMNS + ["reason"]
     assert sens["pooled"].notna().all()
 
@@ -316,10 +318,10 @@ def test_subgroups_and_overall_from_reference_folder_match_metafor():
     exp = pd.read_csv(RDIR / "expected_metafor_pooled.csv")
     exp = exp[(exp["control"] == "default") & (exp["subgroup"] == "All studies")]
     names = {"cerebral vasospasm (pritz1997)": "pritz1997", "HIV (debruin2009)": "debruin2009",
-             R.OVERALL: "combined"}
+             R.overall_label("disease"): "combined"}
     for method in R.POOL_METHODS:
         for tr in R.TRANSFORMS:
-            res = R.pool_rates(rt, subgroup_by="disease", method=method, transform=tr)
+            res = R.pool_rates(rt, subgroup_by="disease", method=method, transform=tr, overall=True)
             assert list(res.pooled.columns) == R.POOLED_COLUMNS and len(res.pooled) == 3
             for row in res.pooled.itertuples():
                 e = exp[(exp["dataset"] == names[row.subgroup]) & (exp["method"] == method)

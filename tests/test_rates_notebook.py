@@ -68,14 +68,15 @@ def test_notebook_on_shipped_data(tmp_path):
 
 @pytest.mark.slow
 def test_notebook_on_reference_data_matches_metafor(tmp_path):
-    out, _ = _run(tmp_path, data_dir=str(HERE / "reference_data" / "rates_metadat"), show_definitions=False)
+    out, _ = _run(tmp_path, data_dir=str(HERE / "reference_data" / "rates_metadat"), show_definitions=False,
+                  pool_overall=True)
     pooled = pd.read_csv(out / "tables" / "pooled_rates.csv")
     assert list(pooled.columns) == R.POOLED_COLUMNS and len(pooled) == 3
     exp = pd.read_csv(EXPECTED)
     exp = exp[(exp["control"] == "default") & (exp["subgroup"] == "All studies") & (exp["method"] == "REML")
               & (exp["transform"] == "logit")].set_index("dataset")
     names = {"cerebral vasospasm (pritz1997)": "pritz1997", "HIV (debruin2009)": "debruin2009",
-             "All studies": "combined"}
+             R.overall_label("disease"): "combined"}
     for row in pooled.itertuples():
         e = exp.loc[names[row.subgroup]]
         assert (row.k, row.total, row.method, row.transform) == (e["k"], e["total"], "REML", "logit")

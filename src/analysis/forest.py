@@ -143,12 +143,19 @@ def time_text(r) -> str:
     return f"{q} {float(v):g} {unit}".strip()
 
 
-def _pooled_rows(p, label: str) -> list[Row]:
+def _pooled_rows(p, label: str, overall: bool = False) -> list[Row]:
     method = METHOD_LABELS.get(p["method"], p["method"])
     rows = [Row("pooled", label=label, counts=f"N = {int(p['total'])}",
                 right=_interval_text(p["pooled"], p["ci_lower"], p["ci_upper"]),
-                weight="100%" if label != "All studies (random effects)" else "",
+                weight="" if overall or p["method"] == "exact count" else "100%",
                 est=p["pooled"], lo=p["ci_lower"], hi=p["ci_upper"], color=POOLED_COLOR)]
+    if p["method"] == "exact count":  # all-zero (or all-n) set: no model, say why
+        rows.append(Row("note", label=f"Total count with its exact interval, k = {int(p['k'])}: "
+                        "every study has 0 events, so no random-effects estimate is shown"
+                        if p["pooled"] == 0 else
+                        f"Total count with its exact interval, k = {int(p['k'])}: every study has events "
+                        "in all patients, so no random-effects estimate is shown"))
+        return rows
     rows.append(Row("pi", label="Prediction interval",
                     right=f"[{100 * p['pi_lower']:.1f}; {100 * p['pi_upper']:.1f}]",
                     lo=p["pi_lower"], hi=p["pi_upper"], color=PI_COLOR))
@@ -162,10 +169,12 @@ def _pooled_rows(p, label: str) -> list[Row]:
 def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
                 subgroup_by: str | None = None, show_definition: bool = False) -> list[Row]:
     """The rows of a forest plot, in order (see :func:`forest_plot`)."""
-    from analysis.rates import OVERALL
+    from analysis.rates import OVERALL, eligibility, group_labels, overall_label
+    from analysis.rates.rules import REASON_CONTROL, REASON_SUMMARY
 
     if pooling is not None and subgroup_by is None:
         subgroup_by = pooling.settings.get("subgroup_by")
+    across = overall_label(subgroup_by)
     weights = pooling.weights if pooling is not None else pd.Series(dtype=float)
     pooled = pooling.pooled if pooling is not None else pd.DataFrame()
     status = pooling.status if pooling is not None else pd.DataFrame()
@@ -179,9 +188,13 @@ def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
     # per outcome and subgroup cost more than building the rows)
     index = rates.index
     outcome_all = rates["outcome"].to_numpy(dtype=object, na_value=None)
-    case_all = rates["is_case_report"].to_numpy(dtype=bool)
+    why = eligibility(rates).to_numpy(dtype=object)
+    control_all = why == REASON_CONTROL
+    summary_all = why == REASON_SUMMARY
+    case_all = rates["is_case_report"].to_numpy(dtype=bool) & ~control_all & ~summary_all
     has_all = rates["has_interval"].to_numpy(dtype=bool)
-    keys_all = (rates[subgroup_by].astype("string").fillna("(not given)").to_numpy(dtype=object)
+    apart = control_all | summary_all
+    keys_all = (group_labels(rates[subgroup_by]).to_numpy(dtype=object)
                 if subgroup_by is not None and subgroup_by in rates.columns else None)
     for outcome in outcomes:
         sel = np.flatnonzero(outcome_all == outcome)
@@ -190,7 +203,7 @@ def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
         if rows:
             rows.append(Row("blank"))
         rows.append(Row("section", label=OUTCOME_LABELS.get(outcome, str(outcome).replace("_", " ").capitalize())))
-        cohort = sel[~case_all[sel] & has_all[sel]]
+        cohort = sel[~case_all[sel] & has_all[sel] & ~apart[sel]]
         if keys_all is not None:
             keys = keys_all[cohort]
             groups = [(str(g), cohort[keys == g]) for g in sorted(set(keys))]
@@ -211,20 +224,27 @@ def forest_rows(rates: pd.DataFrame, pooling=None, *, outcomes=None,
                 if len(srow):
                     rows.append(Row("note", label=srow.iloc[0]["reason"].capitalize()))
         if subgroup_by is not None and len(pooled):
-            prow = pooled[(pooled["outcome"] == outcome) & (pooled["subgroup"] == OVERALL)]
+            prow = pooled[(pooled["outcome"] == outcome) & (pooled["subgroup"] == across)]
             if len(prow):
                 rows.append(Row("blank"))
-                rows.extend(_pooled_rows(prow.iloc[0], "All studies (random effects)"))
+                rows.extend(_pooled_rows(prow.iloc[0], across[0].upper() + across[1:], overall=True))
         if subgroup_by is not None and len(status) and len(cohort):
-            srow = status[(status["outcome"] == outcome) & (status["subgroup"] == OVERALL)]
+            srow = status[(status["outcome"] == outcome) & (status["subgroup"] == across)]
             if len(srow) and not srow.iloc[0]["pooled"]:
-                rows.append(Row("note", label="All studies: " + srow.iloc[0]["reason"]))
+                rows.append(Row("note", label=across[0].upper() + across[1:] + ": " + srow.iloc[0]["reason"]))
+        for mask, title in ((control_all, "Control arms (shown beside their trial, never pooled with treated arms)"),
+                            (summary_all & has_all, "Secondary summaries and anecdotes (shown apart, never pooled)")):
+            part = sel[mask[sel]]
+            if len(part):
+                rows.append(Row("header", label=title))
+                for idx in index[part]:
+                    rows.extend(_study_rows(records[idx], math.nan, show_definition))
         cases = sel[case_all[sel]]
         if len(cases):
             rows.append(Row("header", label="Case reports (shown, never pooled)"))
             for idx in index[cases]:
                 rows.extend(_study_rows(records[idx], math.nan, show_definition))
-        nocount = sel[~case_all[sel] & ~has_all[sel]]
+        nocount = sel[~case_all[sel] & ~has_all[sel] & ~control_all[sel]]
         if len(nocount):
             rows.append(Row("header", label="Reported without counts (no interval)"))
             for idx in index[nocount]:

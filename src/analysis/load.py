@@ -598,8 +598,11 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         cal = graph.relative(eid, timing.CALENDAR) if eid in usable else None
         if cal and not all(_CALENDAR_RANGE[0] <= v <= _CALENDAR_RANGE[1] for v in (cal.lo, cal.best, cal.hi) if math.isfinite(v)):
             # a chain of long offsets can leave the calendar (and pandas' Timestamp range)
+            out = [v for v in (cal.lo, cal.best, cal.hi) if math.isfinite(v)
+                   and not _CALENDAR_RANGE[0] <= v <= _CALENDAR_RANGE[1]]
+            years = " to ".join(dict.fromkeys(f"{1970 + v / timing.YEAR:.0f}" for v in (cal.lo, cal.hi) if math.isfinite(v)))
             problems.append(Problem(name, row, "offset", "expected a time between the years 1800 and 2200, found that "
-                                    f"the offsets put it in {1970 + cal.best / timing.YEAR:.0f}"))
+                                    f"the offsets put it in {years or f'{1970 + out[0] / timing.YEAR:.0f}'}"))
             cal = None
         t_lo.append(rel.lo if rel else math.nan)
         t_best.append(rel.best if rel else math.nan)

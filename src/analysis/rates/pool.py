@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.rates.metafor import pool_proportions
+from analysis.rates.rules import (REASON_APPROXIMATE, REASON_CASE, REASON_CONTROL, REASON_NO_COUNTS,
+                                  REASON_SUMMARY, eligibility, one_per_cohort, study_keys)
+from analysis.rates.study import proportion_ci
 from analysis.rates.vocab import OVERALL, POOLED_COLUMNS, POOL_METHODS, TRANSFORMS
-from analysis.schemas import EVIDENCE_LEVELS, evidence_rank
+from analysis.schemas import EVIDENCE_LEVELS
 from analysis.timing import expect_one_of
 
 
@@ -31,41 +34,27 @@ class PoolingResult:
     status: pd.DataFrame
     weights: pd.Series
     settings: dict = field(default_factory=dict)
-
-
-def eligibility(rates: pd.DataFrame, include_approximate: bool = True,
-                min_evidence_level: str | None = None) -> pd.Series:
-    """Why each row of a rates table cannot be pooled ("" where it can)."""
-    if min_evidence_level is not None:
-        expect_one_of("min_evidence_level", min_evidence_level, EVIDENCE_LEVELS)
-    limit = None if min_evidence_level is None else EVIDENCE_LEVELS.index(min_evidence_level)
-    reasons = []
-    # only the columns read (itertuples over a wide table costs more than the loop)
-    for r in rates[["is_case_report", "has_interval", "approximate", "evidence_level"]].itertuples():
-        if r.is_case_report:
-            reasons.append("case report")
-        elif not r.has_interval:
-            reasons.append("no counts")
-        elif r.approximate and not include_approximate:
-            reasons.append("approximate")
-        elif limit is not None and not (evidence_rank(r.evidence_level) <= limit):
-            reasons.append("evidence below " + min_evidence_level)
-        else:
-            reasons.append("")
-    return pd.Series(reasons, index=rates.index, dtype=object)
+    placement: pd.DataFrame | None = None
+    """Per row of the rates table (same index): ``pooled_in`` (the pooled rows it entered, as
+    "outcome: subgroup", "; "-separated; empty if none) and ``not_pooled_reason``."""
 
 
 def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=None,
                method: str = "REML", transform: str = "logit", min_studies: int = 3,
                include_approximate: bool = True, min_evidence_level: str | None = None,
-               alpha: float = 0.05, overall: bool = True) -> PoolingResult:
+               alpha: float = 0.05, overall: bool = False) -> PoolingResult:
     """Random-effects pooled proportion per outcome and subgroup of a :func:`study_rates` table.
 
-    Rows qualify unless they are case reports, have no counts, are approximate (when
-    ``include_approximate`` is false) or come from evidence weaker than
-    ``min_evidence_level``. Nothing is pooled in a subgroup where fewer than ``min_studies``
-    rows qualify (``status`` says so). With ``subgroup_by`` and ``overall``, an
-    ``All studies`` row pools every qualifying row of the outcome (one tau2 across subgroups).
+    Rows qualify by :func:`analysis.rates.rules.eligibility` (never control arms, secondary
+    summaries, anecdotes or case reports; no rows without counts; approximate rows when
+    ``include_approximate`` is false; evidence weaker than ``min_evidence_level``), then one
+    row per ``cohort_group``. ``k`` in ``pooled_rates.csv`` is the number of rows in the model,
+    ``k_studies`` the number of distinct studies (a cohort group is one study); nothing is
+    pooled where fewer than ``min_studies`` studies qualify (``status`` says so). When every
+    qualifying study has 0 events (or all patients), no random-effects model is fitted: the
+    pooled row is the total count with its exact (Clopper-Pearson) interval, ``method``
+    ``exact count``, and ``warning`` says why. ``overall`` (off by default) adds a row across
+    subgroups, labelled exploratory (:func:`overall_label`).
     """
     expect_one_of("pool_method", method, POOL_METHODS)
     expect_one_of("transform", transform, TRANSFORMS)
@@ -74,6 +63,7 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     if subgroup_by is not None and subgroup_by not in rates.columns:
         raise ValueError(f"cannot pool by {subgroup_by!r}: no such column in the rates table")
     reasons = eligibility(rates, include_approximate, min_evidence_level)
+    overall_name = overall_label(subgroup_by)
     if outcomes is not None:
         outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
         rates = rates[rates["outcome"].isin(outcomes)]
@@ -85,39 +75,82 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     outcome_all = rates["outcome"].to_numpy(dtype=object, na_value=None)
     events_all = rates["events_used"].to_numpy(dtype=float)
     total_all = rates["total_used"].to_numpy(dtype=float)
-    group_all = (rates[subgroup_by].astype("string").fillna("(not given)").to_numpy(dtype=object)
+    group_all = (group_labels(rates[subgroup_by]).to_numpy(dtype=object)
                  if subgroup_by is not None else None)
+    n_all = len(rates)
+
+    def col(name, default=""):
+        if name not in rates.columns:
+            return np.array([default] * n_all, dtype=object)
+        return rates[name].astype(object).where(rates[name].notna(), default).to_numpy(dtype=object)
+
+    cohort_all = np.array([str(g).strip() for g in col("cohort_group")], dtype=object)
+    year_all = pd.to_numeric(rates["year"], errors="coerce").to_numpy(dtype=float) if "year" in rates.columns \
+        else np.full(n_all, np.nan)
+    label_all = col("label")
+    study_all = study_keys(col("source_id"), col("study"), cohort_all)
+    pooled_in = [[] for _ in range(n_all)]
+    why_not = list(why_all)
 
     def one(pos: np.ndarray, outcome: str, label: str, keep_weights: bool):
         why = why_all[pos]
-        ok = pos[why == ""]
+        ok, same_cohort = one_per_cohort(pos[why == ""], cohort_all, total_all, year_all, label_all)
         k_ok = len(ok)
+        k_studies = len(set(study_all[ok]))
         counts = Counter(w for w in why if w)  # reasons not to pool, by reason
         st = {"outcome": outcome, "subgroup": label, "rows": len(pos), "k_qualifying": k_ok,
-              "case_reports": int(counts.get("case report", 0)),
-              "no_counts": int(counts.get("no counts", 0)),
-              "approximate_excluded": int(counts.get("approximate", 0)),
+              "k_studies": k_studies,
+              "control_arms": int(counts.get(REASON_CONTROL, 0)),
+              "summaries": int(counts.get(REASON_SUMMARY, 0)),
+              "case_reports": int(counts.get(REASON_CASE, 0)),
+              "no_counts": int(counts.get(REASON_NO_COUNTS, 0)),
+              "approximate_excluded": int(counts.get(REASON_APPROXIMATE, 0)),
               "low_evidence_excluded": int(sum(v for k_, v in counts.items() if k_.startswith("evidence"))),
-              "pooled": False, "reason": ""}
-        if k_ok < min_studies:
+              "same_cohort_excluded": len(same_cohort),
+              "pooled": False, "reason": "", "warning": ""}
+        if keep_weights:
+            for p_, text in same_cohort.items():
+                why_not[p_] = text
+        if k_studies < min_studies:
             if k_ok == 0 and st["case_reports"] == len(pos):
                 st["reason"] = "not pooled: only case reports, which are never pooled"
             else:
-                st["reason"] = (f"not pooled: {k_ok} {'study qualifies' if k_ok == 1 else 'studies qualify'}, "
+                st["reason"] = (f"not pooled: {k_studies} {'study qualifies' if k_studies == 1 else 'studies qualify'}, "
                                 f"fewer than the minimum of {min_studies}")
+            if keep_weights:
+                for p_ in ok:
+                    why_not[p_] = f"{label}: {st['reason'].removeprefix('not pooled: ')}"
             status_rows.append(st)
             return
-        res = pool_proportions(events_all[ok], total_all[ok], method, transform, alpha)
-        st["pooled"], st["reason"] = True, f"pooled {k_ok} studies"
+        ev, tot = events_all[ok], total_all[ok]
+        where = f"{outcome}: {label}"
+        for p_ in ok:
+            pooled_in[p_].append(where)
+        if np.all(ev == 0) or np.all(ev == tot):
+            res = exact_count(ev, tot, alpha)
+            st["warning"] = res["warning"]
+            used = "exact count"
+        else:
+            res = pool_proportions(ev, tot, method, transform, alpha)
+            used = method
+        st["pooled"], st["reason"] = True, (f"pooled {k_studies} {'study' if k_studies == 1 else 'studies'}"
+                                            + (f" ({k_ok} arms)" if k_ok != k_studies else ""))
+        n_groups = len(set(group_all[ok])) if group_all is not None else 1
+        if label == overall_name and n_groups > 1:
+            st["warning"] = (st["warning"] + " " if st["warning"] else "") + \
+                f"pools {n_groups} values of {subgroup_by}: exploratory"
         status_rows.append(st)
-        if keep_weights:
+        if keep_weights and "weights" in res:
             weights.iloc[ok] = res["weights"]
         pooled_rows.append({
             "subgroup": label, "outcome": outcome, "k": res["k"], "total": res["total"],
             "pooled": res["estimate"], "ci_lower": res["ci_lower"], "ci_upper": res["ci_upper"],
             "pi_lower": res["pi_lower"], "pi_upper": res["pi_upper"], "tau2": res["tau2"],
-            "i2": res["i2"], "q": res["q"], "q_p_value": res["q_p_value"], "method": method,
-            "transform": transform,
+            "i2": res["i2"], "q": res["q"], "q_p_value": res["q_p_value"], "method": used,
+            "transform": transform if used != "exact count" else "", "k_studies": k_studies,
+            "pooled_ci": "z" if used != "exact count" else "clopper-pearson",
+            "pi_method": "z" if used != "exact count" else "",
+            "warning": st["warning"],
         })
 
     for outcome in pd.unique(rates["outcome"].dropna()):
@@ -130,20 +163,63 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
         for g in labels:
             one(rows[groups == g], outcome, str(g), True)
         if overall and len(labels) > 1:
-            one(rows, outcome, OVERALL, False)
-    pooled = pd.DataFrame(pooled_rows, columns=POOLED_COLUMNS)
-    for col in POOLED_COLUMNS:
-        if col in ("k", "total"):
-            pooled[col] = pooled[col].astype(int)
-        elif col not in ("subgroup", "outcome", "method", "transform"):
-            pooled[col] = pooled[col].astype(float)
+            one(rows, outcome, overall_name, False)
+    columns = POOLED_COLUMNS
+    pooled = pd.DataFrame(pooled_rows, columns=columns)
+    for c in columns:
+        if c in ("k", "total", "k_studies"):
+            pooled[c] = pooled[c].astype(int)
+        elif c not in ("subgroup", "outcome", "method", "transform", "warning", "pooled_ci", "pi_method"):
+            pooled[c] = pooled[c].astype(float)
     status = pd.DataFrame(status_rows, columns=[
-        "outcome", "subgroup", "rows", "k_qualifying", "case_reports", "no_counts",
-        "approximate_excluded", "low_evidence_excluded", "pooled", "reason"])
+        "outcome", "subgroup", "rows", "k_qualifying", "k_studies", "control_arms", "summaries",
+        "case_reports", "no_counts", "approximate_excluded", "low_evidence_excluded",
+        "same_cohort_excluded", "pooled", "reason", "warning"])
+    placement = pd.DataFrame({"pooled_in": ["; ".join(x) for x in pooled_in],
+                              "not_pooled_reason": [w if not x else "" for w, x in zip(why_not, pooled_in)]},
+                             index=rates.index)
     settings = {"subgroup_by": subgroup_by, "method": method, "transform": transform,
                 "min_studies": min_studies, "include_approximate": include_approximate,
                 "min_evidence_level": min_evidence_level, "alpha": alpha}
-    return PoolingResult(pooled, status, weights, settings)
+    return PoolingResult(pooled, status, weights, settings, placement)
+
+
+
+def overall_label(subgroup_by: str | None) -> str:
+    """Label of the pooled row across subgroups: exploratory by name."""
+    if subgroup_by is None:
+        return OVERALL
+    return "across diseases (exploratory)" if subgroup_by == "disease" else \
+        f"across {subgroup_by.replace('_', ' ')} groups (exploratory)"
+
+
+def group_labels(values: pd.Series) -> pd.Series:
+    """Subgroup labels as pooled: trimmed, grouped case-insensitively (the first spelling met
+    names the group), empty as ``(not given)``."""
+    text = values.astype("string").str.strip()
+    first: dict[str, str] = {}
+    out = []
+    for v in text.tolist():
+        if v is None or v is pd.NA or v == "":
+            out.append("(not given)")
+            continue
+        out.append(first.setdefault(v.casefold(), v))
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def exact_count(events, total, alpha: float = 0.05) -> dict:
+    """The pooled row of an all-zero (or all-n) set: sum of events over sum of patients with
+    the Clopper-Pearson interval. A random-effects model on such a set only reflects the
+    continuity correction (0.5 added to each study gives every study the same weight), so
+    none is fitted; ``warning`` says so."""
+    e, n = float(np.sum(events)), float(np.sum(total))
+    lo, hi = proportion_ci([e], [n], "clopper-pearson", alpha)
+    which = "0 events" if e == 0 else "events in every patient"
+    return {"k": len(events), "total": int(n), "estimate": e / n, "ci_lower": float(lo[0]),
+            "ci_upper": float(hi[0]), "pi_lower": np.nan, "pi_upper": np.nan, "tau2": np.nan,
+            "i2": np.nan, "q": np.nan, "q_p_value": np.nan,
+            "warning": (f"every study has {which}: no random-effects estimate (it would reflect only the "
+                        f"continuity correction); pooled as the total count {int(e)}/{int(n)} with its exact interval")}
 
 
 def sensitivity_table(rates: pd.DataFrame, *, low_evidence_below: str = "uncontrolled_study",

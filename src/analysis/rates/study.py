@@ -179,11 +179,12 @@ def study_rates(outcomes: pd.DataFrame, sources: pd.DataFrame | None = None, *,
     out["source_id"] = df["source_id"]
     if sources is not None and "source_id" in sources.columns:
         src = sources.drop_duplicates("source_id").set_index("source_id")
-        for col in ("evidence_level", "citation"):
+        for col in ("evidence_level", "citation", "year"):
             out[col] = df["source_id"].map(src[col]) if col in src.columns else pd.NA
     else:
         out["evidence_level"] = df["evidence_level"] if "evidence_level" in df.columns else pd.NA
         out["citation"] = df["citation"] if "citation" in df.columns else pd.NA
+        out["year"] = df["year"] if "year" in df.columns else pd.NA
     out["evidence_level"] = pd.Categorical(out["evidence_level"].astype("object"),
                                            categories=EVIDENCE_LEVELS, ordered=True)
     for col in ("design", "disease", "therapy", "cell_source", "definition", "total_qualifier"):

@@ -12,7 +12,8 @@ RATES_COLUMNS = [
 #: columns of ``tables/pooled_rates.csv``, in order (the output contract)
 POOLED_COLUMNS = [
     "subgroup", "outcome", "k", "total", "pooled", "ci_lower", "ci_upper", "pi_lower",
-    "pi_upper", "tau2", "i2", "q", "q_p_value", "method", "transform",
+    "pi_upper", "tau2", "i2", "q", "q_p_value", "method", "transform", "pooled_ci", "pi_method",
+    "k_studies", "warning",
 ]
 CI_METHODS = {"clopper-pearson": "beta", "wilson": "wilson"}
 POOL_METHODS = ("REML", "DL", "PM")
