@@ -53,8 +53,9 @@ HEAD = "## Rendering"
 def sequential_papermill(notebooks: list[Path], data: Path, out: Path) -> float:
     """Seconds to execute every notebook one after another with plain papermill."""
     from analysis import render
+    from analysis.render import html as render_html
 
-    render._fast_nbformat_import()  # the same import shortcut the render command uses
+    render_html._fast_nbformat_import()  # the same import shortcut the render command uses
     import papermill
 
     render.install_kernelspec()

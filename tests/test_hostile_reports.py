@@ -69,7 +69,8 @@ def evil_names(folders: list[Path]) -> set[str]:
 def test_escape_markdown_shows_data_as_written():
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-    from analysis.render import escape_markdown, markdown_output_to_html
+    from analysis.export import escape_markdown
+    from analysis.render import markdown_output_to_html
 
     cell_renderer = MarkdownWithMath(renderer=IPythonRenderer(escape=False))  # as for Markdown cells
     for text in HOSTILE + ["a_b_c", "1. not a list", "# not a heading", "back\\slash", "`code`", "~~x~~"]:

@@ -1,4 +1,4 @@
-"""Tests of analysis.render / analysis.report_index (python -m analysis render).
+"""Tests of analysis.render, its index page included (python -m analysis render).
 
 Fast tests exercise the pieces without a kernel; tests marked ``slow`` render the tiny
 fixture notebooks of tests/fixtures/notebooks (a few seconds each).
@@ -25,7 +25,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import render, report_index
+from analysis import render
+from analysis.render import command, folders, jobs
+from analysis.render import html as render_html
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
@@ -131,7 +133,7 @@ def test_bad_parameters_are_rejected(text, message):
 
 
 def test_declared_parameters_match_papermill():
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     import papermill
 
     for nb in sorted(FIXTURES.glob("*.ipynb")):
@@ -194,7 +196,7 @@ def test_output_folder_inside_data_folder_is_refused(tmp_path, capsys):
 )
 def test_papermill_writes_parameters_as_literals_never_code(value):
     """Whatever a parameter holds, the injected cell is one assignment of that literal value."""
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     from papermill.translators import PythonTranslator
 
     code = PythonTranslator.codify({"text": value})
@@ -228,7 +230,7 @@ def test_data_fingerprint_counts_rows_and_follows_content(tmp_path):
 def test_row_count_handles_quoted_newlines_and_latin1(tmp_path):
     path = tmp_path / "a.csv"
     path.write_bytes('id,text\n1,"two\nlines"\n2,caf\xe9\n,\n'.encode("latin-1"))
-    assert render._count_rows(path) == 2
+    assert folders._count_rows(path) == 2
 
 
 def test_cache_key_changes_with_each_input(tmp_path):
@@ -286,7 +288,7 @@ def test_scrub_replaces_machine_paths_only(tmp_path):
     pairs = render.path_replacements(report, data, notebooks, out, tmp)
     obj = {
         "a": f"saved {tmp}/figures/x.png and {data}/items.csv",
-        "b": [f"File {render.__file__}:12", f"{sys.prefix}/lib/python3.11/x.py", f"{Path.home()}/y"],
+        "b": [f"File {Path(render.__file__).parents[1] / 'render.py'}:12", f"{sys.prefix}/lib/python3.11/x.py", f"{Path.home()}/y"],
         "c": f"{tmp}-other stays, /data stays",
         "n": 3,
     }
@@ -317,7 +319,7 @@ def test_clean_stale_removes_temp_folders_and_restores_a_moved_report(tmp_path):
 @pytest.mark.parametrize("exchange", [True, False])
 def test_swap_in_replaces_the_report_atomically(tmp_path, monkeypatch, exchange):
     if not exchange:
-        monkeypatch.setattr(render, "_renameat2_exchange", lambda a, b: False)
+        monkeypatch.setattr(folders, "_renameat2_exchange", lambda a, b: False)
     out = tmp_path / "out"
     (out / "nb").mkdir(parents=True)
     (out / "nb" / "old.txt").write_text("old")
@@ -335,7 +337,7 @@ def test_swap_in_replaces_the_report_atomically(tmp_path, monkeypatch, exchange)
 
 def test_crash_between_the_two_renames_is_repaired(tmp_path, monkeypatch):
     """Without renameat2 the report is moved aside first; a crash then loses nothing."""
-    monkeypatch.setattr(render, "_renameat2_exchange", lambda a, b: False)
+    monkeypatch.setattr(folders, "_renameat2_exchange", lambda a, b: False)
     out = tmp_path / "out"
     (out / "nb").mkdir(parents=True)
     (out / "nb" / "nb.html").write_text("previous")
@@ -349,10 +351,10 @@ def test_crash_between_the_two_renames_is_repaired(tmp_path, monkeypatch):
             raise KeyboardInterrupt("killed between the renames")
         return real_rename(a, b)
 
-    monkeypatch.setattr(render.os, "rename", rename)
+    monkeypatch.setattr(folders.os, "rename", rename)
     with pytest.raises(KeyboardInterrupt):
         render.swap_in(new, out / "nb")
-    monkeypatch.setattr(render.os, "rename", real_rename)
+    monkeypatch.setattr(folders.os, "rename", real_rename)
     assert not (out / "nb").exists()
     render.clean_stale(out)
     assert (out / "nb" / "nb.html").read_text() == "previous"
@@ -471,7 +473,7 @@ def test_index_escapes_every_string(tmp_path):
         "versions": {"pandas": HOSTILE[1]},
     }
     results = {"bad": {"state": "failed", "cell": 3, "ename": "DataValidationError", "evalue": "a.csv:2:x: " + HOSTILE[0]}}
-    path = report_index.write_index(out, ["nb", "bad"], run, results)
+    path = render.write_index(out, ["nb", "bad"], run, results)
     text = path.read_text()
     assert "<script>" not in text and "<img src=x" not in text and "onerror=\"" not in text
     assert text.count("&lt;script&gt;window.__x=1&lt;/script&gt;") >= 4
@@ -481,7 +483,7 @@ def test_index_escapes_every_string(tmp_path):
 
 
 def test_failing_cell_is_counted_as_the_author_sees_it():
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -493,7 +495,7 @@ def test_failing_cell_is_counted_as_the_author_sees_it():
     bad.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="", traceback=[])]
     nb.cells = [error_cell, nbformat.v4.new_code_cell("p = 0"), injected, nbformat.v4.new_markdown_cell("m"), bad,
                 nbformat.v4.new_code_cell("")]
-    assert render._failing_cell(nb) == (3, 4)
+    assert jobs._failing_cell(nb) == (3, 4)
 
 
 def test_workflow_passes_actionlint():
@@ -581,7 +583,7 @@ def test_html_reports_hide_code_embed_images_and_escape_data(rendered):
 
 @pytest.mark.slow
 def test_show_code_includes_the_code(rendered):
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     import nbformat
 
     _, _, out, _ = rendered
@@ -597,7 +599,7 @@ def test_figures_keep_their_text_alternative_in_the_html_escaped():
     """show_figure stores an ``alt`` with each image (from titles that may carry data
     strings); the report writes it on the <img>, escaped; an image without one gets
     nbconvert's placeholder instead of none."""
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     import base64
 
     import nbformat
@@ -632,7 +634,7 @@ def test_the_reused_exporter_keeps_each_notebooks_title_and_code_setting(rendere
     """notebook_to_html reuses one warm nbconvert exporter per show_code setting (in a
     process converting several notebooks, as the tests do): nothing of one conversion leaks
     into the next."""
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     import nbformat
 
     _, _, out, _ = rendered
@@ -643,8 +645,8 @@ def test_the_reused_exporter_keeps_each_notebooks_title_and_code_setting(rendere
     assert "<title>first &lt;report&gt;</title>" in first and "<title>third</title>" in again
     assert "first &lt;report" not in again and "save_figure" not in again and "save_figure" in shown
     assert first.replace("first &lt;report&gt;", "third") == again
-    assert render._html_exporter(False) is render._html_exporter(False)
-    assert render._html_exporter(True) is not render._html_exporter(False)
+    assert render_html._html_exporter(False) is render_html._html_exporter(False)
+    assert render_html._html_exporter(True) is not render_html._html_exporter(False)
 
 
 @pytest.mark.slow
@@ -738,17 +740,17 @@ def test_same_failure_of_several_notebooks_is_printed_once(tmp_path):
     jobs = [_job(n, "failed", failure={"cell": c, "cells": 9, "ename": "DataValidationError", "evalue": lines})
             for n, c in (("a", 5), ("b", 6))]
     (tmp_path / "b").mkdir()
-    text = render._failure_text(jobs, tmp_path)
+    text = command._failure_text(jobs, tmp_path)
     assert text.splitlines()[0] == "FAILED a.ipynb (cell 5 of 9), b.ipynb (cell 6 of 9): DataValidationError"
     assert text.count("patients.csv:3:age_years: expected a value >= 0, found -26") == 1
     assert text.splitlines()[-1].startswith("  b.ipynb: previous report kept: ")
-    single = render._failure_text(jobs[:1], tmp_path)
+    single = command._failure_text(jobs[:1], tmp_path)
     assert single.splitlines()[0] == "FAILED a.ipynb, cell 5 of 9: DataValidationError"
 
 
 def _notebook(path: Path, *sources: str) -> None:
     """A notebook whose first cell is the ``parameters`` cell (data_dir, output_dir)."""
-    render._fast_nbformat_import()
+    render_html._fast_nbformat_import()
     import nbformat
 
     cells = [nbformat.v4.new_code_cell('data_dir = "data"\noutput_dir = "out"', metadata={"tags": ["parameters"]})]
@@ -771,14 +773,14 @@ def test_one_worker_process_runs_the_notebooks_one_after_another(tmp_path, monke
     _notebook(notebooks / "d.ipynb", pid)
     write_items(tmp_path / "data", GOOD_ROWS)
     started = []
-    real = render._start_worker_process
+    real = jobs._start_worker_process
 
     def counting(*args, **kwargs):
         worker = real(*args, **kwargs)
         started.append(worker.proc.pid)
         return worker
 
-    monkeypatch.setattr(render, "_start_worker_process", counting)
+    monkeypatch.setattr(jobs, "_start_worker_process", counting)
     rc = render.main(["--notebooks", str(notebooks), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
                       "--jobs", "1"])
     err = capsys.readouterr().err

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from analysis import render
+from analysis.render import command, folders
 from analysis.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +69,8 @@ def no_kernels(monkeypatch):
     def fake_run_jobs(todo, *args, **kwargs):
         started.extend(j.name for j in todo)
 
-    monkeypatch.setattr(render, "_run_jobs", fake_run_jobs)
-    monkeypatch.setattr(render, "_start_workers", lambda n, out: [])  # no worker processes either
+    monkeypatch.setattr(command, "_run_jobs", fake_run_jobs)
+    monkeypatch.setattr(command, "_start_workers", lambda n, out: [])  # no worker processes either
     return started
 
 
@@ -86,7 +87,7 @@ def test_render_prints_the_validation_lines_and_runs_nothing(case, tmp_path, cap
     want = expected(case)
     assert rc == 1
     assert no_kernels == []  # no notebook was started
-    head = (f"FAILED data folder {render._term_path(CORPUS / case)} has {len(want)} problem(s); "
+    head = (f"FAILED data folder {folders._term_path(CORPUS / case)} has {len(want)} problem(s); "
             "no notebook was run, previous reports are kept:")
     lines = stderr.splitlines()
     assert lines[0] == head
@@ -98,7 +99,7 @@ def test_render_prints_the_validation_lines_and_runs_nothing(case, tmp_path, cap
     after = tree(out)
     assert {k: v for k, v in after.items() if k not in ("index.html", render.LOCK_FILE)} == before
     assert sorted(set(after) - set(before)) == sorted(["index.html", render.LOCK_FILE])
-    assert stdout.splitlines()[-1] == f"{len(NOTEBOOKS)} not run; index: {render._term_path(out / 'index.html')}"
+    assert stdout.splitlines()[-1] == f"{len(NOTEBOOKS)} not run; index: {folders._term_path(out / 'index.html')}"
 
 
 @pytest.mark.parametrize("case", GOOD)
@@ -126,7 +127,7 @@ def test_index_shows_the_problems_escaped_and_the_kept_reports(tmp_path, capsys,
 
 
 def render_escape(text: str) -> str:
-    from analysis.report_index import esc
+    from analysis.render.index import esc
 
     return esc(text)
 
@@ -156,7 +157,7 @@ def test_notebooks_that_do_not_read_the_dataset_are_not_held_back(tmp_path, caps
 
 def test_validation_lines_are_capped_on_the_terminal(tmp_path, capsys, monkeypatch, no_kernels):
     lines = [f"events.csv:{i}:date: bad" for i in range(2, 2 + render.MAX_PROBLEM_LINES + 5)]
-    monkeypatch.setattr(render, "validate_data", lambda data_dir, stream=None: lines)
+    monkeypatch.setattr(command, "validate_data", lambda data_dir, stream=None: lines)
     rc, _, stderr = run_render(capsys, CORPUS / "ok_base", tmp_path / "out")
     assert rc == 1
     shown = [line for line in stderr.splitlines() if line.startswith("  events.csv:")]

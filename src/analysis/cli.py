@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis import render  # imports only the standard library; papermill and nbconvert load when notebooks run
+
 
 def cmd_validate(args) -> int:
     """Check a data folder; print every problem as ``file:row:column: message``."""
@@ -85,13 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data_dictionary)
 
     p = sub.add_parser("render", help="render the notebooks into reports")
-    try:
-        from analysis import render
-    except ImportError:  # pragma: no cover - render.py not present
-        render = None
-    if render is not None:
-        render.add_arguments(p)
-        p.set_defaults(func=render.run)
+    render.add_arguments(p)
+    p.set_defaults(func=render.run)
     return parser
 
 

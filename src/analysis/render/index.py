@@ -1,8 +1,13 @@
-"""The ``index.html`` of a report folder (written by :mod:`analysis.render`).
+"""The ``index.html`` of a report folder (written by :mod:`analysis.render.command`).
 
 Plain HTML and CSS, no script. Every string that comes from data, parameters, notebooks
 or error messages goes through :func:`html.escape`; links are relative to the index and
 URL-quoted, so the report folder can be moved, zipped or published as it is.
+
+Shown as given: the run date (UTC, ISO 8601 to the second), render times in seconds with
+one decimal, file sizes in bytes, CSV data rows (header excluded; "—" for other files) and
+SHA-256 hashes cut to their first 16 hex digits (the folder hash in full). A report's card
+reads its ``.render-stamp.json``; a failed notebook links to ``_failed/NAME.ipynb``.
 """
 
 from __future__ import annotations
@@ -229,7 +234,7 @@ def write_index(out: str | Path, notebooks: list[str], run: dict, results: dict)
 
     ``notebooks`` are the report names in display order; ``run`` holds ``date``,
     ``parameters``, ``data`` (display name), ``fingerprint`` (from
-    :func:`analysis.render.data_fingerprint` with rows), ``versions`` and ``show_code``;
+    :func:`analysis.render.folders.data_fingerprint` with rows), ``versions`` and ``show_code``;
     ``results`` maps a name to ``{"state": done|skipped|failed|not_run, ...failure details}``;
     ``run["validation"]``, when the data folder's validation stopped the run before any
     notebook (state ``not_run``), is ``{"count": N, "problems": [file:row:column: message, ...]}``.

@@ -1,0 +1,89 @@
+"""Rendering the notebooks into a report folder (``python -m analysis render``).
+
+What the command guarantees (data validated first, nothing half-written, one writer,
+cache, no machine paths) and its exit codes are described in
+:mod:`analysis.render.command`. The package has one room per concern; open
+
+- ``command.py`` to change the options, ``-p`` parameters, the run itself, the data
+  validation before any kernel starts, exit codes or the failure text on the terminal;
+- ``folders.py`` to change what invalidates a report (data fingerprint, cache key,
+  ``.render-stamp.json``), the output lock, the atomic swap-in of a finished report or the
+  clean-up after a crash (also :class:`RenderError` and the exit-code constants);
+- ``jobs.py`` to change the kernel (and the kernelspec JupyterLab lists), the worker
+  processes that run the notebooks, the parallel pool or the progress lines;
+- ``html.py`` to change how machine paths are scrubbed from a report or how the executed
+  notebook becomes sanitised, self-contained HTML;
+- ``index.py`` to change ``OUT/index.html``.
+
+Imports run one way: ``command`` → ``jobs`` → ``html`` → ``folders``; ``index`` stands
+alone (standard library only). Heavy libraries (papermill, nbconvert, bleach, yaml,
+pandas through ``analysis.load``) are imported inside the functions that use them, so
+``python -m analysis render`` with nothing to do stays fast.
+
+``python -m analysis.render [options]`` runs the command on its own;
+``python -m analysis.render --worker`` is a worker process (:mod:`analysis.render.jobs`).
+"""
+
+from analysis.render.command import (
+    DEFAULT_TIMEOUT,
+    MAX_PROBLEM_LINES,
+    RESERVED_PARAMETERS,
+    add_arguments,
+    assign_parameters,
+    declared_parameters,
+    main,
+    parse_parameters,
+    reads_dataset,
+    run,
+    validate_data,
+)
+from analysis.render.folders import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FAILED_DIR,
+    INDEX_FILE,
+    KEY_PACKAGES,
+    LOCK_FILE,
+    OLD_PREFIX,
+    STAMP_FILE,
+    TMP_PREFIX,
+    RenderError,
+    cache_key,
+    clean_stale,
+    data_fingerprint,
+    find_notebooks,
+    output_lock,
+    package_source_hash,
+    package_versions,
+    swap_in,
+)
+from analysis.render.html import clean_html, markdown_output_to_html, notebook_to_html, path_replacements, scrub
+from analysis.render.index import index_html, write_index
+from analysis.render.jobs import (
+    KERNEL_DISPLAY_NAME,
+    KERNEL_NAME,
+    RENDER_ENV,
+    Job,
+    Progress,
+    install_kernelspec,
+    kernel_argv,
+)
+
+__all__ = [
+    # command
+    "add_arguments", "run", "main", "parse_parameters", "declared_parameters", "assign_parameters",
+    "reads_dataset", "validate_data", "DEFAULT_TIMEOUT", "RESERVED_PARAMETERS", "MAX_PROBLEM_LINES",
+    # folders
+    "RenderError", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_LOCKED",
+    "KEY_PACKAGES", "STAMP_FILE", "LOCK_FILE", "TMP_PREFIX", "OLD_PREFIX", "FAILED_DIR", "INDEX_FILE",
+    "data_fingerprint", "cache_key", "package_source_hash", "package_versions",
+    "find_notebooks", "output_lock", "clean_stale", "swap_in",
+    # jobs
+    "KERNEL_NAME", "KERNEL_DISPLAY_NAME", "RENDER_ENV", "kernel_argv", "install_kernelspec", "Job", "Progress",
+    # html
+    "path_replacements", "scrub", "notebook_to_html", "markdown_output_to_html", "clean_html",
+    # index
+    "write_index", "index_html",
+]

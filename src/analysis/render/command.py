@@ -1,0 +1,508 @@
+"""Rendering the notebooks into a report folder (``python -m analysis render``).
+
+Every ``notebooks/*.ipynb`` is executed with papermill in its own worker process (up to
+``--jobs`` at a time) and written as::
+
+    OUT/NAME/NAME.ipynb       executed notebook (paths in it are relative, see below)
+    OUT/NAME/NAME.html        standalone HTML, code hidden unless --show-code, images embedded
+    OUT/NAME/figures/*.png|svg   written by the notebook (analysis.style.save_figure)
+    OUT/NAME/tables/*.csv        written by the notebook (analysis.export.save_table)
+    OUT/NAME/.render-stamp.json  cache key and run details of this report
+    OUT/index.html            index of all reports, run parameters and data fingerprint
+    OUT/_failed/NAME.ipynb    papermill's error notebook of a notebook that failed
+
+Guarantees:
+
+* **Data validated first.** When a notebook to be run reads the data folder with
+  ``analysis.load.load_dataset`` (see :func:`reads_dataset`), the folder is validated in
+  this process before any kernel starts. If it has problems, no notebook runs: the
+  ``file:row:column: message`` lines are printed (as ``python -m analysis validate`` gives
+  them), the index shows them, previous reports are kept untouched, nothing is cached,
+  and the exit code is 1.
+* **Nothing half-written.** A notebook renders into ``OUT/.tmp-NAME-xxxx`` and that folder
+  replaces ``OUT/NAME`` (atomic exchange of the two names) only when everything succeeded.
+  A failure or an interruption (Ctrl-C, SIGTERM, SIGKILL) leaves the previous ``OUT/NAME``
+  as it was; stale temporary folders are removed by the next run.
+* **One writer.** A run holds ``flock(OUT/.render.lock)``. A second run into the same
+  folder prints "another render is writing to OUT; waiting..." and waits (``--no-wait``
+  makes it fail at once with exit code 3), then finds the reports current and skips them.
+* **Cached.** A report is re-rendered only when its cache key changes: the notebook file,
+  the parameters it receives, the content of the data files it reads (all files of the
+  data folder, or the glob patterns listed in the notebook metadata
+  ``{"analysis": {"data_files": [...]}}``), the source of the ``analysis`` package and the
+  installed versions of the key packages. ``--force`` re-renders anyway.
+* **Paths as the user means them.** The kernel runs in the folder the command was started
+  from, so a path given with ``-p`` is relative to it, as on any command line.
+* **The project's own Python.** The kernel is always ``sys.executable -m ipykernel_launcher``
+  whatever kernelspecs the machine has (the spec ``stemcell-analysis`` is also installed into
+  ``sys.prefix`` so JupyterLab lists it). Each cell has a time limit (``--timeout``).
+* **No machine paths.** Absolute ``data_dir`` and ``output_dir`` are passed to the notebook;
+  in the saved notebook and HTML they, and any other path of this machine (the Python
+  environment, the ``analysis`` package, the home folder) are replaced by relative paths or
+  placeholders such as ``<python>``.
+
+Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed, or the data folder
+has problems (no notebook was run); 2 bad command line, folder or parameter (nothing was
+run); 3 output folder locked and ``--no-wait``; 130 / 143 interrupted by SIGINT / SIGTERM.
+
+This module is the command itself: its options (:func:`add_arguments`), ``-p`` parameters
+(:func:`parse_parameters`), the run (:func:`run`), data validation before any kernel
+starts (:func:`validate_data`) and the failure text printed at the end. Cache, lock and
+swap-in are in :mod:`analysis.render.folders`, workers and progress in
+:mod:`analysis.render.jobs`, path scrubbing and HTML in :mod:`analysis.render.html`, the
+index page in :mod:`analysis.render.index`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as _dt
+import json
+import math
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+from analysis.render.folders import (
+    EXIT_FAILED,
+    EXIT_OK,
+    FAILED_DIR,
+    RenderError,
+    _check_writable,
+    _display_path,
+    _is_current,
+    _notebook_meta,
+    _previous_seconds,
+    _term_path,
+    cache_key,
+    clean_stale,
+    data_fingerprint,
+    find_notebooks,
+    output_lock,
+    package_source_hash,
+    package_versions,
+)
+from analysis.render.index import write_index
+from analysis.render.jobs import (
+    Job,
+    Progress,
+    Worker,
+    _kill_workers,
+    _now,
+    _run_jobs,
+    _start_workers,
+    _worker_main,
+    install_kernelspec,
+)
+
+DEFAULT_TIMEOUT = 600
+RESERVED_PARAMETERS = ("data_dir", "output_dir")
+
+
+class _Terminated(BaseException):
+    """Raised in the main process when SIGTERM arrives."""
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``render`` options to ``parser`` (a sub-parser of ``python -m analysis``)."""
+    parser.add_argument("--data", default="data", metavar="DIR", help="data folder (default: data)")
+    parser.add_argument("--out", default="reports", metavar="DIR", help="output folder (default: reports)")
+    parser.add_argument(
+        "--notebooks", default="notebooks", metavar="DIR", help="notebook folder (default: notebooks)"
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=None, metavar="NAME", help="render only these notebooks (file stems)"
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter; VALUE is read as a YAML scalar or list (repeatable)",
+    )
+    parser.add_argument(
+        "--jobs", "-j", type=int, default=None, metavar="N", help="notebooks rendered at once (default: cores)"
+    )
+    parser.add_argument("--force", action="store_true", help="re-render even if nothing changed")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time limit per notebook cell (default: {DEFAULT_TIMEOUT})",
+    )
+    parser.add_argument("--show-code", action="store_true", help="include the code in the HTML reports")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="fail (exit 3) instead of waiting when another render writes to the same folder",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the notebooks as ``args`` (from :func:`add_arguments`) say; return the exit code."""
+    out = sys.stdout
+    try:
+        return _run(args, out)
+    except RenderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point: ``python -m analysis.render [options]``."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        return _worker_main()
+    parser = argparse.ArgumentParser(prog="python -m analysis.render", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def parse_parameters(pairs: list[str]) -> dict:
+    """``["key=value", ...]`` -> ``{key: value}``; values read with ``yaml.safe_load``.
+
+    Only scalars (str, int, float, bool, null) and lists of them are accepted; YAML dates
+    become ISO strings; text that is not valid YAML (say ``O'Brien "quoted"``) is taken
+    as it is. Raises :class:`RenderError` for anything else, including a malformed list.
+    """
+    import keyword
+
+    import yaml
+
+    params: dict = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep:
+            raise RenderError(f"parameter {pair!r} must be written KEY=VALUE")
+        if not key.isidentifier() or keyword.iskeyword(key):
+            raise RenderError(f"parameter name {key!r} is not a valid Python name")
+        if key in RESERVED_PARAMETERS:
+            option = "--data" if key == "data_dir" else "--out"
+            raise RenderError(f"parameter {key!r} is set by the command; use {option} instead")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            if text.lstrip().startswith(("[", "{")):
+                raise RenderError(f"parameter {key}: cannot read the list {text!r}: {exc}") from None
+            value = text  # not YAML: the text itself, e.g. a title with quotes in it
+        if isinstance(value, str) and _NUMBER.fullmatch(text.strip()):
+            value = float(text)  # YAML 1.1 reads "1e3" as text; a user means a number
+        params[key] = _check_value(key, value)
+    return params
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _check_value(key: str, value):
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RenderError(f"parameter {key}: {value} is not a finite number")
+        return value
+    if isinstance(value, list):
+        return [_check_value(key, v) for v in value]
+    raise RenderError(
+        f"parameter {key}: only numbers, text, true/false, null and lists are accepted, "
+        f"not {type(value).__name__}"
+    )
+
+
+def declared_parameters(notebook: Path) -> list[str]:
+    """Names assigned in the notebook's cell tagged ``parameters`` (what papermill overrides).
+
+    Same answer as ``papermill.inspect_notebook`` for plain ``name = value`` lines, without
+    importing papermill (which costs about a second; a re-render that skips everything
+    must stay fast).
+    """
+    import ast
+
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RenderError(f"{notebook}: not a readable notebook ({exc})") from None
+    names: list[str] = []
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise RenderError(f"{notebook.name}: the parameters cell is not valid Python ({exc.msg})") from None
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id not in names:
+                    names.append(target.id)
+        break
+    return names
+
+
+def assign_parameters(notebooks: list[Path], params: dict) -> dict[str, dict]:
+    """Per notebook stem, the subset of ``params`` that notebook declares.
+
+    A parameter that none of ``notebooks`` declares raises :class:`RenderError`.
+    """
+    if not params:
+        return {nb.stem: {} for nb in notebooks}
+    declared = {nb.stem: declared_parameters(nb) for nb in notebooks}
+    unknown = [k for k in params if not any(k in d for d in declared.values())]
+    if unknown:
+        lines = [
+            f"  {nb}: {', '.join(n for n in d if n not in RESERVED_PARAMETERS) or '(none)'}"
+            for nb, d in declared.items()
+        ]
+        raise RenderError(
+            f"parameter {', '.join(repr(k) for k in unknown)} is not declared by any selected "
+            "notebook. Parameters the notebooks declare:\n" + "\n".join(lines)
+        )
+    return {stem: {k: v for k, v in params.items() if k in d} for stem, d in declared.items()}
+
+
+# --------------------------------------------------------------------------- main process
+
+
+def _sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _run(args, stream) -> int:
+    data_dir = Path(args.data).resolve()
+    out = Path(args.out).resolve()
+    notebooks_dir = Path(getattr(args, "notebooks", "notebooks")).resolve()
+    if not data_dir.is_dir():
+        raise RenderError(f"data folder {args.data} does not exist (use --data DIR)")
+    if args.jobs is not None and args.jobs < 1:
+        raise RenderError("--jobs must be at least 1")
+    if not args.timeout or args.timeout <= 0:
+        raise RenderError("--timeout must be a positive number of seconds")
+    if out == data_dir or data_dir in out.parents or out in data_dir.parents:
+        raise RenderError("the output folder must not be, contain or lie inside the data folder")
+    notebooks = find_notebooks(notebooks_dir, args.only)
+    params = parse_parameters(args.parameters or [])
+    per_notebook = assign_parameters(notebooks, params)
+    _check_writable(out)
+
+    previous = {}
+    if _is_main_thread():
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
+    todo: list[Job] = []
+    workers: list[Worker] = []
+    try:
+        with output_lock(out, wait=not getattr(args, "no_wait", False)):
+            clean_stale(out)
+            install_kernelspec()
+            data_fp = data_fingerprint(data_dir, rows=True)
+            source_hash = package_source_hash()
+            versions = package_versions()
+            options = {"show_code": bool(getattr(args, "show_code", False)), "data": _display_path(data_dir)}
+            jobs, stamps = [], {}
+            for nb in notebooks:
+                p = per_notebook[nb.stem]
+                key = cache_key(nb, p, data_fp, source_hash, versions, options)
+                job = Job(nb.stem, nb, p, key)
+                if not args.force and _is_current(out / nb.stem, key):
+                    job.state = "skipped"
+                    (out / FAILED_DIR / f"{nb.stem}.ipynb").unlink(missing_ok=True)  # older attempt
+                jobs.append(job)
+                stamps[nb.stem] = {
+                    "key": key,
+                    "notebook": nb.name,
+                    "parameters": p,
+                    "data": options["data"],
+                    "data_sha256": data_fp["sha256"],
+                }
+            # longest first (by the previous render's time; never rendered counts as longest),
+            # so the last notebook to finish does not start late
+            todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
+            # the data folder is validated here, in this process, before any kernel starts:
+            # a broken file then costs a second, not one failed notebook per kernel. The
+            # worker processes start first and import papermill meanwhile; they start no
+            # kernel until they are sent a notebook.
+            jobs_n = max(1, args.jobs or os.cpu_count() or 1)
+            workers = _start_workers(min(jobs_n, len(todo)), out)
+            problems = None
+            if todo and any(reads_dataset(j.notebook) for j in todo):
+                problems = validate_data(data_dir, stream=sys.stderr)
+            if problems is not None:
+                for job in todo:
+                    job.state = "not_run"  # no stamp is written: nothing is cached
+                todo = []
+                _kill_workers([], workers)
+                workers = []
+            elif todo:
+                print(
+                    f"rendering {len(todo)} of {len(jobs)} notebook(s) into {_term_path(out)} "
+                    f"with {min(jobs_n, len(todo))} parallel job(s)",
+                    file=stream,
+                )
+            else:
+                print(f"all {len(jobs)} notebook(s) unchanged (use --force to re-render)", file=stream)
+            progress = Progress(jobs, stream)
+            progress.update()
+            _run_jobs(todo, out, data_dir, notebooks_dir, args, stamps, progress, workers=workers)
+            for worker in workers:  # all done: any still waiting for a notebook exits
+                with contextlib.suppress(OSError):
+                    worker.proc.stdin.close()
+            index = write_index(
+                out,
+                notebooks=[nb.stem for nb in find_notebooks(notebooks_dir)],
+                run={
+                    "date": _now(),
+                    "parameters": params,
+                    "data": _display_path(data_dir),
+                    "fingerprint": data_fp,
+                    "versions": versions,
+                    "show_code": options["show_code"],
+                    "validation": None if problems is None else {
+                        "count": len(problems), "problems": problems[:MAX_PROBLEM_LINES],
+                    },
+                },
+                results={j.name: {"state": j.state, "seconds": j.seconds, **j.failure} for j in jobs},
+            )
+    except (KeyboardInterrupt, _Terminated) as exc:
+        _kill_workers(todo, workers)
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 143
+        print("\ninterrupted: previous reports are kept unchanged", file=sys.stderr)
+        return code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    failed = [j for j in jobs if j.state == "failed"]
+    stream.flush()
+    if problems is not None:
+        print(_validation_text(problems, data_dir, out, [j for j in jobs if j.state == "not_run"]), file=sys.stderr)
+    groups: dict[tuple, list[Job]] = {}
+    for job in failed:
+        f = job.failure
+        groups.setdefault((f.get("ename"), f.get("evalue"), f.get("detail")), []).append(job)
+    for group in groups.values():
+        print(_failure_text(group, out), file=sys.stderr)
+    summary = ", ".join(
+        f"{n} {s}" for s, n in ((s, sum(j.state == s for j in jobs)) for s in ("done", "skipped", "failed", "not_run")) if n
+    ).replace("not_run", "not run")
+    print(f"{summary}; index: {_term_path(index)}", file=stream)
+    return EXIT_FAILED if failed or problems is not None else EXIT_OK
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+MAX_PROBLEM_LINES = 200
+"""Problem lines shown on the terminal and in the index; ``validate`` lists them all."""
+_LOAD_DATASET = re.compile(r"\bload_dataset\s*\(")
+
+
+def reads_dataset(notebook: Path) -> bool:
+    """Whether ``notebook`` loads the data folder with ``analysis.load.load_dataset``.
+
+    The notebook metadata ``{"analysis": {"validate_data": true|false}}`` decides when
+    present; otherwise any code cell calling ``load_dataset(`` counts. Render validates
+    the data folder first (:func:`validate_data`) when a notebook to be run reads it.
+    """
+    meta = _notebook_meta(notebook)
+    if isinstance(meta.get("validate_data"), bool):
+        return meta["validate_data"]
+    nb = json.loads(notebook.read_text(encoding="utf-8"))  # readable: _notebook_meta checked
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            if _LOAD_DATASET.search("".join(source) if isinstance(source, list) else source):
+                return True
+    return False
+
+
+def validate_data(data_dir: Path, stream=None) -> list[str] | None:
+    """Validate ``data_dir`` in this process, as ``python -m analysis validate`` does.
+
+    Returns the ``file:row:column: message`` lines of every problem, or None when the data
+    is valid. A loader crash (a bug, not a data problem) is reported on ``stream`` and
+    returns None: the notebooks then run and their error notebooks show the traceback.
+    """
+    from analysis.load import DataValidationError, load_dataset
+
+    try:
+        load_dataset(data_dir)
+    except DataValidationError as exc:
+        return [str(p) for p in exc.problems] or [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - reported, then the notebooks show it in full
+        print(f"warning: could not validate {_term_path(data_dir)} before rendering "
+              f"({type(exc).__name__}: {exc}); the notebooks will report it", file=stream or sys.stderr)
+    return None
+
+
+def _validation_text(problems: list[str], data_dir: Path, out: Path, jobs: list[Job]) -> str:
+    """The terminal summary when validation stopped the run before any notebook started."""
+    lines = [
+        f"FAILED data folder {_term_path(data_dir)} has {len(problems)} problem(s); "
+        "no notebook was run, previous reports are kept:"
+    ]
+    lines += ["  " + line for line in problems[:MAX_PROBLEM_LINES]]
+    if len(problems) > MAX_PROBLEM_LINES:
+        lines.append(f"  … {len(problems) - MAX_PROBLEM_LINES} more lines "
+                     f"(python -m analysis validate {_term_path(data_dir)} lists them all)")
+    names = [j.notebook.name for j in jobs]
+    lines.append(f"  not run: {', '.join(names)}")
+    kept = [_term_path(out / j.name) for j in jobs if (out / j.name).is_dir()]
+    if kept:
+        lines.append(f"  previous report(s) kept: {', '.join(kept)}")
+    return "\n".join(lines)
+
+
+def _failure_text(jobs: list[Job], out: Path) -> str:
+    """The terminal summary of notebooks that failed with the same error (usually one).
+
+    A broken data file makes every notebook fail with the same ``DataValidationError``;
+    its ``file:row:column: message`` lines are then printed once for all of them.
+    """
+    f = jobs[0].failure
+
+    def where(job: Job) -> str:
+        g = job.failure
+        if not g.get("cell"):
+            return "setup"
+        return f"cell {g['cell']}" + (f" of {g['cells']}" if g.get("cells") else "")
+
+    if len(jobs) == 1:
+        lines = [f"FAILED {jobs[0].notebook.name}, {where(jobs[0])}: {f.get('ename')}"]
+    else:
+        names = ", ".join(f"{j.notebook.name} ({where(j)})" for j in jobs)
+        lines = [f"FAILED {names}: {f.get('ename')}"]
+    evalue = (f.get("evalue") or "").strip()
+    if evalue:
+        body = evalue.splitlines()
+        limit = 200 if "ValidationError" in (f.get("ename") or "") else 20
+        lines += ["  " + line for line in body[:limit]]
+        if len(body) > limit:
+            lines.append(f"  … {len(body) - limit} more lines")
+    if f.get("detail"):
+        lines += ["  " + line for line in f["detail"].splitlines()]
+    for job in jobs:
+        prefix = "  " if len(jobs) == 1 else f"  {job.notebook.name}: "
+        if job.failure.get("failed_notebook"):
+            lines.append(f"{prefix}error notebook: {_term_path(Path(job.failure['failed_notebook']))}")
+        if (out / job.name).is_dir():
+            lines.append(f"{prefix}previous report kept: {_term_path(out / job.name)}")
+    return "\n".join(lines)

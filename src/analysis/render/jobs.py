@@ -1,0 +1,549 @@
+"""Running notebooks: the kernel, worker processes, and the progress shown meanwhile.
+
+* **Kernel.** The kernel is always :func:`kernel_argv` (this Python with ipykernel), whatever
+  kernelspecs the machine has; :func:`install_kernelspec` also installs the spec
+  ``stemcell-analysis`` into ``sys.prefix`` so JupyterLab lists it.
+* **Workers (child processes).** A worker is ``python -m analysis.render --worker``
+  (:func:`_worker_main`): it reads paths of spec files on stdin, one line per notebook, runs
+  each with papermill into its temporary folder (:func:`_execute_spec`), scrubs machine
+  paths from the result, writes the HTML, and reports on stdout in lines
+  ``@@render {json}`` (events ``start``, ``cell`` with ``i`` of ``n``, ``done`` with
+  ``seconds``, ``failed`` with ``cell``, ``cells``, ``ename``, ``evalue``). It exits when its
+  stdin closes; it dies with the main process (``PR_SET_PDEATHSIG`` on Linux).
+* **Pool (main process).** :func:`_run_jobs` keeps up to ``--jobs`` workers busy, the queue
+  ordered longest first; :func:`_finish` swaps a finished report in
+  (:func:`analysis.render.folders.swap_in`) or files a failure in ``OUT/_failed``.
+  :class:`Progress` prints one line per notebook (redrawn in place on a terminal).
+
+Cells are numbered from 1 as the author sees them in JupyterLab (the injected-parameters
+cell is not counted); times are seconds (``time.monotonic``); ``--timeout`` is per cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.render.folders import (
+    ANALYSIS_DIR,
+    FAILED_DIR,
+    STAMP_FILE,
+    TMP_PREFIX,
+    _atomic_write,
+    _remove,
+    _term_path,
+    swap_in,
+)
+from analysis.render.html import _fast_nbformat_import, notebook_to_html, path_replacements, scrub
+
+KERNEL_NAME = "stemcell-analysis"
+KERNEL_DISPLAY_NAME = "Python (stemcell-analysis)"
+_MSG_PREFIX = "@@render "
+#: set for the worker and its kernel: the temporary folder the notebook renders into
+RENDER_ENV = "ANALYSIS_RENDER_DIR"
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+def kernel_argv() -> list[str]:
+    """The command that starts the project's kernel: this Python with ipykernel."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def install_kernelspec() -> Path | None:
+    """Install the ``stemcell-analysis`` kernelspec into ``sys.prefix`` (for JupyterLab).
+
+    Rendering does not need it (the worker starts :func:`kernel_argv` directly); returns the
+    spec folder, or None when ``sys.prefix`` is not writable. Written only when it differs.
+    """
+    import importlib.util
+
+    folder = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
+    spec = {
+        "argv": kernel_argv(),
+        "display_name": KERNEL_DISPLAY_NAME,
+        "language": "python",
+        "metadata": {"debugger": True},
+        "env": {"PYDEVD_DISABLE_FILE_VALIDATION": "1"},
+    }
+    try:
+        if json.loads((folder / "kernel.json").read_text()) == spec:
+            return folder
+    except (OSError, ValueError):
+        pass
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        found = importlib.util.find_spec("ipykernel")
+        if found and found.submodule_search_locations:
+            resources = Path(list(found.submodule_search_locations)[0]) / "resources"
+            for logo in resources.glob("logo-*"):
+                shutil.copy(logo, folder / logo.name)
+        _atomic_write(folder / "kernel.json", json.dumps(spec, indent=1))
+    except OSError:
+        return None
+    return folder
+
+
+# --------------------------------------------------------------------------- worker (child process)
+
+
+def _emit(**message) -> None:
+    sys.stdout.write(_MSG_PREFIX + json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def _failing_cell(nb) -> tuple[int | None, int]:
+    """(1-based number of the failing cell as the author sees it, number of cells) of ``nb``.
+
+    Only call it for a notebook that failed. The injected-parameters and papermill error
+    cells are not counted.
+    """
+    skip = {"injected-parameters", "papermill-error-cell-tag"}
+    cells = [c for c in nb.cells if not skip & set(c.get("metadata", {}).get("tags", []))]
+    last_started = None
+    for i, cell in enumerate(cells, start=1):
+        meta = cell.get("metadata", {}).get("papermill", {})
+        has_error = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if has_error or meta.get("exception") or meta.get("status") in ("running", "failed"):
+            return i, len(cells)
+        if meta.get("start_time"):
+            last_started = i
+    # a dead kernel leaves no error output: the failing cell is the last one that started
+    return last_started, len(cells)
+
+
+def _worker_main() -> int:
+    """Entry point of a worker process: execute the notebooks whose spec files arrive on
+    stdin (one path per line), one after another, until stdin closes.
+
+    A worker serves several notebooks so that its imports (papermill, nbconvert, ~1 s of
+    CPU with the first HTML conversion) are paid once per parallel job, not per notebook.
+    """
+    _fast_nbformat_import()
+    import papermill  # noqa: F401 - imported before the first notebook arrives
+
+    while line := sys.stdin.readline():
+        if line.strip():
+            _execute_spec(line.strip())
+    return 0
+
+
+def _execute_spec(spec_path: str) -> int:
+    """Execute one notebook into its temporary folder (in a worker process)."""
+    spec = json.loads(Path(spec_path).read_text())
+    tmp = Path(spec["tmp"])
+    name = spec["name"]
+    out_nb = tmp / f"{name}.ipynb"
+    started = time.monotonic()
+    os.chdir(tmp)
+    os.environ[RENDER_ENV] = str(tmp)  # the kernel's environment names its folder
+
+    import nbformat
+    import papermill
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import AsyncKernelManager
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ProjectKernelManager(AsyncKernelManager):
+        """Always this Python, whatever kernelspecs are installed."""
+
+        @property
+        def kernel_spec(self):
+            if self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(
+                    argv=kernel_argv(),
+                    display_name=KERNEL_DISPLAY_NAME,
+                    language="python",
+                    metadata={},
+                    resource_dir=str(tmp),
+                )
+            return self._kernel_spec
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            # numbered as the author sees them in JupyterLab (all cells, without the injected one),
+            # like the failing cell in error messages
+            shown = [
+                i for i, c in enumerate(nb_man.nb.cells) if "injected-parameters" not in c.metadata.get("tags", [])
+            ]
+            original = nb_man.cell_start
+
+            def cell_start(cell, cell_index=None, **kw):
+                if cell_index in shown and cell.cell_type == "code":
+                    _emit(event="cell", i=shown.index(cell_index) + 1, n=len(shown))
+                return original(cell, cell_index, **kw)
+
+            nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register("analysis-progress", ProgressEngine)
+    params = dict(spec["parameters"])
+    params["data_dir"] = spec["data_dir"]
+    params["output_dir"] = str(tmp)
+    _emit(event="start")
+    error = None
+    try:
+        papermill.execute_notebook(
+            spec["notebook"],
+            str(out_nb),
+            parameters=params,
+            engine_name="analysis-progress",
+            kernel_name=KERNEL_NAME,
+            language="python",
+            progress_bar=False,
+            log_output=False,
+            cwd=spec["cwd"],
+            execution_timeout=spec["timeout"],
+            start_timeout=120,
+            kernel_manager_class=ProjectKernelManager,
+        )
+    except papermill.PapermillExecutionError as exc:
+        error = {"ename": exc.ename, "evalue": exc.evalue}
+    except Exception as exc:  # timeout, dead kernel, unreadable notebook ...
+        message = str(exc).strip().splitlines()
+        error = {"ename": type(exc).__name__, "evalue": message[0] if message else ""}
+        if "timed out" in str(exc).lower() or type(exc).__name__ == "CellTimeoutError":
+            error["evalue"] = f"a cell ran longer than the time limit of {spec['timeout']:g} s (--timeout)"
+
+    cell = ncells = None
+    replacements = [tuple(p) for p in spec["replacements"]]
+    if out_nb.exists():
+        nb = nbformat.read(out_nb, as_version=4)
+        nb = nbformat.from_dict(scrub(nb, replacements))
+        nbformat.write(nb, out_nb)
+        cell, ncells = _failing_cell(nb) if error else (None, None)
+    if error:
+        error = scrub(error, replacements)
+        _emit(event="failed", cell=cell, cells=ncells, notebook_saved=out_nb.exists(), **error)
+        return 1
+    try:
+        html = notebook_to_html(nb, show_code=spec["show_code"], title=name)
+        (tmp / f"{name}.html").write_text(html, encoding="utf-8")
+    except Exception as exc:
+        _emit(event="failed", cell=None, cells=None, notebook_saved=False,
+              ename=type(exc).__name__, evalue=f"HTML conversion failed: {exc}")
+        return 1
+    _emit(event="done", seconds=round(time.monotonic() - started, 2))
+    return 0
+
+
+def _set_parent_death_signal() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+# --------------------------------------------------------------------------- worker pool (main process)
+
+
+@dataclass
+class Job:
+    """One notebook of a run and its state."""
+
+    name: str
+    notebook: Path
+    params: dict
+    key: str
+    state: str = "queued"  # queued, running, done, failed, skipped
+    cell: int = 0
+    cells: int = 0
+    seconds: float = 0.0
+    failure: dict = field(default_factory=dict)
+    tmp: Path | None = None
+    proc: subprocess.Popen | None = None
+    log: object = None
+    started: float = 0.0
+
+    def status(self) -> str:
+        if self.state == "running":
+            if self.cells:
+                return f"running cell {self.cell} of {self.cells}"
+            return "starting kernel"
+        if self.state == "done":
+            return f"done in {self.seconds:.1f} s"
+        if self.state == "failed":
+            where = f" in cell {self.failure['cell']}" if self.failure.get("cell") else ""
+            return f"failed{where}"
+        if self.state == "skipped":
+            return "skipped (unchanged)"
+        if self.state == "not_run":
+            return "not run (the data folder has problems)"
+        return self.state
+
+
+class Progress:
+    """One line per notebook; redrawn in place on a terminal, plain lines otherwise."""
+
+    def __init__(self, jobs: list[Job], stream, live: bool | None = None):
+        self.jobs = jobs
+        self.stream = stream
+        self.live = stream.isatty() if live is None else live
+        self.width = max((len(j.name) for j in jobs), default=0)
+        self.drawn = 0
+        self.last: list[str] = []
+        self.printed: dict[str, str] = {}
+
+    def line(self, job: Job) -> str:
+        status = job.status()
+        if not self.live and job.state == "running":
+            status = "running"
+        return f"{job.name.ljust(self.width)}  {status}"
+
+    def update(self) -> None:
+        if self.live:
+            lines = [self.line(job) for job in self.jobs]
+            if lines == self.last:
+                return
+            if self.drawn:
+                self.stream.write(f"\x1b[{self.drawn}F")
+            for line in lines:
+                self.stream.write("\x1b[2K" + line + "\n")
+            self.drawn, self.last = len(lines), lines
+        else:
+            for job in self.jobs:
+                state = job.state
+                if state != "queued" and self.printed.get(job.name) != state:
+                    self.stream.write(self.line(job) + "\n")
+                    self.printed[job.name] = state
+        self.stream.flush()
+
+
+def _worker_env(package_parent: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(package_parent)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    env.pop("JPY_PARENT_PID", None)
+    return env
+
+
+@dataclass
+class Worker:
+    """A worker process (``python -m analysis.render --worker``): it runs the notebooks sent
+    to it, one at a time, and exits when its stdin closes."""
+
+    proc: subprocess.Popen
+    log: object  # its stderr, a temporary file
+    job: Job | None = None
+    buffer: bytes = b""
+
+
+def _start_worker_process(out: Path, env: dict, index: int) -> Worker:
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analysis.render", "--worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        # until its first notebook the worker names a folder of its own in the output folder
+        env=env | {RENDER_ENV: str(out / f"{TMP_PREFIX}worker-{index}")},
+        cwd=str(out),
+        start_new_session=True,
+        preexec_fn=_set_parent_death_signal,
+    )
+    return Worker(proc, log)
+
+
+def _start_job(worker: Worker, job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args) -> None:
+    """Write the job's spec into a new temporary folder and send it to ``worker``."""
+    job.tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name}-", dir=out))
+    spec = {
+        "name": job.name,
+        "notebook": str(job.notebook),
+        "tmp": str(job.tmp),
+        "data_dir": str(data_dir),
+        "parameters": job.params,
+        "timeout": float(args.timeout),
+        "show_code": bool(getattr(args, "show_code", False)),
+        "cwd": str(Path.cwd()),
+        "replacements": path_replacements(out / job.name, data_dir, notebooks_dir, out, job.tmp),
+    }
+    spec_path = job.tmp / ".render-spec.json"
+    spec_path.write_text(json.dumps(spec))
+    job.proc, job.log = worker.proc, worker.log
+    job.state = "running"
+    job.started = time.monotonic()
+    worker.job = job
+    worker.proc.stdin.write(f"{spec_path}\n".encode())
+    worker.proc.stdin.flush()
+
+
+def _handle_message(job: Job, message: dict) -> None:
+    event = message.get("event")
+    if event == "cell":
+        job.cell, job.cells = message["i"], message["n"]
+    elif event == "done":
+        job.state = "done"
+        job.seconds = time.monotonic() - job.started
+    elif event == "failed":
+        job.state = "failed"
+        job.seconds = time.monotonic() - job.started
+        job.failure = {k: message.get(k) for k in ("cell", "cells", "ename", "evalue", "notebook_saved")}
+
+
+def _read_worker(worker: Worker, data: bytes) -> None:
+    worker.buffer += data
+    *lines, worker.buffer = worker.buffer.split(b"\n")
+    for raw in lines:
+        text = raw.decode("utf-8", "replace")
+        if text.startswith(_MSG_PREFIX) and worker.job is not None:
+            with contextlib.suppress(ValueError):
+                _handle_message(worker.job, json.loads(text[len(_MSG_PREFIX) :]))
+
+
+def _worker_stderr_tail(job: Job, lines: int = 15) -> str:
+    if job.log is None:
+        return ""
+    job.log.seek(0)
+    text = job.log.read().decode("utf-8", "replace").strip().splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _finish(job: Job, out: Path, stamp: dict) -> None:
+    """After the worker exited: swap the report in, or file the failure."""
+    if job.state == "running":  # worker died without a final message
+        job.state = "failed"
+        job.seconds = time.monotonic() - job.started
+        job.failure = {
+            "cell": None,
+            "ename": "WorkerError",
+            "evalue": f"the render process exited with code {job.proc.returncode}",
+            "detail": _worker_stderr_tail(job),
+        }
+    failed_nb = out / FAILED_DIR / f"{job.name}.ipynb"
+    if job.state == "done":
+        try:
+            (job.tmp / ".render-spec.json").unlink(missing_ok=True)
+            _atomic_write(job.tmp / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True))
+            swap_in(job.tmp, out / job.name)
+            failed_nb.unlink(missing_ok=True)
+        except OSError as exc:
+            job.state = "failed"
+            job.failure = {"cell": None, "ename": type(exc).__name__,
+                           "evalue": f"could not replace {_term_path(out / job.name)}: {exc.strerror or exc}"}
+    if job.state != "done":
+        saved = job.tmp / f"{job.name}.ipynb"
+        if saved.exists():
+            failed_nb.parent.mkdir(exist_ok=True)
+            os.replace(saved, failed_nb)
+            job.failure["failed_notebook"] = failed_nb
+        _remove(job.tmp)
+    job.tmp = None
+    job.log = None  # the worker's, closed with it
+
+
+def _kill_workers(jobs: list[Job], workers: list[Worker] = ()) -> None:
+    procs = {id(p): p for p in [j.proc for j in jobs if j.proc is not None] + [w.proc for w in workers]}
+    for proc in procs.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    for proc in procs.values():
+        with contextlib.suppress(Exception):
+            proc.wait(timeout=10)
+    for job in jobs:
+        if job.tmp is not None:
+            _remove(job.tmp)
+    for worker in workers:
+        with contextlib.suppress(Exception):
+            worker.log.close()
+
+
+def _start_workers(n: int, out: Path) -> list[Worker]:
+    """``n`` idle worker processes (see :class:`Worker`)."""
+    env = _worker_env(ANALYSIS_DIR.parent)
+    return [_start_worker_process(out, env, i) for i in range(n)]
+
+
+def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress,
+              workers: list[Worker] | None = None) -> None:
+    """Run ``todo`` in ``--jobs`` worker processes (``workers``, already started, then new
+    ones as needed), each taking the next queued notebook when it has finished one (the
+    queue is ordered longest first); a worker that dies fails its notebook and is replaced
+    while notebooks are waiting."""
+    env = _worker_env(ANALYSIS_DIR.parent)
+    jobs_n = max(1, args.jobs or os.cpu_count() or 1)
+    queue = list(todo)
+    idle, workers = list(workers or []), []
+    sel = selectors.DefaultSelector()
+    started = len(idle)
+
+    def next_job(worker: Worker) -> None:
+        if queue:
+            _start_job(worker, queue.pop(0), out, data_dir, notebooks_dir, args)
+        else:
+            with contextlib.suppress(OSError):
+                worker.proc.stdin.close()  # nothing left: the worker exits
+
+    def finish(job: Job) -> None:
+        _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
+
+    try:
+        while queue or any(w.job for w in workers):
+            while queue and len(workers) < jobs_n:
+                if idle:
+                    worker = idle.pop(0)
+                else:
+                    worker = _start_worker_process(out, env, started)
+                    started += 1
+                workers.append(worker)
+                sel.register(worker.proc.stdout, selectors.EVENT_READ, worker)
+                next_job(worker)
+                progress.update()
+            for keyobj, _ in sel.select(timeout=0.5):
+                worker = keyobj.data
+                data = os.read(keyobj.fd, 65536)
+                if data:
+                    _read_worker(worker, data)
+                    job = worker.job
+                    if job is not None and job.state in ("done", "failed"):
+                        worker.job = None
+                        finish(job)
+                        next_job(worker)
+                    continue
+                sel.unregister(keyobj.fileobj)
+                keyobj.fileobj.close()
+                worker.proc.wait()
+                workers.remove(worker)
+                with contextlib.suppress(OSError):
+                    worker.proc.stdin.close()
+                if worker.job is not None:  # died during a notebook: _finish says so
+                    job, worker.job = worker.job, None
+                    finish(job)
+                worker.log.close()
+            progress.update()
+    except BaseException:
+        _kill_workers(list(todo), workers + idle)
+        raise
+    finally:
+        sel.close()
+    for worker in idle:  # started for notebooks that did not need them
+        with contextlib.suppress(OSError):
+            worker.proc.stdin.close()
+    workers += idle
+    for worker in workers:  # idle, stdin closed: they are exiting
+        with contextlib.suppress(Exception):
+            worker.proc.wait(timeout=30)
+        with contextlib.suppress(Exception):
+            worker.log.close()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
