@@ -15,7 +15,7 @@ from analysis.rates.rules import (REASON_APPROXIMATE, REASON_CASE, REASON_CONTRO
 from analysis.rates.study import proportion_ci
 from analysis.rates.vocab import OVERALL, POOLED_COLUMNS, POOL_METHODS, TRANSFORMS
 from analysis.schemas import EVIDENCE_LEVELS
-from analysis.timing import expect_one_of
+from analysis.timing import TIME_UNITS, expect_one_of
 
 
 @dataclass
@@ -88,13 +88,19 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     year_all = pd.to_numeric(rates["year"], errors="coerce").to_numpy(dtype=float) if "year" in rates.columns \
         else np.full(n_all, np.nan)
     label_all = col("label")
+    arm_all = np.array([f"{s}\x1f{t}\x1f{a}\x1f{d}" for s, t, a, d in
+                        zip(col("source_id"), col("study"), col("arm"), col("disease"))], dtype=object)
+    unit_days = {u: d for u, d in TIME_UNITS.items()}
+    days_all = np.array([float(v) * unit_days[u] if u in unit_days and v != "" else np.nan
+                         for v, u in zip(col("time_value"), col("time_unit"))], dtype=float)
     study_all = study_keys(col("source_id"), col("study"), cohort_all)
     pooled_in = [[] for _ in range(n_all)]
     why_not = list(why_all)
 
     def one(pos: np.ndarray, outcome: str, label: str, keep_weights: bool):
         why = why_all[pos]
-        ok, same_cohort = one_per_cohort(pos[why == ""], cohort_all, total_all, year_all, label_all)
+        ok, same_cohort = one_per_cohort(pos[why == ""], cohort_all, total_all, year_all, label_all,
+                                         arm_all, days_all)
         k_ok = len(ok)
         k_studies = len(set(study_all[ok]))
         counts = Counter(w for w in why if w)  # reasons not to pool, by reason

@@ -8,7 +8,9 @@ Defaults, each stated on the figure, in ``pooling_status.csv`` and in the report
   patients) never enter a pool with studies; they are shown in their own sections;
 * **one row per cohort**: rows sharing a ``cohort_group`` (the same patients in several
   reports) stand for one study; the row with the largest total stands for the group (ties: the
-  latest year, then the first row), the others are shown as "same cohort as ...";
+  latest year, then the first row), the others are shown as "same cohort as ...". Rows of one
+  arm of one study (same source, study and arm) at several time points are the same patients
+  too: the largest total stands for them (ties: the longest follow-up);
 * rows without counts, approximate rows (when asked) and rows below ``min_evidence_level``
   are left out with that reason.
 
@@ -72,24 +74,43 @@ def eligibility(rates: pd.DataFrame, include_approximate: bool = True,
 
 
 def one_per_cohort(pos: np.ndarray, group: np.ndarray, total: np.ndarray, year: np.ndarray,
-                   label: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
-    """Of the rows at positions ``pos``, keep one per cohort group.
+                   label: np.ndarray, arm_key: np.ndarray | None = None,
+                   days: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, str]]:
+    """Of the rows at positions ``pos``, keep one per cohort group and one per study arm.
 
     ``group`` holds each row's ``cohort_group`` ("" for none), ``total`` its patients,
-    ``year`` its source's year (NaN unknown), ``label`` its label. The largest total stands
-    for the group; ties: the latest year, then the first row. Returns the kept positions (in
-    their order) and, for each dropped position, the reason ``same cohort as <label>``.
+    ``year`` its source's year (NaN unknown), ``label`` its label; ``arm_key`` (optional) the
+    same text for rows of one arm of one study (source, study, arm), ``days`` their time
+    point in days (NaN unknown). Within an arm the largest total, then the longest follow-up
+    stands for the rest; within a cohort group the largest total, then the latest year. Returns
+    the kept positions (in their order) and, for each dropped position, why.
     """
+    def nz(x):
+        return -np.inf if np.isnan(x) else x
+
+    dropped: dict[int, str] = {}
+    if arm_key is not None:
+        days = np.full(len(total), np.nan) if days is None else days
+        best_arm: dict[str, int] = {}
+        for p in pos:
+            b = best_arm.get(arm_key[p])
+            if b is None or (total[p], nz(days[p])) > (total[b], nz(days[b])):
+                best_arm[arm_key[p]] = p
+        for p in pos:
+            b = best_arm[arm_key[p]]
+            if b != p:
+                dropped[int(p)] = (f"same patients as {label[b]} at another time point (one row per study arm: "
+                                   "the largest total, then the longest follow-up)")
+        pos = np.asarray([p for p in pos if int(p) not in dropped], dtype=int)
     best: dict[str, int] = {}
     for p in pos:
         g = group[p]
         if not g:
             continue
         b = best.get(g)
-        key = (total[p], -np.inf if np.isnan(year[p]) else year[p])
-        if b is None or key > (total[b], -np.inf if np.isnan(year[b]) else year[b]):
+        if b is None or (total[p], nz(year[p])) > (total[b], nz(year[b])):
             best[g] = p
-    keep, dropped = [], {}
+    keep = []
     for p in pos:
         g = group[p]
         if g and best[g] != p:
