@@ -48,10 +48,8 @@ import pandas as pd
 
 from analysis import schemas, timing
 from analysis.select import select_patients  # noqa: F401  (re-exported for notebooks)
-from analysis.style import EVENT_STYLE, EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
+from analysis.style import EVENT_STYLE, EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS, TICK_STEPS_TIMELINE
 
-TIME_UNIT_DAYS = timing.TIME_UNITS
-"""Days per time unit accepted by ``time_unit``."""
 UNIT_ABBREVIATION = {"days": "d", "weeks": "wk", "months": "mo", "years": "y", "calendar year": ""}
 ANCHOR_LINE = "line"
 ANCHOR_CALENDAR = "calendar"
@@ -111,9 +109,6 @@ def _as_list(value) -> list | None:
     if isinstance(value, str):
         return [value]
     return list(value)
-
-
-_unit_days = timing.unit_days
 
 
 def short_citation(citation: str, source_id: str = "", width: int = 48) -> str:
@@ -269,7 +264,7 @@ def timeline_table(ds, anchor: str = ANCHOR_LINE, time_unit: str = "months", *, 
             f"anchor: expected 'line', 'calendar' or an event type ({', '.join(schemas.EVENT_TYPES)}), "
             f"found {anchor!r}"
         )
-    unit_days = _unit_days(time_unit)
+    unit_days = timing.unit_days(time_unit)
     pats = select_patients(ds, diseases, therapies, source_kinds, min_evidence_level, patient_ids,
                            include_anecdotes)
     keep = ds.events["patient_id"].isin(pats["patient_id"]).to_numpy()
@@ -449,7 +444,7 @@ class TimelineLayout:
         if self.anchor == ANCHOR_CALENDAR:
             unit = ""
         else:
-            d = TIME_UNIT_DAYS[self.time_unit]
+            d = timing.TIME_UNITS[self.time_unit]
             unit = f" Time in {self.time_unit} (1 {self.time_unit[:-1]} = {d:g} days)."
         text = (zero + unit + " Solid whisker: range of an imprecise time (month/year dates, 'about', 'within'); "
                 "dotted whisker with arrow: only one bound is known ('at least', order only), so the time may lie "
@@ -921,18 +916,10 @@ def draw_lanes(ax, layout: TimelineLayout):
     return out
 
 
-TICK_STEPS = {
-    "days": (1, 7, 14, 28, 91, 182, 365, 730, 1826),
-    "weeks": (1, 2, 4, 13, 26, 52, 104, 260),
-    "months": (1, 3, 6, 12, 24, 60, 120),
-    "years": (0.25, 0.5, 1, 2, 5, 10, 20),
-    "calendar year": (1, 2, 5, 10, 20, 50),
-}
-
-
 def _tick_step(time_unit: str, span: float, max_ticks: int = 14) -> float | None:
-    """A tick step natural for the unit (months in 3, 6, 12, ...; weeks in 4, 13, 26, 52)."""
-    for step in TICK_STEPS.get(time_unit, ()):
+    """A tick step natural for the unit (months in 3, 6, 12, ...; weeks in 4, 13, 26, 52):
+    the first of :data:`analysis.style.TICK_STEPS_TIMELINE` giving at most ``max_ticks``."""
+    for step in TICK_STEPS_TIMELINE.get(time_unit, ()):
         if span / step <= max_ticks:
             return step
     return None
@@ -1160,7 +1147,7 @@ def lane_labels(layout: TimelineLayout) -> pd.DataFrame:
         who = ", ".join(x for x in (sex, age) if x) or "sex/age not reported"
         role = "  ·  ADVERSE-EVENT ANECDOTE" if r.case_role == "adverse_event_anecdote" else ""
         return (f"{r.patient_id}  ·  {r.diseases}  ·  {who}{role}",
-                f"{r.citation}  ·  evidence: {_level_text(r.evidence_level)}")
+                f"{r.citation}  ·  evidence: {schemas.evidence_words(r.evidence_level)}")
 
     out = la[["lane_id", "patient_id", "line", "y", "first_in_patient"]].copy()
     out["lane_label"] = [lane_text(r) for r in la.itertuples(index=False)]
@@ -1168,9 +1155,6 @@ def lane_labels(layout: TimelineLayout) -> pd.DataFrame:
     out["header"] = [h[0] for h in heads]
     out["header_source"] = [h[1] for h in heads]
     return out
-
-
-_level_text = schemas.evidence_words
 
 
 def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
@@ -1265,7 +1249,7 @@ def legend_handles(layout: TimelineLayout) -> list:
     levels = [lv for lv in schemas.EVIDENCE_LEVELS if lv in set(layout.lanes["evidence_level"].astype(str))]
     for lv in levels:
         h.append(Line2D([], [], ls="", marker="s", markerfacecolor=EVIDENCE_COLORS.get(lv, OKABE_ITO["grey"]),
-                        markeredgecolor="#333333", markersize=7, label=f"Evidence: {_level_text(lv)}"))
+                        markeredgecolor="#333333", markersize=7, label=f"Evidence: {schemas.evidence_words(lv)}"))
     if layout.groups["anecdote"].any():
         h.append(Patch(facecolor="white", edgecolor="#BBBBBB", hatch="///", label="Adverse-event anecdote"))
     return h
