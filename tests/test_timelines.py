@@ -418,7 +418,7 @@ def test_figure_draws_one_collection_per_kind_with_one_mark_per_event(table):
     by_label = _collections_by_label(ax)
     counts = lay.events["mark"].value_counts()
     for mark, n in counts.items():
-        label = tl._mark_style(mark)["label"]
+        label = tl.mark_style(mark)["label"]
         assert len(by_label[label].get_offsets()) == n, mark
     # one status bar per segment, one track per lane, one arrow per ongoing lane
     polys = [c for c in ax.collections if type(c).__name__ == "PolyCollection"]
@@ -429,7 +429,7 @@ def test_figure_draws_one_collection_per_kind_with_one_mark_per_event(table):
     assert len(ax.collections) + len(ax.lines) < 40  # one artist per kind of mark, not per mark
     legend_texts = [t.get_text() for t in ax.get_legend().get_texts()]
     for mark in counts.index:
-        assert tl._mark_style(mark)["label"] in legend_texts or mark == "assessment"
+        assert tl.mark_style(mark)["label"] in legend_texts or mark == "assessment"
     assert "Status: Active disease / relapse" in legend_texts
     assert "Only a bound known (may lie beyond the edge)" in legend_texts
     assert "Remission ongoing at last report" in legend_texts
@@ -613,7 +613,7 @@ def test_text_from_data_is_drawn_literally(ds, tmp_path):
 def test_follow_up_not_reported_marker_is_the_mathtext_question_mark_without_mathtext():
     from matplotlib.markers import MarkerStyle
 
-    ours = tl._mark_style(tl.FOLLOWUP_NOT_REPORTED)["marker"]
+    ours = tl.mark_style(tl.FOLLOWUP_NOT_REPORTED)["marker"]
     ref = MarkerStyle("$?$")
     a = ours.get_path().transformed(ours.get_transform())
     b = ref.get_path().transformed(ref.get_transform())
