@@ -21,8 +21,9 @@ imports run one way (figure -> draw -> layout -> table -> the vocabulary in
   :func:`draw_ongoing_arrows`, :func:`draw_labels` (texts: :func:`lane_labels`); marker
   styles (:func:`mark_style`). Open it to change how a mark looks.
 - ``figure.py`` -- the figure: :func:`legend_handles` / :func:`draw_legend`,
-  :func:`plot_timelines` (one figure), :func:`plot_timeline_pages` (many lanes on several
-  figures, one time axis).
+  :func:`plot_timelines` (one figure; returns a :class:`TimelineFigure`, i.e.
+  ``fig, layout``), :func:`plot_timeline_pages` (many lanes on several figures, one time
+  axis) and :func:`page_name` (their file names).
 
 Patients are chosen with :func:`select_patients` (re-exported from :mod:`analysis.select`).
 Times: the data's are days; a week is 7 days, a month 365.25/12 = 30.4375 days, a year
@@ -43,8 +44,10 @@ from analysis.timelines.draw import (
     n_segments,
 )
 from analysis.timelines.figure import (
+    TimelineFigure,
     draw_legend,
     legend_handles,
+    page_name,
     plot_timeline_pages,
     plot_timelines,
 )
@@ -77,5 +80,5 @@ __all__ = [
     "mark_style", "draw_lanes", "draw_status_segments", "draw_uncertainty", "n_segments", "draw_event_markers",
     "draw_ongoing_arrows", "format_dose", "lane_labels", "draw_labels",
     # figure
-    "legend_handles", "draw_legend", "plot_timelines", "plot_timeline_pages",
+    "legend_handles", "draw_legend", "TimelineFigure", "plot_timelines", "plot_timeline_pages", "page_name",
 ]

@@ -1,8 +1,10 @@
-"""The timeline figure: legend, one figure, pages of figures.
+"""The timeline figure: legend, one figure, pages of figures and their file names.
 
 :func:`plot_timelines` composes the layers of :mod:`.draw` into one figure (legend, title,
-caption stating time zero and units). :func:`plot_timeline_pages` splits many lanes into
-several such figures on one time axis, whole patients per page.
+caption stating time zero and units) and returns a :class:`TimelineFigure`, the figure with
+the :class:`~analysis.timelines.layout.TimelineLayout` it was drawn from (``fig, layout =
+plot_timelines(...)``). :func:`plot_timeline_pages` splits many lanes into several such
+figures on one time axis, whole patients per page; :func:`page_name` names their files.
 
 Units: figure sizes in inches, font sizes in points; x and y as in :mod:`.layout`.
 matplotlib is imported inside the functions that draw (a deliberate lazy import).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import textwrap
 import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,6 +42,9 @@ from analysis.timelines.layout import (
     time_axis_limits,
 )
 from analysis.timelines.table import ANCHOR_CALENDAR
+
+PAGE_STEM = "case_timelines"
+"""File name (without extension) of the first timeline page; see :func:`page_name`."""
 
 STATUS_ORDER = ["active", "improving", "partial", "complete", "relapse", "not_reported"]
 STATUS_LABELS = {
@@ -115,6 +121,21 @@ def draw_legend(ax, layout: TimelineLayout, **kwargs):
     return ax.legend(handles=handles, **kw)
 
 
+class TimelineFigure(NamedTuple):
+    """A drawn timeline: the matplotlib figure and the layout it was drawn from (positions,
+    lanes left out, caption). Unpacks as ``fig, layout = plot_timelines(...)``."""
+
+    figure: Any
+    """The ``matplotlib.figure.Figure``."""
+    layout: TimelineLayout
+
+
+def page_name(page: int) -> str:
+    """File name (without extension) of timeline page ``page`` (counted from 1, as in the
+    pages' titles): ``case_timelines``, then ``case_timelines_page2``, ``case_timelines_page3``, ..."""
+    return PAGE_STEM if page == 1 else f"{PAGE_STEM}_page{page}"
+
+
 def _figure_size(layout: TimelineLayout) -> tuple[float, float]:
     units = layout.ylim[0]
     if layout.compact:
@@ -124,15 +145,15 @@ def _figure_size(layout: TimelineLayout) -> tuple[float, float]:
 
 def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int = 40, title: str | None = None,
                    uncertainty: str = "whisker", xlim=None, pre_window=None, compact=None, figsize=None,
-                   caption: bool = True):
+                   caption: bool = True) -> TimelineFigure:
     """The timeline figure: lanes, status segments, uncertainty, markers, ongoing arrows,
     labels, legend, title and a caption stating time zero and the unit.
 
     ``data`` is a :func:`timeline_table` (laid out here with ``sort_by``, ``xlim``, ...) or a
     :class:`TimelineLayout`. At most ``max_lanes`` lanes are drawn (whole patients); the
     lanes left out are named in the caption and in a warning -- use
-    :func:`plot_timeline_pages` to draw them all. Returns the matplotlib Figure; the layout
-    is ``fig.timeline_layout``.
+    :func:`plot_timeline_pages` to draw them all. Returns a :class:`TimelineFigure`: the
+    matplotlib Figure and the layout drawn (``fig, layout = plot_timelines(table)``).
     """
     import matplotlib.pyplot as plt
 
@@ -160,8 +181,7 @@ def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int 
         ax.text(0.5, 0.5, textwrap.fill("No lane can be placed on this time axis. " + layout.caption, width_chars),
                 parse_math=False,
                 ha="center", va="center", transform=ax.transAxes)
-        fig.timeline_layout = layout
-        return fig
+        return TimelineFigure(fig, layout)
     draw_lanes(ax, layout)
     draw_status_segments(ax, layout)
     draw_uncertainty(ax, layout, style=uncertainty)
@@ -177,16 +197,17 @@ def plot_timelines(data, *, sort_by="follow_up", ascending=None, max_lanes: int 
         width_chars = int(fig.get_figwidth() * 72 / (8.5 * 0.52))
         fig.text(0.005, 0.0, textwrap.fill(layout.caption, width_chars), ha="left", va="top", fontsize=8.5,
                  color="#333333", parse_math=False)
-    fig.timeline_layout = layout
-    return fig
+    return TimelineFigure(fig, layout)
 
 
 def plot_timeline_pages(table: pd.DataFrame, max_lanes: int = 40, *, max_pages: int | None = None,
-                        sort_by="follow_up", ascending=None, title: str | None = None, **kwargs) -> list:
+                        sort_by="follow_up", ascending=None, title: str | None = None,
+                        **kwargs) -> list[TimelineFigure]:
     """Figures of at most ``max_lanes`` lanes each (whole patients per page), in the order
     of :func:`lane_layout`, all on the same time axis. With ``max_pages``, pages beyond it
     are not drawn: the last page's caption and a warning name the lanes left out.
-    Returns the list of figures (each with ``fig.timeline_layout``)."""
+    Returns one :class:`TimelineFigure` per page (figure and layout); page ``i`` (from 1)
+    is saved as :func:`page_name` ``(i)``."""
     if max_lanes < 1:
         raise ValueError(f"max_lanes: expected at least 1, found {max_lanes}")
     if table.empty:
