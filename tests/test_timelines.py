@@ -412,13 +412,12 @@ def _collections_by_label(ax):
 
 
 def test_figure_draws_one_collection_per_kind_with_one_mark_per_event(table):
-    fig = tl.plot_timelines(table)
+    fig, lay = tl.plot_timelines(table)
     ax = fig.axes[0]
-    lay = fig.timeline_layout
     by_label = _collections_by_label(ax)
     counts = lay.events["mark"].value_counts()
     for mark, n in counts.items():
-        label = tl._mark_style(mark)["label"]
+        label = tl.mark_style(mark)["label"]
         assert len(by_label[label].get_offsets()) == n, mark
     # one status bar per segment, one track per lane, one arrow per ongoing lane
     polys = [c for c in ax.collections if type(c).__name__ == "PolyCollection"]
@@ -429,7 +428,7 @@ def test_figure_draws_one_collection_per_kind_with_one_mark_per_event(table):
     assert len(ax.collections) + len(ax.lines) < 40  # one artist per kind of mark, not per mark
     legend_texts = [t.get_text() for t in ax.get_legend().get_texts()]
     for mark in counts.index:
-        assert tl._mark_style(mark)["label"] in legend_texts or mark == "assessment"
+        assert tl.mark_style(mark)["label"] in legend_texts or mark == "assessment"
     assert "Status: Active disease / relapse" in legend_texts
     assert "Only a bound known (may lie beyond the edge)" in legend_texts
     assert "Remission ongoing at last report" in legend_texts
@@ -475,36 +474,40 @@ def test_draw_functions_compose_on_a_users_axes(layout):
 
 def test_plot_timelines_respects_max_lanes_and_says_what_it_left_out(table):
     with pytest.warns(UserWarning, match=r"3 lane\(s\) beyond max_lanes=3 are not drawn"):
-        fig = tl.plot_timelines(table, max_lanes=3)
-    lay = fig.timeline_layout
+        _, lay = tl.plot_timelines(table, max_lanes=3)
     assert lay.lanes["lane_id"].tolist() == ["F1 · line 1", "F2 · line 1", "F2 · line 2"]
     assert "Not drawn: 3 lane(s) beyond max_lanes=3 (F3 · line 1, F5 · line 1, F4 · line 1)" in lay.caption
 
 
 def test_pages_split_whole_patients(table):
-    figs = tl.plot_timeline_pages(table, max_lanes=2)
-    lanes = [f.timeline_layout.lanes["lane_id"].tolist() for f in figs]
+    pages = tl.plot_timeline_pages(table, max_lanes=2)
+    figs, layouts = [p.figure for p in pages], [p.layout for p in pages]
+    lanes = [lay.lanes["lane_id"].tolist() for lay in layouts]
     assert lanes == [["F1 · line 1"], ["F2 · line 1", "F2 · line 2"], ["F3 · line 1", "F5 · line 1"],
                      ["F4 · line 1"]]
     assert [f.axes[0].get_title(loc="left") for f in figs] == [
         f"Case timelines — page {i} of 4" for i in range(1, 5)]
-    assert len({f.timeline_layout.xlim for f in figs}) == 1  # one time axis for all pages
-    assert figs[-1].timeline_layout.left_out["lane_id"].tolist() == ["F6 · line 0"]
-    assert figs[0].timeline_layout.left_out.empty
+    assert len({lay.xlim for lay in layouts}) == 1  # one time axis for all pages
+    assert layouts[-1].left_out["lane_id"].tolist() == ["F6 · line 0"]
+    assert layouts[0].left_out.empty
 
 
 def test_pages_beyond_max_pages_are_named(table):
     with pytest.warns(UserWarning, match=r"3 lane\(s\) on 2 page\(s\) beyond max_pages=2 are not drawn"):
-        figs = tl.plot_timeline_pages(table, max_lanes=2, max_pages=2)
-    assert len(figs) == 2
-    cap = figs[-1].timeline_layout.caption
+        pages = tl.plot_timeline_pages(table, max_lanes=2, max_pages=2)
+    assert len(pages) == 2
+    cap = pages[-1].layout.caption
     assert "3 lane(s) beyond max_pages=2 (F3 · line 1, F5 · line 1, F4 · line 1)" in cap
     assert "1 lane(s) cannot be placed on this time axis (F6 · line 0)" in cap
 
 
+def test_page_files_are_named_by_one_function():
+    assert [tl.page_name(i) for i in (1, 2, 3)] == ["case_timelines", "case_timelines_page2", "case_timelines_page3"]
+
+
 def test_a_figure_with_no_placeable_lane_says_so(ds):
     t = tl.timeline_table(ds, anchor="calendar", patient_ids=["F3", "F6"])
-    fig = tl.plot_timelines(t)
+    fig, _ = tl.plot_timelines(t)
     text = fig.axes[0].texts[0].get_text().replace("\n", " ")
     assert text.startswith("No lane can be placed on this time axis.")
     assert "F3 · line 1" in text and "F6 · line 0" in text
@@ -515,7 +518,7 @@ def test_compact_mode_for_many_lanes(ds):
     lay = tl.lane_layout(t, compact=True)
     lab = tl.lane_labels(lay).set_index("lane_id")["lane_label"]
     assert lab["F2 · line 2"] == "F2 L2"
-    fig = tl.plot_timelines(lay)
+    fig, _ = tl.plot_timelines(lay)
     # one plain label per lane, no patient header rows, one row per lane
     assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(lab)
     assert (lay.events["row"] == 0).all()
@@ -602,18 +605,18 @@ def test_text_from_data_is_drawn_literally(ds, tmp_path):
     odd.patients = ds.patients.copy()
     odd.patients.loc[odd.patients["patient_id"] == "F1", "diseases"] = r"lupus $\nocommand_1$ (cost)"
     t = tl.timeline_table(odd, patient_ids=["F1", "F6"])
-    fig = tl.plot_timelines(t)
+    fig, _ = tl.plot_timelines(t)
     save_figure(fig, tmp_path, "odd")  # would raise on unbalanced mathtext
     texts = [x.get_text() for x in fig.axes[0].texts]
     assert r"F1  ·  lupus $\nocommand_1$ (cost)  ·  female, 40 y" in texts
-    compact = tl.plot_timelines(tl.lane_layout(t, compact=True))
+    compact, _ = tl.plot_timelines(tl.lane_layout(t, compact=True))
     save_figure(compact, tmp_path, "odd_compact")
 
 
 def test_follow_up_not_reported_marker_is_the_mathtext_question_mark_without_mathtext():
     from matplotlib.markers import MarkerStyle
 
-    ours = tl._mark_style(tl.FOLLOWUP_NOT_REPORTED)["marker"]
+    ours = tl.mark_style(tl.FOLLOWUP_NOT_REPORTED)["marker"]
     ref = MarkerStyle("$?$")
     a = ours.get_path().transformed(ours.get_transform())
     b = ref.get_path().transformed(ref.get_transform())

@@ -329,3 +329,14 @@ def _savefig_dpi(fig) -> float:
 
     dpi = mpl.rcParams["savefig.dpi"]
     return fig.dpi if dpi == "figure" else float(dpi)
+
+
+#: tick steps (in the time unit) of the case timelines' x axis, smallest first: the first
+#: that gives at most 14 ticks is used (days in weeks and months, weeks in 4, 13, 26, 52, ...)
+TICK_STEPS_TIMELINE = {
+    "days": (1, 7, 14, 28, 91, 182, 365, 730, 1826),
+    "weeks": (1, 2, 4, 13, 26, 52, 104, 260),
+    "months": (1, 3, 6, 12, 24, 60, 120),
+    "years": (0.25, 0.5, 1, 2, 5, 10, 20),
+    "calendar year": (1, 2, 5, 10, 20, 50),
+}
