@@ -169,7 +169,8 @@ def test_response_category_chart():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["A (n = 10)", "≈ B (n ≥ 200)", "C (n = 1, case report)"]
     assert {t.get_text() for t in ax.get_legend().get_texts()} == {
-        "Complete response", "Partial response", "Response, category not reported", "No response"}
+        "Complete response", "Partial response", "Response, category not reported",
+        "No response, not assessed or lost (not split by the source)"}
     assert ax.get_xlim() == (0, 1)
     empty = F.response_category_chart(cats.iloc[0:0])
     assert any("No study reports response categories" in t for t in _texts(empty))
@@ -180,3 +181,18 @@ def test_saved_as_png_and_svg(tmp_path, shipped_like):
 
     paths = save_figure(F.forest_plot(shipped_like), tmp_path, "forest")
     assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_response_categories_keep_deaths_and_time_points_apart():
+    """Deaths are their own category, never 'no response'; each time point is its own bar."""
+    rows = [dict(study="A", outcome="response", events=6, total=10, time_value=1, time_unit="years"),
+            dict(study="A", outcome="treatment_related_death", events=3, total=10, time_value=1, time_unit="years"),
+            dict(study="A", outcome="response", events=5, total=10, time_value=5, time_unit="years"),
+            dict(study="B", outcome="response", events=1, total=3, arm_role="control")]
+    cats = R.response_categories(R.study_rates(outcome_rows(rows), SOURCES))
+    assert cats[["label", "time"]].values.tolist() == [["A", "1 year"], ["A", "5 years"], ["B", ""]]
+    a1 = cats.iloc[0]
+    assert (a1["response_unspecified"], a1["died"], a1["none"]) == (0.6, 0.3, 0.1)  # no float residue
+    assert cats.iloc[1]["died"] == 0.0 and cats.iloc[2]["none"] == pytest.approx(2 / 3, abs=1e-12)
+    labels = [t.get_text() for t in F.response_category_chart(cats).axes[0].get_yticklabels()]
+    assert labels == ["A (1 year, n = 10)", "A (5 years, n = 10)", "B (n = 3, control arm)"]

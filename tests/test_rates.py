@@ -362,5 +362,5 @@ def test_response_categories():
     assert (a["complete"], a["partial"], a["none"], a["not_reported"]) == pytest.approx((0.3, 0.4, 0.3, 0.0))
     assert (b["response_unspecified"], b["none"]) == pytest.approx((0.75, 0.25)) and b["approximate"]
     assert (c["complete"], c["not_reported"]) == pytest.approx((1.0, 0.0))
-    shares = cat[["complete", "partial", "response_unspecified", "none", "not_reported"]].sum(axis=1)
+    shares = cat[["complete", "partial", "response_unspecified", "died", "none", "not_reported"]].sum(axis=1)
     np.testing.assert_allclose(shares, 1.0)

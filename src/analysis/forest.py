@@ -129,6 +129,9 @@ def _study_rows(r: dict, weight: float, show_definition: bool = False) -> list[R
             n = f"at least {n}" if r.get("total_qualifier") == "at_least" else n
             text += f": none among {n} patients (upper 95% limit {_pct(r['ci_upper'])})"
         rows.append(Row("definition", label=text))
+    reason = r.get("not_pooled_reason")
+    if isinstance(reason, str) and reason.startswith("same "):  # left out of its subgroup's pool: say why
+        rows.append(Row("definition", label="not pooled: " + reason))
     return rows
 
 
@@ -303,7 +306,22 @@ def _paginate(rows: list[Row], per_page: int) -> list[list[Row]]:
     return pages
 
 
-def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, footnotes: list[str]):
+ZOOM_LIMITS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+"""Right ends (fractions) a forest axis may be zoomed to when every interval ends below them."""
+
+
+def axis_limit(rows: list[Row]) -> float:
+    """Right end of a forest axis: 1 (100 %), or the smallest of :data:`ZOOM_LIMITS` above
+    every drawn estimate and upper limit (a safety panel of rare events is drawn on 0-5 %, so
+    a 0/617 interval is visible). The same for every page of one panel."""
+    ends = [v for r in rows if r.kind in ("study", "nocount", "pooled", "pi") for v in (r.est, r.hi)
+            if not math.isnan(v)]
+    top = max(ends, default=1.0)
+    return next((z for z in ZOOM_LIMITS if top <= z / 1.04), 1.0)
+
+
+def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, footnotes: list[str],
+          xmax: float = 1.0):
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection, PolyCollection
     from matplotlib.text import Text
@@ -322,10 +340,11 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     ax_left, ax_right = 0.50, 0.735
     ax = fig.add_axes([ax_left, bottom_in / height, ax_right - ax_left, (n + 1) * ROW_HEIGHT_IN / height])
     ax.set_ylim(n - 0.5, -1.5)
-    ax.set_xlim(0, 1)
-    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-    ax.set_xticks(np.linspace(0, 1, 6))
-    ax.set_xlabel("Proportion of patients (%)")
+    ax.set_xlim(0, xmax)
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0 if xmax >= 0.05 else 1))
+    ax.set_xticks(np.linspace(0, xmax, 6))
+    ax.set_xlabel("Proportion of patients (%)" if xmax == 1 else
+                  f"Proportion of patients (%); axis zoomed to 0–{100 * xmax:g}% (every interval ends below it)")
     ax.set_yticks([])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
@@ -500,12 +519,13 @@ def forest_pages(rates: pd.DataFrame, pooling=None, *, outcomes=None, subgroup_b
     ci_method = ci_methods[0] if len(ci_methods) == 1 else "exact"
     ci_label = "95% CI"
     pages = _paginate(rows, rows_per_page) if rows_per_page else [rows]
+    xmax = axis_limit(rows)
     figs = []
     for i, page in enumerate(pages):
         t = title if len(pages) == 1 else f"{title} (page {i + 1} of {len(pages)})"
         weighted = any(r.kind == "study" and not math.isnan(r.size) for r in page)
         figs.append(_draw(page, title=t, ci_label=ci_label, show_weights=show_weights and weighted,
-                          footnotes=_footnotes(page, CI_LABELS.get(ci_method, ci_method))))
+                          footnotes=_footnotes(page, CI_LABELS.get(ci_method, ci_method)), xmax=xmax))
     return figs
 
 
@@ -519,13 +539,26 @@ CATEGORY_STYLE = {
     "complete": ("Complete response", STATUS_COLORS["complete"], None),
     "partial": ("Partial response", STATUS_COLORS["partial"], None),
     "response_unspecified": ("Response, category not reported", OKABE_ITO["blue"], None),
-    "none": ("No response", OKABE_ITO["vermillion"], None),
+    "died": ("Died (treatment-related)", OKABE_ITO["black"], None),
+    "none": ("No response, not assessed or lost (not split by the source)", OKABE_ITO["vermillion"], None),
     "not_reported": ("Not reported", "#DDDDDD", "///"),
 }
 
 
+def _category_label(r) -> str:
+    """A bar's label: study arm, time point, n, and whether it is a control arm or case report."""
+    total = r["total"]
+    n = f"n {'≥' if r['approximate'] else '='} {int(total)}" if pd.notna(total) else "n not given"
+    extra = [x for x in (str(r.get("time") or ""), n,
+                         "control arm" if r.get("arm_role") == "control" else "",
+                         "case report" if r.get("is_case_report") else "") if x]
+    return (APPROX_MARK + " " if r["approximate"] else "") + str(r["label"]) + f" ({', '.join(extra)})"
+
+
 def response_category_chart(categories: pd.DataFrame, title: str = "Response categories"):
-    """Horizontal stacked bars (0-100 %) of :func:`analysis.rates.response_categories`."""
+    """Horizontal stacked bars (0-100 %) of :func:`analysis.rates.response_categories`, one per
+    study arm and time point; deaths and the rest the source does not split are their own
+    categories, never "no response"."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
@@ -537,15 +570,11 @@ def response_category_chart(categories: pd.DataFrame, title: str = "Response cat
         ax.set_axis_off()
         ax.set_title(title, loc="left", fontweight="bold")
         return fig
-    case = categories["is_case_report"] if "is_case_report" in categories else [False] * n
-    labels = [(APPROX_MARK + " " if a else "") + str(lbl) +
-              (f" (n {'≥' if a else '='} {int(t)}" if pd.notna(t) else " (n not given") +
-              (", case report)" if c else ")")
-              for lbl, a, t, c in zip(categories["label"], categories["approximate"], categories["total"], case)]
+    labels = [_category_label(r) for r in categories.to_dict("records")]
     y = np.arange(n)
     left = np.zeros(n)
     for col, (name, color, hatch) in CATEGORY_STYLE.items():
-        vals = categories[col].to_numpy(dtype=float)
+        vals = categories[col].to_numpy(dtype=float) if col in categories.columns else np.zeros(n)
         if not np.any(vals > 0):
             continue
         ax.barh(y, vals, left=left, color=color, hatch=hatch, edgecolor="white" if hatch is None else "0.6",
@@ -553,13 +582,13 @@ def response_category_chart(categories: pd.DataFrame, title: str = "Response cat
         for yi, v, l0 in zip(y, vals, left):
             if v >= 0.08:
                 ax.text(l0 + v / 2, yi, f"{100 * v:.0f}%", ha="center", va="center", fontsize=8.5,
-                        color="white" if col in ("complete", "response_unspecified", "none") else "black")
+                        color="white" if col in ("complete", "response_unspecified", "none", "died") else "black")
         left += vals
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-    ax.set_xlabel("Share of patients in the study arm (%)")
+    ax.set_xlabel("Share of patients in the study arm (%), at the time point shown")
     ax.set_title(title, loc="left", fontweight="bold")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if n < 3 else -0.18), ncol=3, fontsize=8.5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if n < 3 else -0.18), ncol=2, fontsize=8.5)
     return fig

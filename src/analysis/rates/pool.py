@@ -260,34 +260,61 @@ def sensitivity_table(rates: pd.DataFrame, *, low_evidence_below: str = "uncontr
     return pd.concat(parts, ignore_index=True)
 
 
+CATEGORY_COLUMNS = ["label", "time", "complete", "partial", "response_unspecified", "died", "none",
+                    "not_reported", "total", "approximate", "is_case_report", "arm_role"]
+
+
+def _time_words(r) -> str:
+    """A row's time point in words ("5 years", "1 year"), "" when not given."""
+    v, u = r.get("time_value"), r.get("time_unit")
+    if v is None or pd.isna(v) or not isinstance(u, str):
+        return ""
+    return f"{float(v):g} {u[:-1] if float(v) == 1 else u}"
+
+
 def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
-    """Complete / partial / other response / none per study arm, where studies report them.
+    """Complete / partial / other response / died / the rest, per study arm and time point.
 
     Uses the ``complete_response``, ``partial_response`` and ``response`` rows of a rates
-    table (proportions as computed there). Columns: ``label``, ``complete``, ``partial``,
-    ``response_unspecified`` (responders not split into complete/partial), ``none``,
-    ``not_reported`` (the share the source does not account for), ``total``,
-    ``approximate``, ``is_case_report``. Shares sum to 1. Arms reporting none of these outcomes are left out.
+    table (proportions as computed there), and the arm's ``treatment_related_death`` row at the
+    same time point (or without a time point) for ``died``. Columns: ``label``, ``time`` (the
+    time point in words, "" when not given), ``complete``, ``partial``,
+    ``response_unspecified`` (responders not split into complete/partial), ``died``,
+    ``none`` (the rest: no response, not assessed or lost; the source does not split them),
+    ``not_reported`` (the share the source does not account for), ``total``, ``approximate``,
+    ``is_case_report``, ``arm_role``. Shares are fractions that sum to 1, rounded to 12
+    decimals (no float residue). Arms reporting none of these outcomes are left out.
     """
-    cols = ["label", "complete", "partial", "response_unspecified", "none", "not_reported",
-            "total", "approximate", "is_case_report"]
-    sel = rates[rates["outcome"].isin(["complete_response", "partial_response", "response"])
-                & rates["proportion"].notna()]
+    shares = CATEGORY_COLUMNS[2:8]
+    resp = rates[rates["outcome"].isin(["complete_response", "partial_response", "response"])
+                 & rates["proportion"].notna()]
+    deaths = rates[(rates["outcome"] == "treatment_related_death") & rates["proportion"].notna()]
+    death_keys = [(lbl, _time_words(r)) for lbl, r in zip(deaths["label"], deaths.to_dict("records"))]
+    keys = [(lbl, _time_words(r)) for lbl, r in zip(resp["label"], resp.to_dict("records"))]
     rows = []
-    for label, g in sel.groupby("label", sort=False):
+    for key in dict.fromkeys(keys):
+        g = resp[[k == key for k in keys]]
         p = {o: float(g.loc[g["outcome"] == o, "proportion"].iloc[0])
              for o in ("complete_response", "partial_response", "response") if (g["outcome"] == o).any()}
         cr, pr, rr = p.get("complete_response"), p.get("partial_response"), p.get("response")
-        row = dict.fromkeys(cols[1:6], 0.0)  # the five shares
         if rr is None and cr is not None and pr is not None:
             rr = cr + pr
+        died = next((float(v) for k, v in zip(death_keys, deaths["proportion"])
+                     if k[0] == key[0] and k[1] in (key[1], "")), 0.0)
+        row = dict.fromkeys(shares, 0.0)
         row["complete"] = cr or 0.0
         row["partial"] = pr if pr is not None else 0.0
         if rr is not None:
             row["response_unspecified"] = max(0.0, rr - (cr or 0.0) - (pr or 0.0))
-            row["none"] = max(0.0, 1.0 - rr)
-        row["not_reported"] = max(0.0, 1.0 - sum(row[c] for c in cols[1:5]))
-        tot = g["total_used"].max()
-        rows.append({"label": label, **row, "total": tot, "approximate": bool(g["approximate"].any()),
-                     "is_case_report": bool(g["is_case_report"].all())})
-    return pd.DataFrame(rows, columns=cols)
+            row["died"] = min(died, max(0.0, 1.0 - rr))
+            row["none"] = max(0.0, 1.0 - rr - row["died"])
+        else:
+            row["died"] = min(died, max(0.0, 1.0 - row["complete"] - row["partial"]))
+        row["not_reported"] = max(0.0, 1.0 - sum(row[c] for c in shares[:-1]))
+        row = {c: round(v, 12) + 0.0 for c, v in row.items()}  # no float residue, no "-0.0"
+        role = g["arm_role"].iloc[0] if "arm_role" in g.columns else "single_arm"
+        rows.append({"label": key[0], "time": key[1], **row, "total": g["total_used"].max(),
+                     "approximate": bool(g["approximate"].any()),
+                     "is_case_report": bool(g["is_case_report"].all()),
+                     "arm_role": role if isinstance(role, str) else "single_arm"})
+    return pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
