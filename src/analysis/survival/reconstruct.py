@@ -18,6 +18,11 @@ reconstructed against the reported numbers at risk (and total events).
 
 Reconstructed data are their own evidence tier, ``reconstructed``: they approximate, never
 replace, the original patient data.
+
+**Conventions.** Survival is a proportion (0-1; percentages are refused). Times stay in the
+unit of the curve's digitized points (``time_unit``, one per curve); numbers at risk given
+in another unit are converted with :data:`analysis.timing.TIME_UNITS`. Sits below
+:mod:`.data`, which turns its output into survival data.
 """
 
 from __future__ import annotations
