@@ -39,6 +39,7 @@ and censored = counted in the period since the previous time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist  # inv_cdf is AS 241, as R's qnorm
 
 import numpy as np
 import pandas as pd
@@ -274,8 +275,6 @@ def confidence_limits(surv, se, ci_method: str = "log-log", alpha: float = 0.05)
     that R leaves undefined are NaN: both limits where S = 0 (log, log-log; plain where the
     variance is infinite) and where S = 1 for log-log.
     """
-    from statistics import NormalDist  # AS 241, as R's qnorm
-
     _check_ci(ci_method, alpha)
     s = np.asarray(surv, dtype=float)
     se = np.asarray(se, dtype=float)
