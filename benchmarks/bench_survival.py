@@ -102,7 +102,8 @@ def run_r(csv: Path, repeats: int):
 
 
 def guyot_300(repeats: int):
-    from analysis import reconstruct, survival
+    from analysis import survival
+    from analysis.survival import reconstruct
 
     rng = np.random.default_rng(7)
     n = 1000
@@ -134,8 +135,9 @@ def main(argv=None) -> int:
     lines = []
     t0 = time.perf_counter()
     from analysis import survival as sv
-    from analysis.style import save_figure
+    from analysis.style import apply_style, save_figure
 
+    apply_style()  # the notebooks' settings (dpi, SVG text); plot_km no longer sets them globally
     fit_and_tables(synthetic_ipd(1000))  # warm-up: imports, first calls
     lines.append(f"- imports and warm-up (once per process): {time.perf_counter() - t0:.2f} s")
 

@@ -1,4 +1,4 @@
-"""Tests of analysis.reconstruct (Guyot et al. 2012): curves generated from known data are
+"""Tests of analysis.survival.reconstruct (Guyot et al. 2012): curves generated from known data are
 reconstructed, refitted and compared with the original at every time and at the median.
 
 Tolerances: survival within 0.02 (absolute) at every time of the original curve, median
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import reconstruct as rc
 from analysis import survival as sv
+from analysis.survival import reconstruct as rc
 
 HERE = Path(__file__).parent
 FOLDER = HERE / "reference_data" / "ipd_folder"

@@ -80,23 +80,10 @@ def group_colors(groups) -> dict:
 
 
 def apply_style() -> None:
-    """Readable defaults for every figure (call once per notebook)."""
+    """Readable defaults for every figure (call once per notebook): sets :data:`RC` globally."""
     import matplotlib as mpl
 
-    mpl.rcParams.update(
-        {
-            "figure.dpi": 100,
-            "savefig.dpi": 150,
-            "font.size": 10,
-            "axes.titlesize": 12,
-            "axes.labelsize": 10,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "legend.frameon": False,
-            "svg.fonttype": "none",
-            "svg.hashsalt": "analysis",  # reproducible SVG ids
-        }
-    )
+    mpl.rcParams.update(RC)
 
 
 #: zlib level of the saved PNGs (lossless at any level): on this project's figures level 3
@@ -330,6 +317,33 @@ def _savefig_dpi(fig) -> float:
     dpi = mpl.rcParams["savefig.dpi"]
     return fig.dpi if dpi == "figure" else float(dpi)
 
+
+# --------------------------------------------------------------------------- shared settings
+
+#: matplotlib settings of every figure. :func:`apply_style` sets them for the whole session
+#: (once per notebook); a plotting function applies them to its own figure only, with
+#: ``plt.rc_context(RC)``, and leaves the caller's settings as they were.
+RC = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 10,
+    "axes.titlesize": 12,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "analysis",  # reproducible SVG ids
+}
+
+#: time-axis tick steps of the survival figure per time unit (the first step giving at most
+#: n + 1 ticks is used; months: 3, 6, 12, 24 ...). The swimmer plot has its own, denser steps.
+TICK_STEPS_SURVIVAL = {
+    "days": (1, 2, 5, 7, 10, 14, 30, 60, 90, 180, 365, 730, 1000, 1826, 3652, 5000, 10000),
+    "weeks": (1, 2, 4, 8, 13, 26, 52, 104, 260, 520),
+    "months": (1, 2, 3, 6, 12, 24, 36, 60, 120, 240),
+    "years": (0.5, 1, 2, 5, 10, 20, 50),
+}
 
 #: tick steps (in the time unit) of the case timelines' x axis, smallest first: the first
 #: that gives at most 14 ticks is used (days in weeks and months, weeks in 4, 13, 26, 52, ...)

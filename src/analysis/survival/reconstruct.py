@@ -18,6 +18,13 @@ reconstructed against the reported numbers at risk (and total events).
 
 Reconstructed data are their own evidence tier, ``reconstructed``: they approximate, never
 replace, the original patient data.
+
+**Conventions.** Survival is a proportion (0-1; percentages are refused). Times stay in the
+unit of the curve's digitized points (``time_unit``, one per curve); numbers at risk given
+in another unit are converted with :data:`analysis.timing.TIME_UNITS`. The self-check's
+Kaplan-Meier is :func:`analysis.survival.km.km_table`, the estimator of every curve in the
+package. Sits above :mod:`.km` and below :mod:`.data`, which turns its output into survival
+data.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.schemas import RECONSTRUCTED
+from analysis.survival.km import km_table
 from analysis.timing import TIME_UNITS
 
 EVIDENCE_LEVEL = RECONSTRUCTED
@@ -236,29 +244,19 @@ def guyot(time, survival, risk_times, n_at_risk, total_events=None) -> Reconstru
                        np.asarray(n_at_risk, float)[order], total_events, len(np.asarray(time)))
 
 
-def km_step(time, event):
-    """Kaplan-Meier (distinct event times, survival after each) of plain arrays."""
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=int)
-    uniq, inv = np.unique(t, return_inverse=True)
-    d = np.bincount(inv, weights=e)
-    removed = np.bincount(inv)
-    n = len(t) - np.concatenate([[0], np.cumsum(removed)[:-1]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
-    return uniq, s
-
-
 def _survival_at(uniq, s, times):
+    """Survival of the step curve ``(uniq, s)`` at each time (1 before its first time)."""
     idx = np.searchsorted(uniq, times, side="right") - 1
     return np.where(idx >= 0, s[np.maximum(idx, 0)], 1.0)
 
 
 def _self_check(out_t, out_e, t_S, S, trisk, nrisk, total_events, n_points) -> Reconstruction:
-    uniq, s = km_step(out_t, out_e)
-    fitted = _survival_at(uniq, s, t_S)
+    """Refit the reconstructed patients (:func:`analysis.survival.km.km_table`, the same
+    Kaplan-Meier as every curve of the package) and compare with what was digitized."""
+    tab = km_table(out_t, out_e)
+    fitted = _survival_at(tab["time"], tab["survival"], t_S)
     err = fitted - S
-    sorted_t = np.sort(out_t)
+    sorted_t = tab["durations"]
     rec_risk = len(sorted_t) - np.searchsorted(sorted_t, trisk, side="left")
     at_risk = pd.DataFrame({"time": trisk, "n_at_risk_reported": nrisk.astype(int),
                             "n_at_risk_reconstructed": rec_risk.astype(int)})

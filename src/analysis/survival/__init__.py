@@ -1,0 +1,98 @@
+"""Relapse-free survival: survival data, Kaplan-Meier numbers that agree with R, the figure.
+
+Four rooms, each importing only the ones above it in this list (no cycle, nothing imported
+back up):
+
+=================== ==========================================================================
+file                open it to change
+=================== ==========================================================================
+``km.py``           the numbers: Kaplan-Meier (:func:`km_table`, :func:`km_fit`), confidence
+                    limits (log-log, log, plain), R's median and quantiles, the estimates /
+                    summary / landmark / at-risk tables, the log-rank test. numpy, no
+                    matplotlib; why numpy and not lifelines is in its docstring.
+``reconstruct.py``  individual data rebuilt from published curves (Guyot 2012) and their
+                    self-check; refits with ``km.km_table``.
+``data.py``         survival data in one layout from coded cases (treatment lines, censoring,
+                    exclusions with reasons), individual patient data and reconstructed curves;
+                    cohort statements ("disease-free up to 15 years").
+``plot.py``         the KMunicate figure (:func:`plot_km`) and the sentences that go with it
+                    (CI method, log-rank, medians, caveats); tick steps and style from
+                    :mod:`analysis.style`.
+=================== ==========================================================================
+
+Times are in the requested ``time_unit`` (days, weeks, months, years; a month is 365.25/12 =
+30.4375 days, :data:`analysis.timing.TIME_UNITS`); survival is a proportion (0-1).
+
+Notebooks use the package as ``from analysis import survival as sv``: the names below are
+re-exported here (``sv.km_fit``, ``sv.plot_km``, ``sv.survival_data``, ...), with the shared
+:data:`TIME_UNITS` and the filter dialect (:func:`parse_filters`, :func:`apply_filters`) of
+:mod:`analysis.select`.
+"""
+
+from analysis.select import apply_filters, parse_filters
+from analysis.survival import reconstruct
+from analysis.survival.data import (
+    EXCLUDED_COLUMNS,
+    STATEMENT_COLUMNS,
+    SURVIVAL_COLUMNS,
+    SURVIVAL_SOURCES,
+    cohort_statements,
+    survival_data,
+    survival_from_cases,
+    survival_from_ipd,
+    survival_from_reconstructed,
+)
+from analysis.survival.km import (
+    AT_RISK_COLUMNS,
+    CI_METHODS,
+    GROUP_COLUMNS,
+    KM_ESTIMATES_COLUMNS,
+    KM_LANDMARK_COLUMNS,
+    KM_SUMMARY_COLUMNS,
+    LOGRANK_COLUMNS,
+    NOT_STATED,
+    KMFit,
+    KMGroup,
+    at_risk_table,
+    confidence_limits,
+    group_labels,
+    km_estimates,
+    km_fit,
+    km_landmarks,
+    km_summary,
+    km_table,
+    logrank,
+    r_median,
+    r_quantile_time,
+    to_time_unit,
+)
+from analysis.survival.plot import (
+    axis_max,
+    ci_text,
+    default_ticks,
+    evidence_statement,
+    logrank_text,
+    median_text,
+    plot_km,
+)
+from analysis.survival.reconstruct import CHECK_COLUMNS, Reconstruction, guyot, reconstruct_curves
+from analysis.timing import TIME_UNITS
+
+__all__ = [
+    # data.py
+    "SURVIVAL_SOURCES", "SURVIVAL_COLUMNS", "EXCLUDED_COLUMNS", "STATEMENT_COLUMNS",
+    "survival_from_cases", "survival_from_ipd", "survival_from_reconstructed", "survival_data",
+    "cohort_statements",
+    # km.py
+    "CI_METHODS", "GROUP_COLUMNS", "NOT_STATED", "KMGroup", "KMFit", "group_labels", "km_table",
+    "to_time_unit", "km_fit", "confidence_limits", "r_median", "r_quantile_time",
+    "KM_ESTIMATES_COLUMNS", "KM_SUMMARY_COLUMNS", "KM_LANDMARK_COLUMNS", "AT_RISK_COLUMNS",
+    "LOGRANK_COLUMNS", "km_estimates", "km_summary", "km_landmarks", "at_risk_table", "logrank",
+    # reconstruct.py
+    "reconstruct", "CHECK_COLUMNS", "Reconstruction", "guyot", "reconstruct_curves",
+    # plot.py
+    "logrank_text", "ci_text", "median_text", "evidence_statement", "axis_max", "default_ticks",
+    "plot_km",
+    # shared vocabulary, for notebooks
+    "TIME_UNITS", "parse_filters", "apply_filters",
+]

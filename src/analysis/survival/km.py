@@ -1,0 +1,503 @@
+"""Kaplan-Meier estimates, confidence limits, R's median and quantiles, at-risk tables and the
+log-rank test: the numbers of the survival analysis, agreeing with R's ``survival`` package.
+
+The bottom room of :mod:`analysis.survival`: numpy, pandas and one scipy function; no
+matplotlib, no figure, no data loading. :mod:`.reconstruct`, :mod:`.data` and :mod:`.plot`
+build on it.
+
+**Why numpy, not lifelines.** :func:`km_table` and :func:`logrank` are short numpy code, tested
+equal to lifelines' ``KaplanMeierFitter`` and ``multivariate_logrank_test`` (and to R), for two
+reasons:
+
+* *R-exactness.* The reference is R's ``survfit``/``survdiff`` to 1e-6. lifelines gives one
+  interval type (log-log, "exponential Greenwood"), not R's ``log`` (R's default) or
+  ``plain``; it reports limits 1/1 and 0/0 where R leaves them undefined; and its median
+  (the first time S <= 0.5, infinite if never) is not R's rule below.
+* *Speed.* On a million distinct times lifelines' ``KaplanMeierFitter`` takes about 2 s,
+  :func:`km_table` about 0.2 s, and importing lifelines alone about 1 s.
+
+This package never imports lifelines; only the tests do, as a second reference.
+
+**Conventions.** Times are in the fit's ``time_unit`` (days, weeks, months, years; a month
+is 365.25/12 = 30.4375 days, :data:`analysis.timing.TIME_UNITS`); survival and its limits
+are proportions (0-1). Each group's arrays have one entry per distinct time, event or
+censoring, as R's ``survfit``. The Greenwood variance and the three confidence-interval
+types follow R's ``survfit(conf.type = "log-log" | "log" | "plain")`` to the detail:
+
+* ``log-log`` (lifelines' and SAS's default): ``S^exp(±z se / log S)``; empty where S is 0 or 1;
+* ``log`` (R's default): ``S exp(±z se)``, upper limit capped at 1; empty where S is 0;
+* ``plain``: ``S ± z S se`` clipped to [0, 1];
+
+with ``se² = Σ d / (n (n - d))`` (Greenwood, on the log scale). Medians and their
+confidence limits are found as R's ``quantile.survfit`` does: where a curve is flat at
+exactly 0.5 the median is the midpoint of the flat stretch; a median or limit that is not
+reached is empty (NaN), never infinite. Landmarks and at-risk tables follow
+``summary(fit, times = ...)``: at risk = still followed at the start of the time, events
+and censored = counted in the period since the previous time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import NormalDist  # inv_cdf is AS 241, as R's qnorm
+
+import numpy as np
+import pandas as pd
+from scipy.special import chdtrc  # chi-squared upper tail (imported here: ~0.15 s, not on the first test)
+
+from analysis.schemas import RECONSTRUCTED
+from analysis.timing import TIME_UNITS, expect_one_of, unit_days
+
+CI_METHODS = ("log-log", "log", "plain")
+GROUP_COLUMNS = ("therapy", "disease", "source_kind", "study", "group", "evidence_level",
+                 "survival_source")
+"""Columns of the survival layout one may group a fit by (named in the error for another)."""
+NOT_STATED = "not stated"
+"""Group label of a missing value."""
+
+_R_TOL = float(np.sqrt(np.finfo(float).eps))  # R's quantile.survfit tolerance
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_ci(ci_method: str, alpha: float) -> None:
+    if ci_method not in CI_METHODS:
+        expect_one_of("ci_method", ci_method, CI_METHODS)
+    if not (0 < float(alpha) < 1):
+        raise ValueError(f"alpha must be between 0 and 1 (0.05 for 95% intervals), found {alpha!r}")
+
+
+def _text(value) -> str:
+    """A cell as text: "" for missing (None, NaN, NA); shared by the rooms of this package."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+# --------------------------------------------------------------------------- Kaplan-Meier
+
+
+@dataclass
+class KMGroup:
+    """Kaplan-Meier estimate of one group; arrays have one entry per distinct time
+    (as R's ``survfit``: event or censoring times)."""
+
+    label: str
+    time: np.ndarray
+    n_at_risk: np.ndarray
+    n_events: np.ndarray
+    n_censored: np.ndarray
+    survival: np.ndarray
+    se_log: np.ndarray  # Greenwood standard error of log S (R's std.err)
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    durations: np.ndarray  # sorted follow-up times of the group
+    event_times: np.ndarray  # sorted times of its relapses or deaths
+    evidence_levels: tuple = ()
+    survival_sources: tuple = ()
+
+    @property
+    def n(self) -> int:
+        return int(len(self.durations))
+
+    @property
+    def n_event_total(self) -> int:
+        return int(len(self.event_times))
+
+    @property
+    def reconstructed(self) -> bool:
+        return RECONSTRUCTED in self.survival_sources
+
+
+@dataclass
+class KMFit:
+    """Kaplan-Meier fits of all groups, with the settings that made them."""
+
+    groups: list[KMGroup]
+    group_by: list[str]
+    time_unit: str
+    ci_method: str
+    alpha: float
+    data: pd.DataFrame = field(repr=False, default=None)
+
+    @property
+    def conf_level(self) -> float:
+        return 1 - self.alpha
+
+    def group(self, label: str) -> KMGroup:
+        for g in self.groups:
+            if g.label == label:
+                return g
+        raise KeyError(f"no group {label!r}; groups are {[g.label for g in self.groups]}")
+
+
+def _normalise_group_by(group_by) -> list[str]:
+    if group_by is None or group_by == "" or group_by == "all":
+        return []
+    if isinstance(group_by, str):
+        group_by = [group_by]
+    return [str(c) for c in group_by]
+
+
+def _group_codes(df: pd.DataFrame, group_by) -> tuple[np.ndarray, list[str]]:
+    """Integer group code per row and the label of each code (sorted labels)."""
+    cols = _normalise_group_by(group_by)
+    if not cols:
+        return np.zeros(len(df), dtype=np.int64), ["all"]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"cannot group by {', '.join(map(repr, missing))}; choose among "
+                         f"{', '.join(c for c in GROUP_COLUMNS if c in df.columns) or ', '.join(df.columns)}")
+    combined = np.zeros(len(df), dtype=np.int64)
+    parts: list[list[str]] = [[]]
+    for col in cols:
+        codes, uniques = pd.factorize(df[col])  # missing -> -1
+        texts = [_text(u) or NOT_STATED for u in uniques] + [NOT_STATED]
+        # merge values that print the same (e.g. missing and "")
+        text_codes, text_uniques = pd.factorize(pd.Index(texts))
+        combined = combined * len(text_uniques) + text_codes[codes]
+        parts = [p + [t] for p in parts for t in text_uniques]
+    used, inverse = np.unique(combined, return_inverse=True)
+    labels = [" / ".join(parts[int(u)]) for u in used]
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse], [labels[i] for i in order]
+
+
+def group_labels(df: pd.DataFrame, group_by) -> pd.Series:
+    """One text label per row: the ``group_by`` values joined by `` / `` ("all" if none;
+    "not stated" for a missing value)."""
+    codes, labels = _group_codes(df, group_by)
+    return pd.Series(np.asarray(labels, dtype=object)[codes], index=df.index, dtype=object)
+
+
+def km_table(time, event) -> dict:
+    """Kaplan-Meier table of one group, computed with numpy as R's ``survfit`` does.
+
+    One entry per distinct time (event or censoring): ``time``, ``n_at_risk`` (time >= t),
+    ``n_events``, ``n_censored``, ``survival`` = prod(1 - d/n), ``se_log`` = Greenwood
+    standard error of log S (R's ``std.err``; infinite once S reaches 0). Equal to
+    lifelines' ``KaplanMeierFitter`` event table and survival function (tested), but fast
+    enough for a million rows. Also returns the sorted ``durations`` and ``event_times``.
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event).astype(bool)
+    ts = np.sort(t)
+    te = np.sort(t[e])
+    if not len(ts):
+        empty = np.array([], dtype=float)
+        ints = empty.astype(np.int64)
+        return {"time": empty, "n_at_risk": ints, "n_events": ints, "n_censored": ints,
+                "survival": empty, "se_log": empty, "durations": ts, "event_times": te}
+    starts = np.flatnonzero(np.concatenate([[True], ts[1:] != ts[:-1]]))
+    uniq = ts[starts]
+    removed = np.diff(np.append(starts, len(ts)))
+    d = np.bincount(np.searchsorted(uniq, te), minlength=len(uniq))
+    n = len(ts) - starts
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n)
+        var = np.cumsum(np.where(d > 0, d / (n * (n - d).astype(float)), 0.0))
+    return {"time": uniq, "n_at_risk": n.astype(np.int64), "n_events": d.astype(np.int64),
+            "n_censored": (removed - d).astype(np.int64), "survival": surv,
+            "se_log": np.sqrt(var), "durations": ts, "event_times": te}
+
+
+def to_time_unit(df: pd.DataFrame, time_unit: str) -> pd.DataFrame:
+    """``df`` with ``time`` (and ``time_lo``/``time_hi``) converted to ``time_unit`` using
+    each row's ``time_unit``."""
+    scale = unit_days(time_unit)
+    if "time_unit" not in df.columns or not len(df):
+        return df
+    values = df["time_unit"].to_numpy()
+    if (values == time_unit).all():
+        return df
+    codes, present = pd.factorize(values, use_na_sentinel=False)
+    bad = [u for u in present if u not in TIME_UNITS]
+    if bad:
+        unit_days(bad[0])
+    if list(present) == [time_unit]:
+        return df
+    factor = np.array([TIME_UNITS[u] for u in present])[codes] / scale
+    out = df.copy()
+    for col in ("time", "time_lo", "time_hi"):
+        if col in out.columns:
+            out[col] = out[col].to_numpy(dtype=float) * factor
+    out["time_unit"] = time_unit
+    return out
+
+
+def km_fit(df: pd.DataFrame, group_by=None, time_unit: str | None = None,
+           ci_method: str = "log-log", alpha: float = 0.05) -> KMFit:
+    """Kaplan-Meier estimate per group with Greenwood confidence limits of type
+    ``ci_method`` (``log-log``, ``log`` or ``plain``) at level ``1 - alpha``, as R's
+    ``survfit(conf.type = ...)`` computes them.
+
+    ``df`` needs ``time`` and ``event`` (and ``time_unit``: times are converted to
+    ``time_unit``, default the unit of the first row); ``group_by`` is a column name, a
+    list of them, or None for one group ("all"). The estimate itself is :func:`km_table`
+    (numpy; identical to lifelines' ``KaplanMeierFitter``; why not lifelines: see the module
+    docstring).
+    """
+    _check_ci(ci_method, alpha)
+    for col in ("time", "event"):
+        if col not in df.columns:
+            raise ValueError(f"survival data lacks column {col!r}")
+    if time_unit is None:
+        time_unit = str(df["time_unit"].iloc[0]) if "time_unit" in df.columns and len(df) else "months"
+    unit_days(time_unit)
+    data = to_time_unit(df, time_unit)
+    time = data["time"].to_numpy(dtype=float)
+    event = data["event"].to_numpy()
+    if len(time) and (not np.isfinite(time).all() or (time < 0).any()):
+        raise ValueError("survival times must be finite numbers >= 0")
+    if len(event) and not np.isin(event, (0, 1)).all():
+        raise ValueError("event must be 0 (censored) or 1 (relapse or death)")
+    cols = _normalise_group_by(group_by)
+    inv, uniq = _group_codes(data, cols) if len(data) else (None, [])
+    groups = []
+    for gi, label in enumerate(uniq):
+        idx = np.flatnonzero(inv == gi) if len(uniq) > 1 else slice(None)
+        tab = km_table(time[idx], event[idx])
+        lo, hi = confidence_limits(tab["survival"], tab["se_log"], ci_method, alpha)
+        extra = {}
+        for col, key in (("evidence_level", "evidence_levels"), ("survival_source", "survival_sources")):
+            if col in data.columns:
+                vals = pd.unique(data[col].to_numpy()[idx])
+                extra[key] = tuple(sorted({_text(v) for v in vals} - {""}))
+        groups.append(KMGroup(label=str(label), ci_lower=lo, ci_upper=hi, **tab, **extra))
+    return KMFit(groups, cols, time_unit, ci_method, float(alpha), data)
+
+
+def confidence_limits(surv, se, ci_method: str = "log-log", alpha: float = 0.05):
+    """Pointwise confidence limits of a survival curve exactly as R's ``survfit``.
+
+    ``se`` is the standard error of log S (Greenwood). Returns ``(lower, upper)``; limits
+    that R leaves undefined are NaN: both limits where S = 0 (log, log-log; plain where the
+    variance is infinite) and where S = 1 for log-log.
+    """
+    _check_ci(ci_method, alpha)
+    s = np.asarray(surv, dtype=float)
+    se = np.asarray(se, dtype=float)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if ci_method == "plain":
+            half = z * se * s
+            lower = np.maximum(s - half, 0.0)
+            upper = np.minimum(s + half, 1.0)
+            nan = np.isnan(half)
+        elif ci_method == "log":
+            xx = np.where(s == 0, np.nan, s)
+            lower = np.exp(np.log(xx) - z * se)
+            upper = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+            nan = np.isnan(xx)
+        else:
+            xx = np.where((s == 0) | (s == 1), np.nan, s)
+            log_xx = np.log(xx)
+            lower = np.exp(-np.exp(np.log(-log_xx) - z * se / log_xx))
+            upper = np.exp(-np.exp(np.log(-log_xx) + z * se / log_xx))
+            nan = np.isnan(xx)
+    lower = np.where(nan, np.nan, lower)
+    upper = np.where(nan, np.nan, upper)
+    return lower, upper
+
+
+# --------------------------------------------------------------------------- quantiles (R)
+
+
+def _r_approx_index(y: np.ndarray, p: float):
+    """R ``approx(y, 1:n, p, method = "constant", f = 1)``: the position of the smallest
+    non-missing ``y >= p``; None outside the range of ``y``."""
+    pos = np.flatnonzero(~np.isnan(y))
+    if not len(pos):
+        return None
+    order = np.argsort(y[pos], kind="stable")
+    ys, ps = y[pos][order], pos[order]
+    if p < ys[0] or p > ys[-1]:
+        return None
+    return int(ps[np.searchsorted(ys, p, side="left")])
+
+
+def r_median(time, curve) -> float:
+    """Median as R prints it (``survmean``'s ``minmin``): the first time the curve is at or
+    below 50% (within sqrt(machine eps)); if it is at exactly 50% there and falls later,
+    the midpoint between that time and the time it falls; NaN if never reached. Missing
+    values of a confidence limit are skipped."""
+    y = np.asarray(curve, dtype=float)
+    x = np.asarray(time, dtype=float)
+    keep = ~np.isnan(y) & (y < 0.5 + _R_TOL)
+    if not keep.any():
+        return float("nan")
+    x, y = x[keep], y[keep]
+    lower = y < y[0]
+    if abs(y[0] - 0.5) < _R_TOL and lower.any():
+        return float((x[0] + x[np.argmax(lower)]) / 2)
+    return float(x[0])
+
+
+def r_quantile_time(time, curve, p: float = 0.5, start: float = 0.0) -> float:
+    """Time at which the curve first reaches ``1 - p`` (p = 0.5: the median), as R's
+    ``quantile.survfit`` finds it (``findq``): flat at exactly the level (within
+    sqrt(machine eps)) -> midpoint of the flat stretch; never reached -> NaN.
+
+    ``curve`` may be the survival estimate or a confidence limit (NaN entries are skipped,
+    as R does).
+    """
+    x = np.concatenate([[start], np.asarray(time, dtype=float)])
+    y = np.concatenate([[0.0], 1 - np.asarray(curve, dtype=float)])
+    with np.errstate(invalid="ignore"):
+        if np.all(np.isnan(y)) or np.nanmax(y) < p:
+            return float("nan")
+    xmax = x[-1]
+    # drop duplicated y (first occurrence kept; NaN equals NaN as in R's duplicated)
+    keys = np.where(np.isnan(y), np.inf, y)
+    _, first = np.unique(keys, return_index=True)
+    keep = np.sort(first)
+    x, y = x[keep], y[keep]
+    i1 = _r_approx_index(y + _R_TOL, p)
+    i2 = _r_approx_index(y - _R_TOL, p)
+    quant = (x[i1] + x[i2]) / 2 if i1 is not None and i2 is not None else float("nan")
+    if p == 0:
+        quant = x[0]
+    if not np.isnan(y[-1]) and abs(p - y[-1]) < _R_TOL:
+        quant = (x[i1] + xmax) / 2 if i1 is not None else float("nan")
+    return float(quant)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+KM_ESTIMATES_COLUMNS = ["group", "time", "n_at_risk", "n_events", "n_censored", "survival",
+                        "ci_lower", "ci_upper"]
+KM_SUMMARY_COLUMNS = ["group", "n", "events", "median", "median_ci_lower", "median_ci_upper"]
+KM_LANDMARK_COLUMNS = ["group", "time", "survival", "ci_lower", "ci_upper"]
+AT_RISK_COLUMNS = ["group", "time", "n_at_risk", "n_events", "n_censored", "cum_events",
+                   "cum_censored"]
+LOGRANK_COLUMNS = ["statistic", "df", "p_value"]
+
+
+def km_estimates(fit: KMFit) -> pd.DataFrame:
+    """``km_estimates.csv``: one row per group and distinct time, as R's ``survfit`` rows."""
+    frames = [
+        pd.DataFrame({
+            "group": g.label, "time": g.time, "n_at_risk": g.n_at_risk, "n_events": g.n_events,
+            "n_censored": g.n_censored, "survival": g.survival, "ci_lower": g.ci_lower,
+            "ci_upper": g.ci_upper,
+        })
+        for g in fit.groups
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=KM_ESTIMATES_COLUMNS)
+
+
+def km_summary(fit: KMFit, rule: str = "print") -> pd.DataFrame:
+    """``km_summary.csv``: n, events, median and its confidence limits per group;
+    unreached values are NaN (empty in the CSV).
+
+    ``rule="print"`` (default) gives what R prints for a fit (``print(fit)``,
+    ``summary(fit)$table``, :func:`r_median`); ``rule="quantile"`` what
+    ``quantile(fit, 0.5)`` gives (:func:`r_quantile_time`). They differ only when a curve
+    stays at exactly 50% until its last follow-up: the first gives the start of that
+    stretch, the second its midpoint."""
+    if rule not in ("print", "quantile"):
+        raise ValueError(f"rule must be 'print' or 'quantile', found {rule!r}")
+    find = r_median if rule == "print" else r_quantile_time
+    rows = []
+    for g in fit.groups:
+        rows.append({
+            "group": g.label, "n": g.n, "events": g.n_event_total,
+            "median": find(g.time, g.survival),
+            "median_ci_lower": find(g.time, g.ci_lower),
+            "median_ci_upper": find(g.time, g.ci_upper),
+        })
+    return pd.DataFrame(rows, columns=KM_SUMMARY_COLUMNS)
+
+
+def _lookup(g: KMGroup, times: np.ndarray):
+    """Index of the last distinct time <= each time (-1 before the first)."""
+    return np.searchsorted(g.time, times, side="right") - 1
+
+
+def km_landmarks(fit: KMFit, times) -> pd.DataFrame:
+    """``km_landmarks.csv``: survival and its confidence limits at each landmark time, as R's
+    ``summary(fit, times = landmarks)``; NaN where the landmark is beyond the group's last
+    follow-up (R omits those rows). Before the first observed time survival is 1 and both
+    limits 1 (as R reports)."""
+    times = np.asarray(sorted(float(t) for t in times), dtype=float)
+    rows = []
+    for g in fit.groups:
+        idx = _lookup(g, times)
+        last = g.time[-1] if len(g.time) else -np.inf
+        for t, i in zip(times, idx):
+            if t > last:
+                rows.append({"group": g.label, "time": t, "survival": np.nan,
+                             "ci_lower": np.nan, "ci_upper": np.nan})
+            elif i < 0:
+                rows.append({"group": g.label, "time": t, "survival": 1.0, "ci_lower": 1.0,
+                             "ci_upper": 1.0})
+            else:
+                rows.append({"group": g.label, "time": t, "survival": g.survival[i],
+                             "ci_lower": g.ci_lower[i], "ci_upper": g.ci_upper[i]})
+    return pd.DataFrame(rows, columns=KM_LANDMARK_COLUMNS)
+
+
+def at_risk_table(fit: KMFit, times) -> pd.DataFrame:
+    """Numbers at risk, with the event and censored at each time, as R's
+    ``summary(fit, times = times, extend = TRUE)``: ``n_at_risk`` = followed at the start
+    of the time (time >= t), ``n_events``/``n_censored`` = in the period since the previous
+    time (the first period includes everything up to the first time). ``cum_events`` and
+    ``cum_censored`` are running totals (the KMunicate table)."""
+    times = np.asarray(sorted(float(t) for t in times), dtype=float)
+    rows = []
+    for g in fit.groups:
+        t_sorted = g.durations
+        at_risk = len(t_sorted) - np.searchsorted(t_sorted, times, side="left")
+        cum_e = np.concatenate([[0], np.cumsum(g.n_events)])[_lookup(g, times) + 1]
+        cum_c = np.concatenate([[0], np.cumsum(g.n_censored)])[_lookup(g, times) + 1]
+        ev = np.diff(np.concatenate([[0], cum_e]))
+        ce = np.diff(np.concatenate([[0], cum_c]))
+        rows.append(pd.DataFrame({
+            "group": g.label, "time": times, "n_at_risk": at_risk.astype(np.int64),
+            "n_events": ev.astype(np.int64), "n_censored": ce.astype(np.int64),
+            "cum_events": cum_e.astype(np.int64), "cum_censored": cum_c.astype(np.int64),
+        }))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=AT_RISK_COLUMNS)
+
+
+def logrank(fit: KMFit) -> pd.DataFrame:
+    """``logrank.csv``: the log-rank test of equal survival across the groups, as R's
+    ``survdiff`` (rho = 0) computes it: observed minus expected events per group, their
+    hypergeometric covariance, chi-squared on (groups with expected events > 0) - 1
+    degrees of freedom. Computed with numpy from the groups' tables (tested equal to
+    lifelines' ``multivariate_logrank_test`` and to R). Empty (header only) with fewer
+    than two groups or when no group has events to compare.
+    """
+    if len(fit.groups) < 2:
+        return pd.DataFrame(columns=LOGRANK_COLUMNS)
+    # pooled distinct event times; at risk = follow-up >= t, events = event times == t
+    times = np.unique(np.concatenate([g.event_times for g in fit.groups]))
+    k, m = len(fit.groups), len(times)
+    n_gj = np.empty((k, m))
+    d_gj = np.empty((k, m))
+    for i, g in enumerate(fit.groups):
+        n_gj[i] = g.n - np.searchsorted(g.durations, times, side="left")
+        d_gj[i] = (np.searchsorted(g.event_times, times, side="right")
+                   - np.searchsorted(g.event_times, times, side="left"))
+    n_j = n_gj.sum(axis=0)
+    d_j = d_gj.sum(axis=0)
+    frac = n_gj / n_j
+    expected = (frac * d_j).sum(axis=1)
+    o_minus_e = d_gj.sum(axis=1) - expected
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(n_j > 1, d_j * (n_j - d_j) / (n_j - 1), 0.0)
+    var = np.diag((frac * w).sum(axis=1)) - (frac * w) @ frac.T
+    keep = expected > 0
+    df = int(keep.sum()) - 1
+    if df < 1:  # no events, or all in one group's reach: nothing to test
+        return pd.DataFrame(columns=LOGRANK_COLUMNS)
+    x = o_minus_e[keep][1:]
+    vv = var[np.ix_(keep, keep)][1:, 1:]
+    try:
+        stat = float(np.sum(np.linalg.solve(vv, x) * x))
+    except np.linalg.LinAlgError:
+        stat = float(np.sum((np.linalg.pinv(vv) @ x) * x))
+    return pd.DataFrame([{"statistic": stat, "df": df, "p_value": float(chdtrc(df, stat))}],
+                        columns=LOGRANK_COLUMNS)
