@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from analysis.digitized import (AT_RISK_COLUMNS, EXPECTED, POINTS_COLUMNS, ImportKMError, import_km, main,
                                 write_points)
 from analysis.load import load_dataset
-from analysis.reconstruct import reconstruct_curves
+from analysis.survival.reconstruct import reconstruct_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "digitized"

@@ -17,7 +17,7 @@ Formats (checked against their sources):
 * Guyot et al. 2012's pair as survHE ships it (github.com/giabaio/survHE R/digitise.R,
   inst/extdata): ``survival.txt`` tab-separated, header, then row number, time, survival;
   ``nrisk.txt``: ``Interval time lower upper nrisk`` (Guyot's ``trisk``; lower/upper are
-  1-based rows of survival.txt, only checked here: :mod:`analysis.reconstruct` finds them).
+  1-based rows of survival.txt, only checked here: :mod:`analysis.survival.reconstruct` finds them).
 
 Survival above 1 + ``PERCENT_TOLERANCE`` anywhere in a file means percent. Per curve, points
 non-numeric, at negative times, outside 0-1 or duplicated are dropped; the rest sorted by time
