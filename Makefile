@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 DATA   ?= data
 OUT    ?= reports
 
-.PHONY: setup reports test lab bench validate strip clean ci-system-deps
+.PHONY: setup reports example test lab bench validate strip clean ci-system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ setup: $(STAMP)
 
 reports: setup
 	$(BIN)/python -m analysis render --data $(DATA) --out $(OUT) $(ARGS)
+
+# The real-evidence example (published abstracts, see examples/primary-studies/README.md).
+example: setup
+	$(BIN)/python -m analysis render --data examples/primary-studies --out reports-example $(ARGS)
 
 # Under CI (CI=true) the browser test must run, so Chromium is installed first.
 test: setup $(if $(CI),ci-system-deps)
