@@ -1,25 +1,29 @@
 """Stem-cell remission evidence analysis.
 
-A small, flat package: one module per concern.
+Rooms by concern, read from the bottom up (data -> numbers -> figure); imports only run
+downwards and the vocabulary is defined once, at the bottom:
 
-- ``schemas``   pandera schemas of the data files and the generated data dictionary
-- ``timing``    date / offset parsing and resolution of offset chains into intervals
-- ``load``      reading a data folder (CSV or .xlsx), validation, typed tables
-- ``timelines`` swimmer plots of individual cases
-- ``survival``  relapse-free survival (Kaplan-Meier, log-rank, at-risk tables)
-- ``reconstruct`` individual data reconstructed from published curves (Guyot 2012)
-- ``rates``     per-study proportions, exact / Wilson intervals, random-effects pooling
-- ``forest``    forest plots
-- ``style``     colours, markers and figure saving shared by every figure
-- ``export``    writing tables (CSV) safely
-- ``render``    rendering the notebooks into ``reports/``
-- ``cli``       the ``python -m analysis`` command line
+- ``timing``     the one time-unit table, dates / offsets / qualifiers resolved into intervals,
+                 the wording of parameter errors
+- ``schemas``    the data files' columns, evidence levels, outcomes (data dictionary, templates)
+- ``select``     the one filter dialect and patient selection
+- ``load``       reading a data folder (CSV or .xlsx), validation, typed tables
+- ``style``      colours, markers, figure saving; ``export`` tables (CSV), Markdown escaping
+- ``timelines``  swimmer plots of individual cases (package: table, layout, draw, figure)
+- ``survival``   relapse-free survival (package: km, reconstruct, data, plot)
+- ``rates``      response and safety rates (package: study, metafor, rules, pool, text)
+- ``forest``     forest plots and response-category charts
+- ``digitized``  importing digitised Kaplan-Meier curves (``python -m analysis import-km``)
+- ``render``     rendering the notebooks into ``reports/`` (package: command, jobs, html, folders, index)
+- ``cli``        the ``python -m analysis`` command line
 
-Heavy libraries (matplotlib, lifelines, statsmodels, pandera) are imported inside the
-modules that use them, so ``import analysis`` stays fast.
+Heavy libraries (matplotlib, statsmodels, scipy, pandera) are imported by the modules that
+use them, never by ``import analysis``, so the command line and JupyterLab start fast. The
+Kaplan-Meier estimator is numpy (``survival.km``), equal to R survival; lifelines is a test
+reference, not a dependency of the analysis path.
 
 Time conventions used everywhere: internal times are days (float); a month is
-365.25 / 12 = 30.4375 days, a year 365.25 days, a week 7 days.
+365.25 / 12 = 30.4375 days, a year 365.25 days, a week 7 days (``timing.TIME_UNITS``).
 """
 
 __version__ = "0.1.0"
