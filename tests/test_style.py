@@ -85,7 +85,7 @@ def test_show_figure_shows_the_saved_png_at_screen_size_and_closes_the_figure(tm
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
     fig = _figure()
-    paths = style.show_figure(fig, tmp_path, "fig")
+    paths = style.save_and_show_figure(fig, tmp_path, "fig")
     assert [p.suffix for p in paths] == [".png", ".svg"]
     assert len(shown) == 1
     image = shown[0]
@@ -207,7 +207,7 @@ def test_show_figures_shows_each_page_in_order_with_its_alt_and_closes_them(tmp_
     monkeypatch.setattr(IPython.display, "display", lambda *objs: shown.extend(objs))
     n = style.PARALLEL_MIN_FIGURES
     figs = _pages(n)
-    paths = style.show_figures(figs, tmp_path, [f"p{i}" for i in range(n)], jobs=2)
+    paths = style.save_and_show_figures(figs, tmp_path, [f"p{i}" for i in range(n)], jobs=2)
     assert [img.data for img in shown] == [ps[0].read_bytes() for ps in paths]
     assert [img._repr_png_()[1]["alt"] for img in shown] == [f"Page {i + 1} of {n}" for i in range(n)]
     assert not any(plt.fignum_exists(f.number) for f in figs)
@@ -224,3 +224,25 @@ def test_save_figures_raises_a_workers_own_error_as_it_is(tmp_path):
         with pytest.raises(FileExistsError):
             style.save_figures(_pages(n), blocked, [f"p{i}" for i in range(n)], jobs=2)
     plt.close("all")
+
+
+def test_show_figure_returns_nothing_so_a_cell_ending_in_it_prints_no_paths(tmp_path, monkeypatch):
+    """A notebook cell whose last line is ``show_figure(...)`` showed the figure and then
+    the returned ``[PosixPath('./figures/...png'), ...]`` as the cell's result (in the
+    code-hidden HTML reports too). Like IPython's display, it returns None; the paths come
+    from save_and_show_figure(s)."""
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda *objs: None)
+    assert style.show_figure(_figure(), tmp_path, "one") is None
+    assert style.show_figures([_figure(), _figure()], tmp_path, ["a", "b"]) is None
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["a.png", "a.svg", "b.png", "b.svg",
+                                                                        "one.png", "one.svg"]
+
+
+def test_page_names_of_a_multi_page_figure():
+    assert style.page_names("forest_efficacy", 1) == ["forest_efficacy"]
+    assert style.page_names("forest_efficacy", 3) == ["forest_efficacy_p1", "forest_efficacy_p2", "forest_efficacy_p3"]
+    assert style.page_names("forest_safety", 0) == []
+    with pytest.raises(ValueError, match="n: expected a number of pages >= 0, found -1"):
+        style.page_names("x", -1)

@@ -272,7 +272,7 @@ def figure_alt_text(fig) -> str:
     return text or "Figure"
 
 
-def show_figure(fig, output_dir: str | Path, name: str, alt: str | None = None) -> list[Path]:
+def show_figure(fig, output_dir: str | Path, name: str, alt: str | None = None) -> None:
     """Save ``fig`` (:func:`save_figure`), show the saved PNG in the notebook, close ``fig``.
 
     The notebook shows the very PNG written to ``figures/`` instead of rasterising the
@@ -283,16 +283,32 @@ def show_figure(fig, output_dir: str | Path, name: str, alt: str | None = None) 
     embeds in the HTML report. Closing the figure stops the inline backend from drawing it
     again at the end of the cell. ``alt`` is the image's text alternative, kept in the
     output's metadata and written as the ``alt`` of the report's ``<img>`` (default:
-    :func:`figure_alt_text`). Returns the PNG and SVG paths.
+    :func:`figure_alt_text`).
+
+    Returns None, as IPython's ``display`` does: a cell ending in ``show_figure(...)`` shows
+    the figure and nothing else (a returned list of paths would be printed under it, in the
+    report too). :func:`save_and_show_figure` does the same and returns the PNG and SVG paths.
     """
-    return show_figures([fig], output_dir, [name], alts=None if alt is None else [alt])[0]
+    save_and_show_figure(fig, output_dir, name, alt)
+
+
+def save_and_show_figure(fig, output_dir: str | Path, name: str, alt: str | None = None) -> list[Path]:
+    """:func:`show_figure`, returning the paths of the PNG and the SVG written."""
+    return save_and_show_figures([fig], output_dir, [name], alts=None if alt is None else [alt])[0]
 
 
 def show_figures(figs: list, output_dir: str | Path, names: list[str], alts: list[str] | None = None,
-                 jobs: int | None = None) -> list[list[Path]]:
+                 jobs: int | None = None) -> None:
     """:func:`show_figure` for several figures (the pages of a forest plot or of a timeline):
     saved together by :func:`save_figures` (in parallel processes when there are many), then
-    shown in order, each with its text alternative; the figures are closed."""
+    shown in order, each with its text alternative; the figures are closed. Name the pages
+    with :func:`page_names`. Returns None (:func:`save_and_show_figures` returns the paths)."""
+    save_and_show_figures(figs, output_dir, names, alts, jobs)
+
+
+def save_and_show_figures(figs: list, output_dir: str | Path, names: list[str], alts: list[str] | None = None,
+                          jobs: int | None = None) -> list[list[Path]]:
+    """:func:`show_figures`, returning the PNG and SVG paths of each figure, in order."""
     import struct
 
     import matplotlib as mpl
@@ -309,6 +325,15 @@ def show_figures(figs: list, output_dir: str | Path, names: list[str], alts: lis
     for fig in figs:
         plt.close(fig)
     return all_paths
+
+
+def page_names(stem: str, n: int) -> list[str]:
+    """File names (without extension) of a figure of ``n`` pages: ``[stem]`` for one page,
+    ``[stem_p1, stem_p2, ...]`` for several (``forest_efficacy``, or ``forest_efficacy_p1``,
+    ``forest_efficacy_p2``); ``[]`` for none. Every multi-page figure is named by it."""
+    if n < 0:
+        raise ValueError(f"n: expected a number of pages >= 0, found {n}")
+    return [stem] if n == 1 else [f"{stem}_p{i}" for i in range(1, n + 1)]
 
 
 def _savefig_dpi(fig) -> float:
