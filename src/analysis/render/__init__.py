@@ -4,8 +4,10 @@ What the command guarantees (data validated first, nothing half-written, one wri
 cache, no machine paths) and its exit codes are described in
 :mod:`analysis.render.command`. The package has one room per concern; open
 
-- ``command.py`` to change the options, ``-p`` parameters, the run itself, the data
-  validation before any kernel starts, exit codes or the failure text on the terminal;
+- ``command.py`` to change the options, the run itself, the data validation before any
+  kernel starts, exit codes or the failure text on the terminal;
+- ``params.py`` to change how ``-p`` values are read, matched to the notebooks that declare
+  them and checked against each notebook's declaration (``metadata.analysis.parameters``);
 - ``folders.py`` to change what invalidates a report (data fingerprint, cache key,
   ``.render-stamp.json``), the output lock, the atomic swap-in of a finished report or the
   clean-up after a crash (also :class:`RenderError` and the exit-code constants);
@@ -15,8 +17,9 @@ cache, no machine paths) and its exit codes are described in
   notebook becomes sanitised, self-contained HTML;
 - ``index.py`` to change ``OUT/index.html``.
 
-Imports run one way: ``command`` → ``jobs`` → ``html`` → ``folders``; ``index`` stands
-alone (standard library only). Heavy libraries (papermill, nbconvert, bleach, yaml,
+Imports run one way: ``command`` → ``jobs`` → ``html`` → ``folders``; ``command`` also
+uses ``params`` and ``index``; ``params`` uses only ``folders``, ``index`` stands alone
+(standard library only). Heavy libraries (papermill, nbconvert, bleach, yaml,
 pandas through ``analysis.load``) are imported inside the functions that use them, so
 ``python -m analysis render`` with nothing to do stays fast.
 
@@ -27,12 +30,8 @@ pandas through ``analysis.load``) are imported inside the functions that use the
 from analysis.render.command import (
     DEFAULT_TIMEOUT,
     MAX_PROBLEM_LINES,
-    RESERVED_PARAMETERS,
     add_arguments,
-    assign_parameters,
-    declared_parameters,
     main,
-    parse_parameters,
     reads_dataset,
     run,
     validate_data,
@@ -61,6 +60,18 @@ from analysis.render.folders import (
 )
 from analysis.render.html import clean_html, markdown_output_to_html, notebook_to_html, path_replacements, scrub
 from analysis.render.index import index_html, write_index
+from analysis.render.params import (
+    RESERVED_PARAMETERS,
+    TYPES,
+    assign_parameters,
+    check_parameters,
+    check_value,
+    declared_parameters,
+    expectation,
+    parameter_declaration,
+    parameter_defaults,
+    parse_parameters,
+)
 from analysis.render.jobs import (
     KERNEL_DISPLAY_NAME,
     KERNEL_NAME,
@@ -73,8 +84,10 @@ from analysis.render.jobs import (
 
 __all__ = [
     # command
-    "add_arguments", "run", "main", "parse_parameters", "declared_parameters", "assign_parameters",
-    "reads_dataset", "validate_data", "DEFAULT_TIMEOUT", "RESERVED_PARAMETERS", "MAX_PROBLEM_LINES",
+    "add_arguments", "run", "main", "reads_dataset", "validate_data", "DEFAULT_TIMEOUT", "MAX_PROBLEM_LINES",
+    # params
+    "parse_parameters", "declared_parameters", "parameter_defaults", "assign_parameters", "parameter_declaration",
+    "check_parameters", "check_value", "expectation", "RESERVED_PARAMETERS", "TYPES",
     # folders
     "RenderError", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_LOCKED",
     "KEY_PACKAGES", "STAMP_FILE", "LOCK_FILE", "TMP_PREFIX", "OLD_PREFIX", "FAILED_DIR", "INDEX_FILE",

@@ -19,6 +19,10 @@ Guarantees:
   ``file:row:column: message`` lines are printed (as ``python -m analysis validate`` gives
   them), the index shows them, previous reports are kept untouched, nothing is cached,
   and the exit code is 1.
+* **Parameters checked first.** Every ``-p`` value is checked against the declaration of
+  each notebook that receives it (``metadata.analysis.parameters``, see
+  :mod:`analysis.render.params`) before anything is written: a value a notebook does not
+  accept is exit code 2, one line per notebook.
 * **Nothing half-written.** A notebook renders into ``OUT/.tmp-NAME-xxxx`` and that folder
   replaces ``OUT/NAME`` (atomic exchange of the two names) only when everything succeeded.
   A failure or an interruption (Ctrl-C, SIGTERM, SIGKILL) leaves the previous ``OUT/NAME``
@@ -45,10 +49,10 @@ Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed, or the 
 has problems (no notebook was run); 2 bad command line, folder or parameter (nothing was
 run); 3 output folder locked and ``--no-wait``; 130 / 143 interrupted by SIGINT / SIGTERM.
 
-This module is the command itself: its options (:func:`add_arguments`), ``-p`` parameters
-(:func:`parse_parameters`), the run (:func:`run`), data validation before any kernel
-starts (:func:`validate_data`) and the failure text printed at the end. Cache, lock and
-swap-in are in :mod:`analysis.render.folders`, workers and progress in
+This module is the command itself: its options (:func:`add_arguments`), the run
+(:func:`run`), data validation before any kernel starts (:func:`validate_data`) and the
+failure text printed at the end. ``-p`` parameters are in :mod:`analysis.render.params`;
+cache, lock and swap-in are in :mod:`analysis.render.folders`, workers and progress in
 :mod:`analysis.render.jobs`, path scrubbing and HTML in :mod:`analysis.render.html`, the
 index page in :mod:`analysis.render.index`.
 """
@@ -57,9 +61,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import json
-import math
 import os
 import re
 import signal
@@ -97,9 +99,15 @@ from analysis.render.jobs import (
     _worker_main,
     install_kernelspec,
 )
+from analysis.render.params import (
+    RESERVED_PARAMETERS,
+    assign_parameters,
+    check_parameters,
+    declared_parameters,
+    parse_parameters,
+)
 
 DEFAULT_TIMEOUT = 600
-RESERVED_PARAMETERS = ("data_dir", "output_dir")
 
 
 class _Terminated(BaseException):
@@ -167,116 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     return run(parser.parse_args(argv))
 
 
-# --------------------------------------------------------------------------- parameters
-
-
-def parse_parameters(pairs: list[str]) -> dict:
-    """``["key=value", ...]`` -> ``{key: value}``; values read with ``yaml.safe_load``.
-
-    Only scalars (str, int, float, bool, null) and lists of them are accepted; YAML dates
-    become ISO strings; text that is not valid YAML (say ``O'Brien "quoted"``) is taken
-    as it is. Raises :class:`RenderError` for anything else, including a malformed list.
-    """
-    import keyword
-
-    import yaml
-
-    params: dict = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep:
-            raise RenderError(f"parameter {pair!r} must be written KEY=VALUE")
-        if not key.isidentifier() or keyword.iskeyword(key):
-            raise RenderError(f"parameter name {key!r} is not a valid Python name")
-        if key in RESERVED_PARAMETERS:
-            option = "--data" if key == "data_dir" else "--out"
-            raise RenderError(f"parameter {key!r} is set by the command; use {option} instead")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            if text.lstrip().startswith(("[", "{")):
-                raise RenderError(f"parameter {key}: cannot read the list {text!r}: {exc}") from None
-            value = text  # not YAML: the text itself, e.g. a title with quotes in it
-        if isinstance(value, str) and _NUMBER.fullmatch(text.strip()):
-            value = float(text)  # YAML 1.1 reads "1e3" as text; a user means a number
-        params[key] = _check_value(key, value)
-    return params
-
-
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _check_value(key: str, value):
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise RenderError(f"parameter {key}: {value} is not a finite number")
-        return value
-    if isinstance(value, list):
-        return [_check_value(key, v) for v in value]
-    raise RenderError(
-        f"parameter {key}: only numbers, text, true/false, null and lists are accepted, "
-        f"not {type(value).__name__}"
-    )
-
-
-def declared_parameters(notebook: Path) -> list[str]:
-    """Names assigned in the notebook's cell tagged ``parameters`` (what papermill overrides).
-
-    Same answer as ``papermill.inspect_notebook`` for plain ``name = value`` lines, without
-    importing papermill (which costs about a second; a re-render that skips everything
-    must stay fast).
-    """
-    import ast
-
-    try:
-        nb = json.loads(notebook.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RenderError(f"{notebook}: not a readable notebook ({exc})") from None
-    names: list[str] = []
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        try:
-            tree = ast.parse(source)
-        except SyntaxError as exc:
-            raise RenderError(f"{notebook.name}: the parameters cell is not valid Python ({exc.msg})") from None
-        for node in tree.body:
-            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-            for target in targets:
-                if isinstance(target, ast.Name) and target.id not in names:
-                    names.append(target.id)
-        break
-    return names
-
-
-def assign_parameters(notebooks: list[Path], params: dict) -> dict[str, dict]:
-    """Per notebook stem, the subset of ``params`` that notebook declares.
-
-    A parameter that none of ``notebooks`` declares raises :class:`RenderError`.
-    """
-    if not params:
-        return {nb.stem: {} for nb in notebooks}
-    declared = {nb.stem: declared_parameters(nb) for nb in notebooks}
-    unknown = [k for k in params if not any(k in d for d in declared.values())]
-    if unknown:
-        lines = [
-            f"  {nb}: {', '.join(n for n in d if n not in RESERVED_PARAMETERS) or '(none)'}"
-            for nb, d in declared.items()
-        ]
-        raise RenderError(
-            f"parameter {', '.join(repr(k) for k in unknown)} is not declared by any selected "
-            "notebook. Parameters the notebooks declare:\n" + "\n".join(lines)
-        )
-    return {stem: {k: v for k, v in params.items() if k in d} for stem, d in declared.items()}
-
-
 # --------------------------------------------------------------------------- main process
 
 
@@ -298,7 +196,8 @@ def _run(args, stream) -> int:
         raise RenderError("the output folder must not be, contain or lie inside the data folder")
     notebooks = find_notebooks(notebooks_dir, args.only)
     params = parse_parameters(args.parameters or [])
-    per_notebook = assign_parameters(notebooks, params)
+    # every value checked against its notebook's declaration before anything is written
+    per_notebook = check_parameters(notebooks, assign_parameters(notebooks, params))
     _check_writable(out)
 
     previous = {}
