@@ -272,7 +272,8 @@ def test_csv_formulas_neutralised_numbers_untouched(rendered):
 # ----------------------------------------------------------------------------- (d) paths
 
 LAYOUT = re.compile(
-    r"index\.html|\.render\.lock|(?P<n>[0-9A-Za-z_]+)/((?P=n)\.(ipynb|html)|\.render-stamp\.json"
+    r"index\.html|\.render\.lock|\.analysis-render-manifest\.json"
+    r"|(?P<n>[0-9A-Za-z_]+)/((?P=n)\.(ipynb|html)|\.render-stamp\.json"
     r"|figures/[A-Za-z0-9._-]+\.(png|svg)|tables/[A-Za-z0-9._-]+\.csv)"
 )
 

@@ -89,7 +89,9 @@ def wait_for(condition, timeout: float = 60.0, what: str = "") -> None:
 
 
 def tmp_folders(out: Path) -> list[Path]:
-    return [p for p in out.iterdir() if p.name.startswith(".tmp-slow-")]
+    from analysis.render import TMP_PREFIX
+
+    return [p for p in out.iterdir() if p.name.startswith(f"{TMP_PREFIX}slow-")]
 
 
 def processes_in(folder: Path) -> list[int]:
@@ -205,6 +207,8 @@ def test_next_run_finishes_and_two_concurrent_runs_serialise(base):
     assert "slow  done in" in out1
     assert "slow  skipped (unchanged)" in out2  # it waited, then found the report current
     assert_complete(out / "slow", "v3")
-    leftovers = [p.name for p in out.iterdir() if p.name.startswith((".tmp-", ".old-", ".index"))]
-    assert leftovers == []
+    from analysis.render import MANIFEST_FILE, RENDER_PREFIX
+
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(RENDER_PREFIX)]
+    assert leftovers == [MANIFEST_FILE]
     assert processes_in(out) == []

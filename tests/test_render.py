@@ -302,18 +302,27 @@ def test_scrub_replaces_machine_paths_only(tmp_path):
 
 
 def test_clean_stale_removes_temp_folders_and_restores_a_moved_report(tmp_path):
+    """What a killed run left is cleaned, and only that: the temporaries it recorded in the
+    manifest (issue 15: a user's ``.tmp-*`` and ``.old-*`` are not render's)."""
     out = tmp_path / "out"
-    (out / ".tmp-a-x1" / "figures").mkdir(parents=True)
-    (out / ".index.html.123.tmp").write_text("half")
-    (out / ".old-b-777").mkdir()
-    (out / ".old-b-777" / "b.html").write_text("previous b")
+    out.mkdir()
+    manifest = render.Manifest.load(out)
+    tmp_a = manifest.make_report_dir("a")
+    (tmp_a / "figures").mkdir()
+    old_b = manifest.make_report_dir("b", kind="old")
+    (old_b / "b.html").write_text("previous b")
     (out / "c").mkdir()
-    (out / ".old-c-778").mkdir()
+    old_c = manifest.make_report_dir("c", kind="old")
     (out / "keep").mkdir()
+    (out / ".tmp-a-x1").mkdir()  # the user's, named like an old render's temporaries
+    (out / ".old-b-777").mkdir()
+    (out / ".index.html.123.tmp").write_text("the user's")
     removed = render.clean_stale(out)
-    assert sorted(removed) == [".index.html.123.tmp", ".old-b-777", ".old-c-778", ".tmp-a-x1"]
-    assert sorted(p.name for p in out.iterdir()) == ["b", "c", "keep"]
+    assert sorted(removed) == sorted([tmp_a.name, old_b.name, old_c.name])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [".index.html.123.tmp", ".old-b-777", ".tmp-a-x1", render.MANIFEST_FILE, "b", "c", "keep"])
     assert (out / "b" / "b.html").read_text() == "previous b"
+    assert render.Manifest.load(out).temporary == {}
 
 
 @pytest.mark.parametrize("exchange", [True, False])
@@ -323,16 +332,17 @@ def test_swap_in_replaces_the_report_atomically(tmp_path, monkeypatch, exchange)
     out = tmp_path / "out"
     (out / "nb").mkdir(parents=True)
     (out / "nb" / "old.txt").write_text("old")
-    new = out / ".tmp-nb-1"
-    new.mkdir()
+    manifest = render.Manifest.load(out)
+    new = manifest.make_report_dir("nb")
     (new / "new.txt").write_text("new")
-    render.swap_in(new, out / "nb")
-    assert sorted(p.name for p in out.iterdir()) == ["nb"]
+    render.swap_in(new, out / "nb", manifest)
+    assert sorted(p.name for p in out.iterdir()) == [render.MANIFEST_FILE, "nb"]
     assert [p.name for p in (out / "nb").iterdir()] == ["new.txt"]
-    fresh = out / ".tmp-other-1"
-    fresh.mkdir()
-    render.swap_in(fresh, out / "other")
+    fresh = manifest.make_report_dir("other")
+    render.swap_in(fresh, out / "other", manifest)
     assert (out / "other").is_dir() and not fresh.exists()
+    saved = render.Manifest.load(out)
+    assert saved.owned == {"nb", "other"} and saved.temporary == {}
 
 
 def test_crash_between_the_two_renames_is_repaired(tmp_path, monkeypatch):
@@ -341,8 +351,7 @@ def test_crash_between_the_two_renames_is_repaired(tmp_path, monkeypatch):
     out = tmp_path / "out"
     (out / "nb").mkdir(parents=True)
     (out / "nb" / "nb.html").write_text("previous")
-    new = out / ".tmp-nb-1"
-    new.mkdir()
+    new = render.Manifest.load(out).make_report_dir("nb")
     real_rename, calls = os.rename, []
 
     def rename(a, b):
@@ -358,7 +367,7 @@ def test_crash_between_the_two_renames_is_repaired(tmp_path, monkeypatch):
     assert not (out / "nb").exists()
     render.clean_stale(out)
     assert (out / "nb" / "nb.html").read_text() == "previous"
-    assert sorted(p.name for p in out.iterdir()) == ["nb"]
+    assert sorted(p.name for p in out.iterdir()) == [render.MANIFEST_FILE, "nb"]
 
 
 def _read_only(folder: Path, cmd: list[str]) -> tuple[list[str], object]:
@@ -543,8 +552,8 @@ def test_render_writes_the_report_layout(rendered):
     ]
     assert not (out / "fails").exists() and (out / "_failed" / "fails.ipynb").is_file()
     assert (out / "index.html").is_file()
-    leftovers = [p.name for p in out.iterdir() if p.name.startswith((".tmp-", ".old-", ".index"))]
-    assert leftovers == []
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(render.RENDER_PREFIX)]
+    assert leftovers == [render.MANIFEST_FILE]
     lines = res.stdout.splitlines()
     assert lines[0] == "rendering 4 of 4 notebook(s) into out with 2 parallel job(s)"
     assert "figures  done in" in res.stdout and "fails    failed in cell 3" in res.stdout

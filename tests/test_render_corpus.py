@@ -95,10 +95,11 @@ def test_render_prints_the_validation_lines_and_runs_nothing(case, tmp_path, cap
         assert "  " + line in lines, line
     assert lines[1:1 + len(want)] == ["  " + line for line in want]  # in validate's order
     assert "Traceback" not in stderr
-    # the previous reports are untouched; only the index (and the lock file) is written
+    # the previous reports are untouched; only the index (the lock file, the manifest) is written
     after = tree(out)
-    assert {k: v for k, v in after.items() if k not in ("index.html", render.LOCK_FILE)} == before
-    assert sorted(set(after) - set(before)) == sorted(["index.html", render.LOCK_FILE])
+    own = ("index.html", render.LOCK_FILE, render.MANIFEST_FILE)
+    assert {k: v for k, v in after.items() if k not in own} == before
+    assert sorted(set(after) - set(before)) == sorted(own)
     assert stdout.splitlines()[-1] == f"{len(NOTEBOOKS)} not run; index: {folders._term_path(out / 'index.html')}"
 
 
@@ -193,7 +194,8 @@ def test_render_as_a_user_runs_it(case, tmp_path):
     assert "Traceback" not in res.stderr
     assert [line for line in res.stderr.splitlines() if line.startswith("  ") and ":" in line][:len(expected(case))] \
         == ["  " + line for line in expected(case)]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [render.LOCK_FILE, "index.html"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [render.LOCK_FILE, render.MANIFEST_FILE, "index.html"])
 
 
 @pytest.mark.slow

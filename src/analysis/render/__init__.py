@@ -9,8 +9,9 @@ cache, no machine paths) and its exit codes are described in
 - ``params.py`` to change how ``-p`` values are read, matched to the notebooks that declare
   them and checked against each notebook's declaration (``metadata.analysis.parameters``);
 - ``folders.py`` to change what invalidates a report (data fingerprint, cache key,
-  ``.render-stamp.json``), the output lock, the atomic swap-in of a finished report or the
-  clean-up after a crash (also :class:`RenderError` and the exit-code constants);
+  ``.render-stamp.json``), the output lock, what render owns in the output folder (the
+  manifest), the atomic swap-in of a finished report or the clean-up after a crash (also
+  :class:`RenderError` and the exit-code constants);
 - ``jobs.py`` to change the kernel (and the kernelspec JupyterLab lists), the worker
   processes that run the notebooks, the parallel pool or the progress lines;
 - ``html.py`` to change how machine paths are scrubbed from a report or how the executed
@@ -18,8 +19,7 @@ cache, no machine paths) and its exit codes are described in
 - ``index.py`` to change ``OUT/index.html``.
 
 Imports run one way: ``command`` → ``jobs`` → ``html`` → ``folders``; ``command`` also
-uses ``params`` and ``index``; ``params`` uses only ``folders``, ``index`` stands alone
-(standard library only). Heavy libraries (papermill, nbconvert, bleach, yaml,
+uses ``params`` and ``index``, which use only ``folders``. Heavy libraries (papermill, nbconvert, bleach, yaml,
 pandas through ``analysis.load``) are imported inside the functions that use them, so
 ``python -m analysis render`` with nothing to do stays fast.
 
@@ -45,9 +45,12 @@ from analysis.render.folders import (
     INDEX_FILE,
     KEY_PACKAGES,
     LOCK_FILE,
+    MANIFEST_FILE,
     OLD_PREFIX,
+    RENDER_PREFIX,
     STAMP_FILE,
     TMP_PREFIX,
+    Manifest,
     RenderError,
     cache_key,
     clean_stale,
@@ -57,6 +60,7 @@ from analysis.render.folders import (
     package_source_hash,
     package_versions,
     swap_in,
+    write_text_atomic,
 )
 from analysis.render.html import clean_html, markdown_output_to_html, notebook_to_html, path_replacements, scrub
 from analysis.render.index import index_html, write_index
@@ -90,9 +94,10 @@ __all__ = [
     "check_parameters", "check_value", "expectation", "RESERVED_PARAMETERS", "TYPES",
     # folders
     "RenderError", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_LOCKED",
-    "KEY_PACKAGES", "STAMP_FILE", "LOCK_FILE", "TMP_PREFIX", "OLD_PREFIX", "FAILED_DIR", "INDEX_FILE",
+    "KEY_PACKAGES", "STAMP_FILE", "LOCK_FILE", "RENDER_PREFIX", "MANIFEST_FILE", "TMP_PREFIX", "OLD_PREFIX",
+    "FAILED_DIR", "INDEX_FILE", "Manifest",
     "data_fingerprint", "cache_key", "package_source_hash", "package_versions",
-    "find_notebooks", "output_lock", "clean_stale", "swap_in",
+    "find_notebooks", "output_lock", "clean_stale", "swap_in", "write_text_atomic",
     # jobs
     "KERNEL_NAME", "KERNEL_DISPLAY_NAME", "RENDER_ENV", "kernel_argv", "install_kernelspec", "Job", "Progress",
     # html

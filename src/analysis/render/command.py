@@ -23,10 +23,15 @@ Guarantees:
   each notebook that receives it (``metadata.analysis.parameters``, see
   :mod:`analysis.render.params`) before anything is written: a value a notebook does not
   accept is exit code 2, one line per notebook.
-* **Nothing half-written.** A notebook renders into ``OUT/.tmp-NAME-xxxx`` and that folder
-  replaces ``OUT/NAME`` (atomic exchange of the two names) only when everything succeeded.
-  A failure or an interruption (Ctrl-C, SIGTERM, SIGKILL) leaves the previous ``OUT/NAME``
-  as it was; stale temporary folders are removed by the next run.
+* **Nothing half-written.** A notebook renders into ``OUT/.analysis-render-tmp-NAME-<random>``
+  and that folder replaces ``OUT/NAME`` (atomic exchange of the two names) only when
+  everything succeeded. A failure or an interruption (Ctrl-C, SIGTERM, SIGKILL) leaves the
+  previous ``OUT/NAME`` as it was; the next run removes the temporary folders it recorded.
+* **Nothing of the user's is touched.** Render replaces or removes only what it wrote, as
+  listed in ``OUT/.analysis-render-manifest.json``; any other file or folder in ``OUT`` stays
+  as it is, whatever its name. An ``index.html``, ``NAME/`` or ``_failed/NAME.ipynb`` that
+  render did not write stops the run before anything is touched (exit code 1, naming it).
+  Folders are made with the user's umask.
 * **One writer.** A run holds ``flock(OUT/.render.lock)``. A second run into the same
   folder prints "another render is writing to OUT; waiting..." and waits (``--no-wait``
   makes it fail at once with exit code 3), then finds the reports current and skips them.
@@ -45,14 +50,15 @@ Guarantees:
   environment, the ``analysis`` package, the home folder) are replaced by relative paths or
   placeholders such as ``<python>``.
 
-Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed, or the data folder
-has problems (no notebook was run); 2 bad command line, folder or parameter (nothing was
+Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed, the data folder
+has problems (no notebook was run), or ``OUT`` holds a report-named file render did not
+write (nothing was run); 2 bad command line, folder or parameter (nothing was
 run); 3 output folder locked and ``--no-wait``; 130 / 143 interrupted by SIGINT / SIGTERM.
 
 This module is the command itself: its options (:func:`add_arguments`), the run
 (:func:`run`), data validation before any kernel starts (:func:`validate_data`) and the
 failure text printed at the end. ``-p`` parameters are in :mod:`analysis.render.params`;
-cache, lock and swap-in are in :mod:`analysis.render.folders`, workers and progress in
+cache, lock, manifest and swap-in in :mod:`analysis.render.folders`, workers and progress in
 :mod:`analysis.render.jobs`, path scrubbing and HTML in :mod:`analysis.render.html`, the
 index page in :mod:`analysis.render.index`.
 """
@@ -72,6 +78,7 @@ from analysis.render.folders import (
     EXIT_FAILED,
     EXIT_OK,
     FAILED_DIR,
+    Manifest,
     RenderError,
     _check_writable,
     _display_path,
@@ -205,9 +212,13 @@ def _run(args, stream) -> int:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
     todo: list[Job] = []
     workers: list[Worker] = []
+    manifest = None
     try:
         with output_lock(out, wait=not getattr(args, "no_wait", False)):
-            clean_stale(out)
+            # only what render wrote may be replaced or removed (OUT/.analysis-render-manifest.json)
+            manifest = Manifest.load(out)
+            clean_stale(out, manifest)
+            manifest.check_targets([nb.stem for nb in notebooks])
             install_kernelspec()
             data_fp = data_fingerprint(data_dir, rows=True)
             source_hash = package_source_hash()
@@ -220,7 +231,7 @@ def _run(args, stream) -> int:
                 job = Job(nb.stem, nb, p, key)
                 if not args.force and _is_current(out / nb.stem, key):
                     job.state = "skipped"
-                    (out / FAILED_DIR / f"{nb.stem}.ipynb").unlink(missing_ok=True)  # older attempt
+                    manifest.remove_owned_file(f"{FAILED_DIR}/{nb.stem}.ipynb")  # an older attempt
                 jobs.append(job)
                 stamps[nb.stem] = {
                     "key": key,
@@ -257,7 +268,8 @@ def _run(args, stream) -> int:
                 print(f"all {len(jobs)} notebook(s) unchanged (use --force to re-render)", file=stream)
             progress = Progress(jobs, stream)
             progress.update()
-            _run_jobs(todo, out, data_dir, notebooks_dir, args, stamps, progress, workers=workers)
+            _run_jobs(todo, out, data_dir, notebooks_dir, args, stamps, progress, workers=workers,
+                      manifest=manifest)
             for worker in workers:  # all done: any still waiting for a notebook exits
                 with contextlib.suppress(OSError):
                     worker.proc.stdin.close()
@@ -276,9 +288,10 @@ def _run(args, stream) -> int:
                     },
                 },
                 results={j.name: {"state": j.state, "seconds": j.seconds, **j.failure} for j in jobs},
+                manifest=manifest,
             )
     except (KeyboardInterrupt, _Terminated) as exc:
-        _kill_workers(todo, workers)
+        _kill_workers(todo, workers, manifest)
         code = 130 if isinstance(exc, KeyboardInterrupt) else 143
         print("\ninterrupted: previous reports are kept unchanged", file=sys.stderr)
         return code

@@ -11,12 +11,20 @@ The bottom of :mod:`analysis.render`: no other module of the package is imported
   ``.render-stamp.json`` holds the same key and its notebook and HTML exist.
 * **Folders.** :func:`find_notebooks` picks the notebooks (stems name the report folders);
   :func:`output_lock` holds ``flock(OUT/.render.lock)`` (one writer per output folder);
-  a report is written into ``OUT/.tmp-NAME-*`` and :func:`swap_in` exchanges it with
-  ``OUT/NAME`` in one step (``renameat2``) or via ``OUT/.old-NAME-PID``, which
-  :func:`clean_stale` restores or removes after a crash.
+  a report is written into ``OUT/.analysis-render-tmp-NAME-<random>`` and :func:`swap_in`
+  exchanges it with ``OUT/NAME`` in one step (``renameat2``) or via
+  ``OUT/.analysis-render-old-NAME-<random>``, which :func:`clean_stale` restores or removes
+  after a crash. Folders are made with the umask's permissions (0755 under umask 022).
+* **What render owns.** :class:`Manifest` (``OUT/.analysis-render-manifest.json``) lists
+  what render wrote in ``OUT``; render replaces or deletes nothing else. Temporary names
+  carry the prefix :data:`RENDER_PREFIX` and a random token and are made with
+  ``O_CREAT | O_EXCL`` / ``mkdir``, so they never take over an existing name; each is recorded
+  before it is made. A ``NAME/``, ``index.html`` or ``_failed/NAME.ipynb`` that render did
+  not write stops the run before anything is touched (:meth:`Manifest.check_targets`).
 * **Errors and exit codes.** :class:`RenderError` is a problem found before anything ran;
-  its ``exit_code`` is :data:`EXIT_USAGE` (2), or :data:`EXIT_LOCKED` (3) for a locked
-  folder with ``--no-wait``. What the codes mean: :mod:`analysis.render.command`.
+  its ``exit_code`` is :data:`EXIT_USAGE` (2), :data:`EXIT_FAILED` (1) for a file in
+  ``OUT`` that render did not write, or :data:`EXIT_LOCKED` (3) for a locked folder with
+  ``--no-wait``. What the codes mean: :mod:`analysis.render.command`.
 
 Paths: absolute :class:`pathlib.Path` inside; :func:`_term_path` and :func:`_display_path`
 make them relative to the working directory for messages and the index. Sizes in bytes,
@@ -35,7 +43,6 @@ import re
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 #: the ``analysis`` package folder (this file is ``analysis/render/folders.py``)
@@ -58,8 +65,13 @@ KEY_PACKAGES = (
 )
 STAMP_FILE = ".render-stamp.json"
 LOCK_FILE = ".render.lock"
-TMP_PREFIX = ".tmp-"
-OLD_PREFIX = ".old-"
+#: every name render makes for itself in an output folder starts with this (nothing a user
+#: would type); temporary names add a random token and are made with O_EXCL / mkdir, so they
+#: never collide with an existing file
+RENDER_PREFIX = ".analysis-render-"
+MANIFEST_FILE = f"{RENDER_PREFIX}manifest.json"
+TMP_PREFIX = f"{RENDER_PREFIX}tmp-"
+OLD_PREFIX = f"{RENDER_PREFIX}old-"
 FAILED_DIR = "_failed"
 INDEX_FILE = "index.html"
 
@@ -67,9 +79,15 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 class RenderError(Exception):
-    """A problem found before anything ran (bad option, folder or parameter); exit code 2."""
+    """A problem found before anything ran (bad option, folder or parameter); exit code 2
+    unless ``exit_code`` says otherwise."""
 
     exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -225,8 +243,8 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
 def _check_writable(out: Path) -> None:
     """Create ``out`` if needed and prove a file can be written there, or raise RenderError."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=out)
+        out.mkdir(parents=True, exist_ok=True)  # mode 0777 less the umask, like every folder render makes
+        fd, probe = _create_exclusive(out, f"{RENDER_PREFIX}write-test-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -262,28 +280,289 @@ def output_lock(out: Path, wait: bool = True, stream=None):
         fh.close()
 
 
-def clean_stale(out: Path) -> list[str]:
+# --------------------------------------------------------------------------- what render owns
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_hex(6)
+
+
+def _create_exclusive(folder: Path, prefix: str, suffix: str = "") -> tuple[int, Path]:
+    """A new file ``folder/PREFIX<random>SUFFIX`` opened for writing; never an existing one
+    (``O_CREAT | O_EXCL``; another random name is tried if taken). Mode 0666 less the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        path = folder / f"{prefix}{_token()}{suffix}"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+
+
+def _write_fd(fd: int, data: bytes, path: Path) -> None:
+    """Write all of ``data`` to the open file ``fd`` (the file ``path``) and close it; an
+    error (``ENOSPC``: the disk is full) is raised after closing."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str, manifest: Manifest | None = None) -> None:
+    """Write ``path`` in one step: a new temporary file beside it (a name no other file has,
+    see :func:`_create_exclusive`), then a rename over ``path``. On any error (a full disk)
+    the temporary file is removed and the error raised; ``path`` is as it was. With a
+    ``manifest`` the temporary name is recorded before it is made (so a kill in between is
+    cleaned by the next run) and ``path`` is recorded as render's own."""
+    folder = path.parent
+    prefix = f"{TMP_PREFIX}{path.name}-"
+    if manifest is not None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            name = f"{prefix}{_token()}"
+            manifest.add_temporary(name, kind="file")
+            try:
+                fd, tmp = os.open(folder / name, flags, 0o666), folder / name
+                break
+            except FileExistsError:
+                manifest.temporary.pop(name, None)  # someone else's: try another name
+            except BaseException:
+                manifest.forget_temporary(name)
+                raise
+    else:
+        fd, tmp = _create_exclusive(folder, prefix)
+    try:
+        _write_fd(fd, text.encode("utf-8"), tmp)
+        if manifest is not None:
+            manifest.add_owned(path.relative_to(manifest.out).as_posix(), save=False)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if manifest is not None:
+            with contextlib.suppress(OSError):
+                manifest.forget_temporary(tmp.name)
+        if isinstance(exc, OSError) and not exc.filename:  # say which file could not be written
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
+    if manifest is not None:
+        manifest.forget_temporary(tmp.name)
+
+
+_MANIFEST_FORMAT = "analysis-render-manifest"
+_INDEX_SIGNATURES = ('<meta name="generator" content="analysis render">',
+                     "<title>Stem-cell remission evidence: reports</title>")  # the second: before manifests
+
+
+class Manifest:
+    """The files and folders render wrote in an output folder (``OUT/.analysis-render-manifest.json``).
+
+    Render replaces or deletes only what is listed here: ``owned`` (relative paths: the
+    report folders ``NAME``, ``index.html``, ``_failed/NAME.ipynb``) and ``temporary``
+    (top-level names of the folders and files being written, each recorded *before* it is
+    made, so the next run removes what a killed run left). Everything else in the folder is
+    the user's and stays as it is, whatever its name. A folder rendered before manifests
+    existed is taken over by signature: a report folder holding ``.render-stamp.json``, an
+    ``index.html`` that render wrote, an error notebook of papermill in ``_failed/``.
+    Only the process holding the output lock reads or writes it.
+    """
+
+    def __init__(self, out: Path, owned=(), temporary=None):
+        self.out = Path(out)
+        self.path = self.out / MANIFEST_FILE
+        self.owned: set[str] = set(owned)
+        self.temporary: dict[str, dict] = dict(temporary or {})
+
+    @classmethod
+    def load(cls, out: Path) -> Manifest:
+        """The manifest of ``out`` (empty if there is none); RenderError (exit 1) if the
+        file is not a manifest (render will not guess what it owns)."""
+        out = Path(out)
+        path = out / MANIFEST_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(out)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _foreign(f"cannot read {path} ({getattr(exc, 'strerror', None) or exc})") from None
+        try:
+            data = json.loads(text)
+            if data.get("format") != _MANIFEST_FORMAT:
+                raise ValueError("not a render manifest")
+            owned = [str(p) for p in data.get("owned", [])]
+            temporary = {str(k): dict(v) for k, v in data.get("temporary", {}).items()}
+        except (ValueError, AttributeError, TypeError):
+            raise _foreign(f"{path} is not a manifest written by render; move it away (render then "
+                           "recognises its own reports by their .render-stamp.json)") from None
+        return cls(out, owned, temporary)
+
+    def save(self) -> None:
+        """Write the manifest in one step (a new temporary file, then a rename)."""
+        data = {"format": _MANIFEST_FORMAT, "version": 1,
+                "about": "files and folders written by python -m analysis render; render changes nothing else here",
+                "owned": sorted(self.owned), "temporary": dict(sorted(self.temporary.items()))}
+        fd, tmp = _create_exclusive(self.out, f"{MANIFEST_FILE}.", ".tmp")
+        try:
+            _write_fd(fd, (json.dumps(data, indent=1) + "\n").encode("utf-8"), tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    # ------------------------------------------------------------------ ownership
+
+    def owns(self, rel: str) -> bool:
+        """Whether render wrote ``OUT/rel`` (listed, or a pre-manifest render's by signature)."""
+        path = self.out / rel
+        if rel in self.owned:
+            return True
+        if not path.exists() or path.is_symlink():
+            return False
+        parts = rel.split("/")
+        if len(parts) == 1 and rel == INDEX_FILE:
+            return path.is_file() and _has_signature(path, _INDEX_SIGNATURES)
+        if len(parts) == 2 and parts[0] == FAILED_DIR and rel.endswith(".ipynb"):
+            return path.is_file() and _is_papermill_notebook(path)
+        if len(parts) == 1:
+            return path.is_dir() and (path / STAMP_FILE).is_file()
+        return False
+
+    def add_owned(self, rel: str, save: bool = True) -> None:
+        if rel not in self.owned:
+            self.owned.add(rel)
+            if save:
+                self.save()
+
+    def forget_owned(self, rel: str) -> None:
+        if rel in self.owned:
+            self.owned.discard(rel)
+            self.save()
+
+    def check_targets(self, names: list[str]) -> None:
+        """Raise RenderError (exit 1) naming the first path a run for the reports ``names``
+        would replace that render did not write: ``index.html``, ``NAME/``,
+        ``_failed/NAME.ipynb`` (or a ``_failed`` that is not a folder). Nothing is touched."""
+        failed = self.out / FAILED_DIR
+        if failed.is_symlink() or (failed.exists() and not failed.is_dir()):
+            raise _foreign(f"{_term_link(failed)} is not a folder render made (it keeps error notebooks in "
+                           f"{FAILED_DIR}/); move it away or choose another --out. Nothing was rendered.")
+        for rel in [INDEX_FILE] + list(names) + [f"{FAILED_DIR}/{n}.ipynb" for n in names]:
+            path = self.out / rel
+            if (path.exists() or path.is_symlink()) and not self.owns(rel):
+                raise _foreign(f"{_term_link(path)} was not written by render (it is not in {self.path.name}); "
+                               "move it away or choose another --out. Nothing was rendered.")
+
+    def remove_owned_file(self, rel: str) -> None:
+        """Delete ``OUT/rel`` if render wrote it (an error notebook of an earlier run)."""
+        if self.owns(rel):
+            with contextlib.suppress(FileNotFoundError):
+                (self.out / rel).unlink()
+            self.forget_owned(rel)
+
+    # ------------------------------------------------------------------ temporaries
+
+    def add_temporary(self, name: str, kind: str, report: str | None = None) -> None:
+        """Record ``OUT/name`` as a temporary of kind ``tmp`` (a report being written),
+        ``old`` (the previous report being replaced) or ``file``; saved at once."""
+        self.temporary[name] = {"kind": kind, **({"report": report} if report else {})}
+        self.save()
+
+    def forget_temporary(self, name: str) -> None:
+        if self.temporary.pop(name, None) is not None:
+            self.save()
+
+    def make_report_dir(self, report: str, kind: str = "tmp") -> Path:
+        """A new temporary folder ``OUT/.analysis-render-tmp-REPORT-<random>`` for a report being
+        written (kind ``tmp``), or ``.analysis-render-old-REPORT-<random>`` to move the previous
+        report into (kind ``old``): recorded first, then made, with the umask's permissions."""
+        prefix = TMP_PREFIX if kind == "tmp" else OLD_PREFIX
+        while True:  # os.mkdir: mode 0777 less the umask (tempfile.mkdtemp would make it 0700)
+            name = f"{prefix}{report}-{_token()}"
+            self.add_temporary(name, kind, report)
+            try:
+                os.mkdir(self.out / name)
+                return self.out / name
+            except FileExistsError:
+                self.temporary.pop(name, None)  # someone else's: try another name
+            except BaseException:
+                self.forget_temporary(name)
+                raise
+
+    def remove_temporary(self, path: Path) -> None:
+        """Delete a temporary of this manifest and forget it."""
+        if path.name in self.temporary:
+            _remove(path)
+            self.forget_temporary(path.name)
+
+
+def _foreign(message: str) -> RenderError:
+    """A refusal to touch a file render did not write: exit code 1."""
+    return RenderError(message, exit_code=EXIT_FAILED)
+
+
+def _has_signature(path: Path, signatures) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return False
+    return any(s in head for s in signatures)
+
+
+def _is_papermill_notebook(path: Path) -> bool:
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        return isinstance(nb.get("metadata", {}).get("papermill"), dict)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def clean_stale(out: Path, manifest: Manifest | None = None) -> list[str]:
     """Remove what an interrupted run left in ``out``; return the names removed or restored.
 
-    ``.tmp-*`` folders (unfinished renders) are deleted. An ``.old-NAME-*`` folder (a
-    previous report being replaced when the run was killed) is put back when ``NAME`` is
-    missing, otherwise deleted. Must be called with the lock held.
+    Only temporaries listed in the manifest are touched: a report being written is deleted;
+    a previous report being replaced (``old``) is put back when its ``NAME`` is missing,
+    otherwise deleted. Files and folders render did not record (the user's ``.tmp-notes.txt``,
+    ``.old-thesis-draft/``, anything) stay as they are, whatever their names. Also removed:
+    an unfinished copy of the manifest itself (``.analysis-render-manifest.json.<random>.tmp``,
+    recognised by its content). Must be called with the lock held.
     """
+    manifest = manifest if manifest is not None else Manifest.load(out)
     done = []
-    for path in sorted(out.iterdir()):
-        name = path.name
-        if name.startswith(TMP_PREFIX) or name.startswith(".index.html."):
-            _remove(path)
-            done.append(name)
-        elif name.startswith(OLD_PREFIX):
-            report = name[len(OLD_PREFIX) :].rsplit("-", 1)[0]
-            target = out / report
-            if report and not target.exists():
-                os.rename(path, target)
+    for name, info in sorted(manifest.temporary.items()):
+        path = out / name
+        if not name.startswith(RENDER_PREFIX) or "/" in name or name in (".", ".."):
+            manifest.temporary.pop(name)  # never a path outside render's names
+            continue
+        if path.exists() or path.is_symlink():
+            report = info.get("report")
+            if info.get("kind") == "old" and report and not (out / report).exists():
+                os.rename(path, out / report)
             else:
                 _remove(path)
             done.append(name)
+        manifest.temporary.pop(name)
+    for path in out.glob(f"{MANIFEST_FILE}.*.tmp"):
+        if re.fullmatch(re.escape(MANIFEST_FILE) + r"\.[0-9a-f]{12}\.tmp", path.name) and path.is_file() \
+                and _is_manifest_draft(path):
+            path.unlink()
+            done.append(path.name)
+    if done or manifest.path.exists():
+        manifest.save()
     return done
+
+
+def _is_manifest_draft(path: Path) -> bool:
+    try:
+        head = path.read_bytes()[:200]
+    except OSError:
+        return False
+    return head == b"" or head.startswith(b'{\n "format": "' + _MANIFEST_FORMAT.encode())
 
 
 def _remove(path: Path) -> None:
@@ -311,34 +590,38 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
-def swap_in(new: Path, dest: Path) -> None:
-    """Make the finished folder ``new`` the report ``dest``; the old ``dest`` is deleted.
+def swap_in(new: Path, dest: Path, manifest: Manifest | None = None) -> None:
+    """Make the finished folder ``new`` (a temporary of the manifest) the report ``dest``;
+    the old ``dest`` is deleted.
 
     With ``renameat2`` the two names are exchanged in one step. Otherwise ``dest`` is first
-    renamed to ``.old-NAME-*`` (which :func:`clean_stale` restores if the process dies
-    before the second rename). Signals are blocked meanwhile.
+    renamed to a new ``.analysis-render-old-NAME-<random>`` (recorded in the manifest
+    first, which :func:`clean_stale` restores if the process dies before the second
+    rename). Signals are blocked meanwhile. ``dest`` is recorded as render's own.
     """
+    manifest = manifest if manifest is not None else Manifest.load(dest.parent)
     blocked = {signal.SIGINT, signal.SIGTERM}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    garbage = None
     try:
+        manifest.add_owned(dest.name, save=False)
         if not dest.exists():
             os.rename(new, dest)
+            manifest.temporary.pop(new.name, None)
+            manifest.save()
             return
         if _renameat2_exchange(new, dest):
             garbage = new  # now holds the previous report
+            manifest.temporary[new.name] = {"kind": "tmp", "report": dest.name}
+            manifest.save()
         else:
-            garbage = dest.with_name(f"{OLD_PREFIX}{dest.name}-{os.getpid()}")
+            garbage = manifest.make_report_dir(dest.name, kind="old")  # empty: the rename replaces it
             os.rename(dest, garbage)
             os.rename(new, dest)
+            manifest.forget_temporary(new.name)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-    _remove(garbage)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    manifest.remove_temporary(garbage)
 
 
 # --------------------------------------------------------------------------- stamps and paths shown
@@ -360,6 +643,12 @@ def _term_path(path: Path) -> str:
         return str(path)
 
 
+def _term_link(path: Path) -> str:
+    """As :func:`_term_path`, without following ``path`` itself if it is a link."""
+    folder = _term_path(path.parent)
+    return path.name if folder == "." else f"{folder.rstrip('/')}/{path.name}"
+
+
 def _previous_seconds(report: Path) -> float:
     try:
         return float(json.loads((report / STAMP_FILE).read_text())["seconds"])
@@ -378,3 +667,4 @@ def _is_current(report: Path, key: str) -> bool:
         and (report / f"{name}.ipynb").is_file()
         and (report / f"{name}.html").is_file()
     )
+

@@ -1,5 +1,7 @@
 """The ``index.html`` of a report folder (written by :mod:`analysis.render.command`).
 
+Imports only :mod:`analysis.render.folders` (standard library), for the atomic write.
+
 Plain HTML and CSS, no script. Every string that comes from data, parameters, notebooks
 or error messages goes through :func:`html.escape`; links are relative to the index and
 URL-quoted, so the report folder can be moved, zipped or published as it is.
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from urllib.parse import quote
+
+from analysis.render.folders import Manifest, write_text_atomic
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1150px;
@@ -188,6 +191,7 @@ def index_html(out: Path, notebooks: list[str], run: dict, results: dict) -> str
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="analysis render">',  # render recognises its own index by it
         "<title>Stem-cell remission evidence: reports</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>Stem-cell remission evidence: reports</h1>",
@@ -229,8 +233,12 @@ def index_html(out: Path, notebooks: list[str], run: dict, results: dict) -> str
     return "\n".join(parts)
 
 
-def write_index(out: str | Path, notebooks: list[str], run: dict, results: dict) -> Path:
-    """Write ``out/index.html`` atomically (temporary file + rename) and return its path.
+def write_index(out: str | Path, notebooks: list[str], run: dict, results: dict,
+                manifest: Manifest | None = None) -> Path:
+    """Write ``out/index.html`` atomically (a new temporary file, then a rename; on an error
+    such as a full disk the temporary file is removed, the previous index stays and the
+    ``OSError`` is raised) and return its path. With ``manifest`` (the output folder's
+    :class:`~analysis.render.folders.Manifest`) the index is recorded as render's own.
 
     ``notebooks`` are the report names in display order; ``run`` holds ``date``,
     ``parameters``, ``data`` (display name), ``fingerprint`` (from
@@ -241,7 +249,5 @@ def write_index(out: str | Path, notebooks: list[str], run: dict, results: dict)
     """
     out = Path(out)
     path = out / "index.html"
-    tmp = out / f".index.html.{os.getpid()}.tmp"
-    tmp.write_text(index_html(out, notebooks, run, results), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, index_html(out, notebooks, run, results), manifest)
     return path

@@ -40,10 +40,11 @@ from analysis.render.folders import (
     FAILED_DIR,
     STAMP_FILE,
     TMP_PREFIX,
-    _atomic_write,
+    Manifest,
     _remove,
     _term_path,
     swap_in,
+    write_text_atomic,
 )
 from analysis.render.html import _fast_nbformat_import, notebook_to_html, path_replacements, scrub
 
@@ -90,7 +91,7 @@ def install_kernelspec() -> Path | None:
             resources = Path(list(found.submodule_search_locations)[0]) / "resources"
             for logo in resources.glob("logo-*"):
                 shutil.copy(logo, folder / logo.name)
-        _atomic_write(folder / "kernel.json", json.dumps(spec, indent=1))
+        write_text_atomic(folder / "kernel.json", json.dumps(spec, indent=1))
     except OSError:
         return None
     return folder
@@ -361,9 +362,11 @@ def _start_worker_process(out: Path, env: dict, index: int) -> Worker:
     return Worker(proc, log)
 
 
-def _start_job(worker: Worker, job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args) -> None:
-    """Write the job's spec into a new temporary folder and send it to ``worker``."""
-    job.tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{job.name}-", dir=out))
+def _start_job(worker: Worker, job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args,
+               manifest: Manifest) -> None:
+    """Write the job's spec into a new temporary folder (recorded in ``manifest``) and send
+    it to ``worker``."""
+    job.tmp = manifest.make_report_dir(job.name)
     spec = {
         "name": job.name,
         "notebook": str(job.notebook),
@@ -416,7 +419,7 @@ def _worker_stderr_tail(job: Job, lines: int = 15) -> str:
     return "\n".join(text[-lines:])
 
 
-def _finish(job: Job, out: Path, stamp: dict) -> None:
+def _finish(job: Job, out: Path, stamp: dict, manifest: Manifest) -> None:
     """After the worker exited: swap the report in, or file the failure."""
     if job.state == "running":  # worker died without a final message
         job.state = "failed"
@@ -427,13 +430,14 @@ def _finish(job: Job, out: Path, stamp: dict) -> None:
             "evalue": f"the render process exited with code {job.proc.returncode}",
             "detail": _worker_stderr_tail(job),
         }
-    failed_nb = out / FAILED_DIR / f"{job.name}.ipynb"
+    failed_rel = f"{FAILED_DIR}/{job.name}.ipynb"
+    failed_nb = out / failed_rel
     if job.state == "done":
         try:
             (job.tmp / ".render-spec.json").unlink(missing_ok=True)
-            _atomic_write(job.tmp / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True))
-            swap_in(job.tmp, out / job.name)
-            failed_nb.unlink(missing_ok=True)
+            write_text_atomic(job.tmp / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True))
+            swap_in(job.tmp, out / job.name, manifest)
+            manifest.remove_owned_file(failed_rel)
         except OSError as exc:
             job.state = "failed"
             job.failure = {"cell": None, "ename": type(exc).__name__,
@@ -442,14 +446,15 @@ def _finish(job: Job, out: Path, stamp: dict) -> None:
         saved = job.tmp / f"{job.name}.ipynb"
         if saved.exists():
             failed_nb.parent.mkdir(exist_ok=True)
+            manifest.add_owned(failed_rel)
             os.replace(saved, failed_nb)
             job.failure["failed_notebook"] = failed_nb
-        _remove(job.tmp)
+        manifest.remove_temporary(job.tmp)
     job.tmp = None
     job.log = None  # the worker's, closed with it
 
 
-def _kill_workers(jobs: list[Job], workers: list[Worker] = ()) -> None:
+def _kill_workers(jobs: list[Job], workers: list[Worker] = (), manifest: Manifest | None = None) -> None:
     procs = {id(p): p for p in [j.proc for j in jobs if j.proc is not None] + [w.proc for w in workers]}
     for proc in procs.values():
         if proc.poll() is None:
@@ -460,7 +465,11 @@ def _kill_workers(jobs: list[Job], workers: list[Worker] = ()) -> None:
             proc.wait(timeout=10)
     for job in jobs:
         if job.tmp is not None:
-            _remove(job.tmp)
+            if manifest is not None:
+                with contextlib.suppress(OSError):  # else the next run removes it
+                    manifest.remove_temporary(job.tmp)
+            else:
+                _remove(job.tmp)
     for worker in workers:
         with contextlib.suppress(Exception):
             worker.log.close()
@@ -473,12 +482,13 @@ def _start_workers(n: int, out: Path) -> list[Worker]:
 
 
 def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress,
-              workers: list[Worker] | None = None) -> None:
+              workers: list[Worker] | None = None, manifest: Manifest | None = None) -> None:
     """Run ``todo`` in ``--jobs`` worker processes (``workers``, already started, then new
     ones as needed), each taking the next queued notebook when it has finished one (the
     queue is ordered longest first); a worker that dies fails its notebook and is replaced
     while notebooks are waiting."""
     env = _worker_env(ANALYSIS_DIR.parent)
+    manifest = manifest if manifest is not None else Manifest.load(out)
     jobs_n = max(1, args.jobs or os.cpu_count() or 1)
     queue = list(todo)
     idle, workers = list(workers or []), []
@@ -487,13 +497,13 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
 
     def next_job(worker: Worker) -> None:
         if queue:
-            _start_job(worker, queue.pop(0), out, data_dir, notebooks_dir, args)
+            _start_job(worker, queue.pop(0), out, data_dir, notebooks_dir, args, manifest)
         else:
             with contextlib.suppress(OSError):
                 worker.proc.stdin.close()  # nothing left: the worker exits
 
     def finish(job: Job) -> None:
-        _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()})
+        _finish(job, out, stamps[job.name] | {"seconds": round(job.seconds, 2), "rendered_at": _now()}, manifest)
 
     try:
         while queue or any(w.job for w in workers):
@@ -530,7 +540,7 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                 worker.log.close()
             progress.update()
     except BaseException:
-        _kill_workers(list(todo), workers + idle)
+        _kill_workers(list(todo), workers + idle, manifest)
         raise
     finally:
         sel.close()
