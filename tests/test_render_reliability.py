@@ -3,7 +3,12 @@
 * The output folder never loses a user's file: render touches only what its manifest
   (``OUT/.analysis-render-manifest.json``) lists, makes temporary names no user file can
   have, and refuses to replace a report-named file it did not write.
-* Report folders get the user's umask's permissions.
+* Tracebacks become one-line messages with documented exit codes: a full disk while writing
+  the index, a closed standard output (``| head -1``), ``new-data`` under a file,
+  ``data-dictionary --update`` on a missing or marker-less file, bad ``--timeout``, ``--data``
+  naming a file.
+* Small leaks: terminal escapes in the failure summary, report folders' permissions, links
+  out of the data folder.
 """
 
 from __future__ import annotations
@@ -197,3 +202,198 @@ def test_a_manifest_render_did_not_write_stops_the_run(tmp_path):
     with pytest.raises(render.RenderError, match="is not a manifest written by render") as err:
         render.Manifest.load(out)
     assert err.value.exit_code == 1
+
+
+# --------------------------------------------------------------------------- disk full, closed pipes
+
+
+def _no_kernels(monkeypatch, problems=None):
+    """Render without kernels: validation says ``problems`` (None: valid) for every notebook."""
+    monkeypatch.setattr(command, "reads_dataset", lambda nb: True)
+    monkeypatch.setattr(command, "validate_data", lambda data_dir, stream=None: problems)
+
+
+def test_disk_full_while_writing_the_index_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
+    data = write_items(tmp_path / "data")
+    out = tmp_path / "out"
+    out.mkdir()
+    _no_kernels(monkeypatch, problems=["items.csv:2:count: expected a number, found 'x'"])
+    args = namespace(data=str(data), out=str(out), notebooks=str(FIXTURES), only=["params"])
+    assert render.run(args) == 1
+    previous = (out / "index.html").read_text()
+    capsys.readouterr()
+    real = folders._write_fd
+
+    def full_disk(fd, data, path):
+        if "index.html" in path.name:
+            os.close(fd)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data, path)
+
+    monkeypatch.setattr(folders, "_write_fd", full_disk)
+    monkeypatch.chdir(tmp_path)
+    assert render.run(args) == 1
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err
+    assert cap.err.splitlines()[-1] == (
+        "error: could not write out/index.html (No space left on device); free some space and run again. "
+        "The reports of this run are in place; out/index.html still shows the previous run")
+    assert cap.out.splitlines()[-1] == "1 not run; index not written"
+    assert (out / "index.html").read_text() == previous
+    assert sorted(p.name for p in out.iterdir()) == sorted([render.LOCK_FILE, render.MANIFEST_FILE, "index.html"])
+    assert render.Manifest.load(out).temporary == {}
+
+
+def test_disk_full_while_starting_a_report_is_one_line_and_stops_every_worker(tmp_path, monkeypatch, capsys):
+    data = write_items(tmp_path / "data")
+    out = tmp_path / "out"
+    _no_kernels(monkeypatch)
+    started = []
+    real_start = render.jobs._start_worker_process
+
+    def start(*a, **kw):
+        worker = real_start(*a, **kw)
+        started.append(worker.proc)
+        return worker
+
+    def full(self, report, kind="tmp"):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / f"{render.TMP_PREFIX}{report}-x"))
+
+    monkeypatch.setattr(render.jobs, "_start_worker_process", start)
+    monkeypatch.setattr(folders.Manifest, "make_report_dir", full)
+    monkeypatch.chdir(tmp_path)
+    assert render.run(namespace(data=str(data), out=str(out), notebooks=str(FIXTURES), only=["params"])) == 1
+    err = capsys.readouterr().err
+    assert err == (f"error: could not write out/{render.TMP_PREFIX}params-x (No space left on device); free some "
+                   "space and run again. Reports that finished are in place; the others keep their previous version\n")
+    assert started and all(p.poll() is not None for p in started)
+
+
+def _closed_stdout(cmd: list[str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``cmd`` with its standard output a pipe whose reader has already gone."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run(cmd, stdout=w, stderr=subprocess.PIPE, text=True, cwd=cwd, timeout=timeout)
+    finally:
+        os.close(w)
+    return proc
+
+
+@pytest.mark.parametrize("case", ["valid", "invalid"])
+def test_validate_into_a_closed_pipe_ends_quietly(tmp_path, case):
+    data = ROOT / "data" if case == "valid" else ROOT / "tests" / "bad_data" / "date_month_13"
+    res = _closed_stdout([sys.executable, "-m", "analysis", "validate", str(data)], tmp_path)
+    assert res.returncode == 141, res.stderr
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
+    assert "BrokenPipe" not in res.stderr
+
+
+def test_validate_piped_into_head_prints_the_first_line_only(tmp_path):
+    """``validate DIR | head -1``: head may leave before or after validate writes; either way
+    no traceback."""
+    validate = subprocess.Popen([sys.executable, "-m", "analysis", "validate", str(ROOT / "data")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    head = subprocess.run(["head", "-1"], stdin=validate.stdout, capture_output=True, text=True, timeout=60)
+    validate.stdout.close()
+    err = validate.stderr.read().decode()
+    validate.wait(timeout=60)
+    assert head.stdout.startswith(f"{ROOT / 'data'}: OK (")
+    assert validate.returncode in (0, 141) and "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.slow
+def test_render_into_a_closed_pipe_stops_quietly_and_cleans_up(tmp_path):
+    data = write_items(tmp_path / "data")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "analysis", "render", "--notebooks", str(FIXTURES), "--data", str(data),
+           "--out", str(out), "--only", "slow", "params"]
+    res = _closed_stdout(cmd, tmp_path)
+    assert res.returncode == 141, res.stderr
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(render.TMP_PREFIX)]
+    assert leftovers == []
+    assert render.Manifest.load(out).temporary == {}
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert f"{render.RENDER_ENV}" not in ps and str(out) not in ps
+
+
+# --------------------------------------------------------------------------- command-line messages
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["new-data", "{tmp}/afile/sub"], 2, "error: {tmp}/afile is a file, not a folder, so {tmp}/afile/sub cannot be "
+                                         "made; choose a new folder"),
+    (["new-data", "{tmp}/afile"], 2, "error: {tmp}/afile is a file, not a folder; choose a new folder"),
+    (["validate", "{tmp}/afile"], 2, "error: {tmp}/afile is a file, not a folder; give the data folder (sources, "
+                                     "patients, events, cohort_outcomes)"),
+    (["data-dictionary", "--update", "{tmp}/missing.md"], 2,
+     "error: {tmp}/missing.md does not exist; give the README that holds the data dictionary (data/README.md)"),
+    (["data-dictionary", "--update", "{tmp}/afile"], 2,
+     "error: {tmp}/afile has no generated section to replace; put the line <!-- BEGIN GENERATED DATA DICTIONARY "
+     "(python -m analysis data-dictionary --update data/README.md) --> and, below it, the line "
+     "<!-- END GENERATED DATA DICTIONARY --> where the data dictionary goes"),
+    (["data-dictionary", "--update", "{tmp}"], 2,
+     "error: {tmp} is a folder; give the README file that holds the data dictionary (data/README.md)"),
+    (["render", "--data", "{tmp}/afile", "--out", "{tmp}/out"], 2,
+     "error: data folder {tmp}/afile is a file, not a folder (use --data DIR)"),
+    (["render", "--data", "{tmp}/nowhere", "--out", "{tmp}/out"], 2,
+     "error: data folder {tmp}/nowhere does not exist (use --data DIR)"),
+    (["render", "--data", "{data}", "--out", "{tmp}/out", "--timeout", "nan"], 2,
+     "error: --timeout: expected a positive number of seconds (a cell's time limit), found nan"),
+    (["render", "--data", "{data}", "--out", "{tmp}/out", "--timeout", "inf"], 2,
+     "error: --timeout: expected a positive number of seconds (a cell's time limit), found inf"),
+    (["render", "--data", "{data}", "--out", "{tmp}/out", "--timeout", "-5"], 2,
+     "error: --timeout: expected a positive number of seconds (a cell's time limit), found -5"),
+    (["render", "--data", "{data}", "--out", "{tmp}/out", "--timeout", "0"], 2,
+     "error: --timeout: expected a positive number of seconds (a cell's time limit), found 0"),
+    (["render", "--data", "{data}", "--out", "{tmp}/afile"], 2,
+     "error: the output folder {tmp}/afile is a file, not a folder; choose another folder with --out. "
+     "Nothing was rendered."),
+    (["render", "--data", "{data}", "--out", "{tmp}/out", "-p", "landmarks=abc"], 2,
+     "error: 02_relapse_free_survival.ipynb: parameter landmarks: expected a list of numbers >= 0, found 'abc' "
+     "(default: [12, 24, 60], a list)"),
+])
+def test_mistakes_on_the_command_line_are_one_line_and_an_exit_code(tmp_path, capsys, monkeypatch, argv, code, message):
+    (tmp_path / "afile").write_text("not a folder\n")
+    data = ROOT / "data"
+    monkeypatch.chdir(ROOT)  # the project's notebooks
+    fill = {"tmp": str(tmp_path), "data": str(data)}
+    rc = cli.main([a.format(**fill) for a in argv])
+    cap = capsys.readouterr()
+    assert rc == code
+    assert cap.err == message.format(**fill) + "\n"
+    assert not (tmp_path / "out").exists()
+    assert (tmp_path / "afile").read_text() == "not a folder\n"
+
+
+# --------------------------------------------------------------------------- small leaks
+
+
+@pytest.mark.slow
+def test_terminal_escapes_in_a_failure_are_printed_escaped(tmp_path, capsys):
+    render_html._fast_nbformat_import()
+    import nbformat
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    cells = [nbformat.v4.new_code_cell('data_dir = "data"\noutput_dir = "out"', metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell('raise ValueError("label \\x1b]0;owned\\x07 and \\x1b[2J\\x1b[31mred\\rover")')]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}}), notebooks / "esc.ipynb")
+    data = write_items(tmp_path / "data")
+    rc = render.main(["--notebooks", str(notebooks), "--data", str(data), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "\x1b" not in err and "\x07" not in err and "\r" not in err
+    assert "  label \\x1b]0;owned\\x07 and \\x1b[2J\\x1b[31mred\\rover" in err.split("\n")
+
+
+def test_failure_summary_is_escaped_line_by_line():
+    text = "FAILED a.ipynb, cell 2 of 3: ValueError\n  label \x1b[31mred\x1b[0m\n  tab\there"
+    assert render.printable(text) == "FAILED a.ipynb, cell 2 of 3: ValueError\n  label \\x1b[31mred\\x1b[0m\n  tab\\there"
+
+
+
+
+

@@ -1,4 +1,10 @@
-"""The command line: ``python -m analysis {validate,new-data,render,data-dictionary}``."""
+"""The command line: ``python -m analysis {validate,new-data,render,data-dictionary}``.
+
+Every problem ends in one line on standard error and an exit code, never a traceback: 0 done,
+1 problems found (``validate``), 2 a bad argument, file or folder; ``render``'s codes are in
+:mod:`analysis.render.command`. When the reader of standard output goes away
+(``validate DIR | head -1``) the command ends quietly with 141, as command-line tools do.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,25 @@ from pathlib import Path
 from analysis import render  # imports only the standard library; papermill and nbconvert load when notebooks run
 
 
+def _not_a_folder(path: Path) -> str | None:
+    """Why ``path`` cannot be a folder (it or a folder above it is a file), or None."""
+    for p in [path, *path.parents]:
+        if p.exists():
+            if not p.is_dir():
+                return f"{p} is a file, not a folder" if p == path else f"{p} is a file, not a folder, so {path} cannot be made"
+            return None
+    return None
+
+
 def cmd_validate(args) -> int:
     """Check a data folder; print every problem as ``file:row:column: message``."""
     from analysis.load import DataValidationError, check_quotes, load_dataset
 
+    why = _not_a_folder(Path(args.data_dir))
+    if why:
+        print(render.printable(f"error: {why}; give the data folder (sources, patients, events, cohort_outcomes)"),
+              file=sys.stderr)
+        return 2
     try:
         ds = load_dataset(args.data_dir)
     except FileNotFoundError as exc:
@@ -40,10 +61,19 @@ def cmd_new_data(args) -> int:
     from analysis.schemas import write_templates
 
     folder = Path(args.dir)
-    if folder.exists() and any(folder.iterdir()):
-        print(f"error: {folder} exists and is not empty; choose a new folder", file=sys.stderr)
+    why = _not_a_folder(folder)
+    if why:
+        print(render.printable(f"error: {why}; choose a new folder"), file=sys.stderr)
         return 2
-    paths = write_templates(folder)
+    try:
+        if folder.exists() and any(folder.iterdir()):
+            print(render.printable(f"error: {folder} exists and is not empty; choose a new folder"), file=sys.stderr)
+            return 2
+        paths = write_templates(folder)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(render.printable(f"error: cannot create {folder} ({reason}); choose another folder"), file=sys.stderr)
+        return 2
     print(f"created {folder} with {len(paths)} template files:")
     for p in paths:
         print(f"  {p}")
@@ -54,10 +84,35 @@ def cmd_new_data(args) -> int:
 
 def cmd_data_dictionary(args) -> int:
     """Print the data dictionary generated from the schemas, or update it in a README."""
-    from analysis.schemas import data_dictionary_markdown, update_readme
+    from analysis.schemas import BEGIN_MARK, END_MARK, data_dictionary_markdown, update_readme
 
     if args.update:
-        update_readme(args.update)
+        path = Path(args.update)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            print(render.printable(f"error: {path} does not exist; give the README that holds the data dictionary "
+                                   "(data/README.md)"), file=sys.stderr)
+            return 2
+        except IsADirectoryError:
+            print(render.printable(f"error: {path} is a folder; give the README file that holds the data dictionary "
+                                   "(data/README.md)"), file=sys.stderr)
+            return 2
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            print(render.printable(f"error: cannot read {path} ({reason})"), file=sys.stderr)
+            return 2
+        begin, end = text.find(BEGIN_MARK), text.find(END_MARK)
+        if begin < 0 or end < begin:
+            print(render.printable(f"error: {path} has no generated section to replace; put the line {BEGIN_MARK} "
+                                   f"and, below it, the line {END_MARK} where the data dictionary goes"),
+                  file=sys.stderr)
+            return 2
+        try:
+            update_readme(path)
+        except OSError as exc:
+            print(render.printable(f"error: cannot write {path} ({exc.strerror or exc})"), file=sys.stderr)
+            return 2
         print(f"updated the data dictionary in {args.update}")
     else:
         print(data_dictionary_markdown())
@@ -93,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return args.func(args)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        code = args.func(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:  # `validate DIR | head -1`: the reader has gone
+        return render.stdout_closed()

@@ -32,6 +32,7 @@ from analysis.render.command import (
     MAX_PROBLEM_LINES,
     add_arguments,
     main,
+    printable,
     reads_dataset,
     run,
     validate_data,
@@ -40,6 +41,7 @@ from analysis.render.folders import (
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
+    EXIT_PIPE,
     EXIT_USAGE,
     FAILED_DIR,
     INDEX_FILE,
@@ -59,6 +61,7 @@ from analysis.render.folders import (
     output_lock,
     package_source_hash,
     package_versions,
+    stdout_closed,
     swap_in,
     write_text_atomic,
 )
@@ -88,16 +91,17 @@ from analysis.render.jobs import (
 
 __all__ = [
     # command
-    "add_arguments", "run", "main", "reads_dataset", "validate_data", "DEFAULT_TIMEOUT", "MAX_PROBLEM_LINES",
+    "add_arguments", "run", "main", "printable", "reads_dataset", "validate_data", "DEFAULT_TIMEOUT",
+    "MAX_PROBLEM_LINES",
     # params
     "parse_parameters", "declared_parameters", "parameter_defaults", "assign_parameters", "parameter_declaration",
     "check_parameters", "check_value", "expectation", "RESERVED_PARAMETERS", "TYPES",
     # folders
-    "RenderError", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_LOCKED",
+    "RenderError", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_LOCKED", "EXIT_PIPE",
     "KEY_PACKAGES", "STAMP_FILE", "LOCK_FILE", "RENDER_PREFIX", "MANIFEST_FILE", "TMP_PREFIX", "OLD_PREFIX",
     "FAILED_DIR", "INDEX_FILE", "Manifest",
     "data_fingerprint", "cache_key", "package_source_hash", "package_versions",
-    "find_notebooks", "output_lock", "clean_stale", "swap_in", "write_text_atomic",
+    "find_notebooks", "output_lock", "clean_stale", "swap_in", "write_text_atomic", "stdout_closed",
     # jobs
     "KERNEL_NAME", "KERNEL_DISPLAY_NAME", "RENDER_ENV", "kernel_argv", "install_kernelspec", "Job", "Progress",
     # html

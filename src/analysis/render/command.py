@@ -51,9 +51,12 @@ Guarantees:
   placeholders such as ``<python>``.
 
 Exit codes: 0 all rendered or unchanged; 1 at least one notebook failed, the data folder
-has problems (no notebook was run), or ``OUT`` holds a report-named file render did not
-write (nothing was run); 2 bad command line, folder or parameter (nothing was
-run); 3 output folder locked and ``--no-wait``; 130 / 143 interrupted by SIGINT / SIGTERM.
+has problems (no notebook was run), ``OUT`` holds a report-named file render did not write
+(nothing was run), or a file could not be written (a full disk; reports that finished are in
+place); 2 bad command line, folder or parameter (nothing was run); 3 output folder locked
+and ``--no-wait``; 130 / 143 interrupted by SIGINT / SIGTERM; 141 standard output closed by
+its reader (``| head``), ended quietly like an interruption. Every message is one line (or
+one per problem) with terminal control characters escaped; never a traceback.
 
 This module is the command itself: its options (:func:`add_arguments`), the run
 (:func:`run`), data validation before any kernel starts (:func:`validate_data`) and the
@@ -67,7 +70,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
+import math
 import os
 import re
 import signal
@@ -77,7 +82,9 @@ from pathlib import Path
 from analysis.render.folders import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_PIPE,
     FAILED_DIR,
+    INDEX_FILE,
     Manifest,
     RenderError,
     _check_writable,
@@ -93,6 +100,7 @@ from analysis.render.folders import (
     output_lock,
     package_source_hash,
     package_versions,
+    stdout_closed,
 )
 from analysis.render.index import write_index
 from analysis.render.jobs import (
@@ -163,13 +171,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render the notebooks as ``args`` (from :func:`add_arguments`) say; return the exit code."""
+    """Render the notebooks as ``args`` (from :func:`add_arguments`) say; return the exit code.
+
+    Every problem ends in a message, never a traceback: a :class:`RenderError` (its own exit
+    code), an ``OSError`` such as a full disk (one line, exit 1). A closed standard output
+    (``render ... | head -1``) raises ``BrokenPipeError`` after the workers are stopped;
+    :func:`main` and ``python -m analysis`` then end quietly with exit code 141.
+    """
     out = sys.stdout
     try:
         return _run(args, out)
     except RenderError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(printable(f"error: {exc}"), file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        print(f"error: {os_error_text(exc)}. Reports that finished are in place; the others keep their "
+              "previous version", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +199,28 @@ def main(argv: list[str] | None = None) -> int:
         return _worker_main()
     parser = argparse.ArgumentParser(prog="python -m analysis.render", description=__doc__.split("\n")[0])
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        code = run(parser.parse_args(argv))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return stdout_closed()
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would interpret (escape sequences, carriage
+    returns, other control characters) written as its Python escape (``\\x1b``), line by line;
+    the same escaping as ``validate``'s ``file:row:column`` lines."""
+    return "\n".join("".join(c if c.isprintable() else repr(c)[1:-1] for c in line) for line in text.split("\n"))
+
+
+def os_error_text(exc: OSError) -> str:
+    """``could not write FILE (reason)`` for an operating-system error met while rendering
+    (a full disk, a vanished folder), with what to do about a full disk."""
+    where = f"could not write {_term_path(Path(exc.filename))}" if exc.filename else "could not write the reports"
+    reason = exc.strerror or str(exc)
+    hint = "; free some space and run again" if exc.errno == errno.ENOSPC else ""
+    return printable(f"{where} ({reason}){hint}")
 
 
 # --------------------------------------------------------------------------- main process
@@ -193,12 +234,16 @@ def _run(args, stream) -> int:
     data_dir = Path(args.data).resolve()
     out = Path(args.out).resolve()
     notebooks_dir = Path(getattr(args, "notebooks", "notebooks")).resolve()
-    if not data_dir.is_dir():
+    if not data_dir.exists():
         raise RenderError(f"data folder {args.data} does not exist (use --data DIR)")
+    if not data_dir.is_dir():
+        raise RenderError(f"data folder {args.data} is a file, not a folder (use --data DIR)")
     if args.jobs is not None and args.jobs < 1:
         raise RenderError("--jobs must be at least 1")
-    if not args.timeout or args.timeout <= 0:
-        raise RenderError("--timeout must be a positive number of seconds")
+    timeout = args.timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) \
+            or timeout <= 0:
+        raise RenderError(f"--timeout: expected a positive number of seconds (a cell's time limit), found {timeout:g}")
     if out == data_dir or data_dir in out.parents or out in data_dir.parents:
         raise RenderError("the output folder must not be, contain or lie inside the data folder")
     notebooks = find_notebooks(notebooks_dir, args.only)
@@ -213,6 +258,7 @@ def _run(args, stream) -> int:
     todo: list[Job] = []
     workers: list[Worker] = []
     manifest = None
+    index_error = None
     try:
         with output_lock(out, wait=not getattr(args, "no_wait", False)):
             # only what render wrote may be replaced or removed (OUT/.analysis-render-manifest.json)
@@ -273,28 +319,34 @@ def _run(args, stream) -> int:
             for worker in workers:  # all done: any still waiting for a notebook exits
                 with contextlib.suppress(OSError):
                     worker.proc.stdin.close()
-            index = write_index(
-                out,
-                notebooks=[nb.stem for nb in find_notebooks(notebooks_dir)],
-                run={
-                    "date": _now(),
-                    "parameters": params,
-                    "data": _display_path(data_dir),
-                    "fingerprint": data_fp,
-                    "versions": versions,
-                    "show_code": options["show_code"],
-                    "validation": None if problems is None else {
-                        "count": len(problems), "problems": problems[:MAX_PROBLEM_LINES],
+            try:
+                index = write_index(
+                    out,
+                    notebooks=[nb.stem for nb in find_notebooks(notebooks_dir)],
+                    run={
+                        "date": _now(),
+                        "parameters": params,
+                        "data": _display_path(data_dir),
+                        "fingerprint": data_fp,
+                        "versions": versions,
+                        "show_code": options["show_code"],
+                        "validation": None if problems is None else {
+                            "count": len(problems), "problems": problems[:MAX_PROBLEM_LINES],
+                        },
                     },
-                },
-                results={j.name: {"state": j.state, "seconds": j.seconds, **j.failure} for j in jobs},
-                manifest=manifest,
-            )
+                    results={j.name: {"state": j.state, "seconds": j.seconds, **j.failure} for j in jobs},
+                    manifest=manifest,
+                )
+            except OSError as exc:  # a full disk: the reports are in place, the index is the previous one
+                index, index_error = None, exc
     except (KeyboardInterrupt, _Terminated) as exc:
         _kill_workers(todo, workers, manifest)
         code = 130 if isinstance(exc, KeyboardInterrupt) else 143
         print("\ninterrupted: previous reports are kept unchanged", file=sys.stderr)
         return code
+    except OSError:  # BrokenPipeError (stdout closed) included: no worker outlives the run
+        _kill_workers(todo, workers, manifest)
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -302,16 +354,22 @@ def _run(args, stream) -> int:
     failed = [j for j in jobs if j.state == "failed"]
     stream.flush()
     if problems is not None:
-        print(_validation_text(problems, data_dir, out, [j for j in jobs if j.state == "not_run"]), file=sys.stderr)
+        print(printable(_validation_text(problems, data_dir, out, [j for j in jobs if j.state == "not_run"])),
+              file=sys.stderr)
     groups: dict[tuple, list[Job]] = {}
     for job in failed:
         f = job.failure
         groups.setdefault((f.get("ename"), f.get("evalue"), f.get("detail")), []).append(job)
     for group in groups.values():
-        print(_failure_text(group, out), file=sys.stderr)
+        print(printable(_failure_text(group, out)), file=sys.stderr)
     summary = ", ".join(
         f"{n} {s}" for s, n in ((s, sum(j.state == s for j in jobs)) for s in ("done", "skipped", "failed", "not_run")) if n
     ).replace("not_run", "not run")
+    if index_error is not None:
+        print(f"{summary}; index not written", file=stream)
+        print(f"error: {os_error_text(index_error)}. The reports of this run are in place; "
+              f"{printable(_term_path(out / INDEX_FILE))} still shows the previous run", file=sys.stderr)
+        return EXIT_FAILED
     print(f"{summary}; index: {_term_path(index)}", file=stream)
     return EXIT_FAILED if failed or problems is not None else EXIT_OK
 
@@ -360,8 +418,8 @@ def validate_data(data_dir: Path, stream=None) -> list[str] | None:
     except DataValidationError as exc:
         return [str(p) for p in exc.problems] or [str(exc)]
     except Exception as exc:  # noqa: BLE001 - reported, then the notebooks show it in full
-        print(f"warning: could not validate {_term_path(data_dir)} before rendering "
-              f"({type(exc).__name__}: {exc}); the notebooks will report it", file=stream or sys.stderr)
+        print(printable(f"warning: could not validate {_term_path(data_dir)} before rendering "
+                        f"({type(exc).__name__}: {exc}); the notebooks will report it"), file=stream or sys.stderr)
     return None
 
 
@@ -404,13 +462,13 @@ def _failure_text(jobs: list[Job], out: Path) -> str:
         lines = [f"FAILED {names}: {f.get('ename')}"]
     evalue = (f.get("evalue") or "").strip()
     if evalue:
-        body = evalue.splitlines()
+        body = evalue.split("\n")  # a carriage return stays inside its line (escaped when printed)
         limit = 200 if "ValidationError" in (f.get("ename") or "") else 20
         lines += ["  " + line for line in body[:limit]]
         if len(body) > limit:
             lines.append(f"  … {len(body) - limit} more lines")
     if f.get("detail"):
-        lines += ["  " + line for line in f["detail"].splitlines()]
+        lines += ["  " + line for line in f["detail"].split("\n")]
     for job in jobs:
         prefix = "  " if len(jobs) == 1 else f"  {job.notebook.name}: "
         if job.failure.get("failed_notebook"):

@@ -76,6 +76,9 @@ FAILED_DIR = "_failed"
 INDEX_FILE = "index.html"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+EXIT_PIPE = 141
+"""Standard output closed by its reader (``| head -1``): 128 + SIGPIPE, as a shell reports a
+command that SIGPIPE ended."""
 
 
 class RenderError(Exception):
@@ -242,6 +245,9 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
 
 def _check_writable(out: Path) -> None:
     """Create ``out`` if needed and prove a file can be written there, or raise RenderError."""
+    if out.exists() and not out.is_dir():
+        raise RenderError(f"the output folder {out} is a file, not a folder; choose another folder with --out. "
+                          "Nothing was rendered.")
     try:
         out.mkdir(parents=True, exist_ok=True)  # mode 0777 less the umask, like every folder render makes
         fd, probe = _create_exclusive(out, f"{RENDER_PREFIX}write-test-")
@@ -668,3 +674,14 @@ def _is_current(report: Path, key: str) -> bool:
         and (report / f"{name}.html").is_file()
     )
 
+
+def stdout_closed() -> int:
+    """End quietly after ``BrokenPipeError`` on standard output (its reader, say ``head -1``,
+    has gone), as command-line tools do: further writes go to ``/dev/null``, so the
+    interpreter's final flush prints no "Exception ignored" traceback. Returns
+    :data:`EXIT_PIPE`."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_PIPE
