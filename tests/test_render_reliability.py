@@ -394,6 +394,28 @@ def test_failure_summary_is_escaped_line_by_line():
     assert render.printable(text) == "FAILED a.ipynb, cell 2 of 3: ValueError\n  label \\x1b[31mred\\x1b[0m\n  tab\\there"
 
 
+def test_a_link_out_of_the_data_folder_is_never_read(tmp_path, capsys, monkeypatch):
+    secret = tmp_path / "elsewhere" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("id,label,count\n1,TOPSECRET,1\n")
+    data = write_items(tmp_path / "data")
+    (data / "sources.csv").symlink_to(secret)
+    (data / "inside.csv").symlink_to(data / "items.csv")  # a link inside the folder is fine
+    (data / "ipd").symlink_to(secret.parent, target_is_directory=True)
+    os.mkfifo(data / "pipe.csv")  # a named pipe would block a read forever
+    fp = render.data_fingerprint(data, rows=True)
+    assert [f["path"] for f in fp["files"]] == ["inside.csv", "items.csv"]
+    assert fp["outside"] == ["ipd", "sources.csv"]
+    page = render.index_html(tmp_path / "out", [], {"fingerprint": fp}, {})
+    assert "TOPSECRET" not in page and "secret" not in page
+    assert hashlib.sha256(secret.read_bytes()).hexdigest()[:16] not in page
+    # render says so, once per link, before it validates
+    _no_kernels(monkeypatch, problems=["sources.csv:-:-: a link out of the data folder"])
+    monkeypatch.chdir(tmp_path)
+    render.run(namespace(data=str(data), out=str(tmp_path / "out"), notebooks=str(FIXTURES), only=["params"]))
+    err = capsys.readouterr().err.splitlines()
+    assert "warning: data/sources.csv leads outside the data folder data (a link); render does not read it" in err
+    assert "warning: data/ipd leads outside the data folder data (a link); render does not read it" in err
 
 
 

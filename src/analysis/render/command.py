@@ -267,6 +267,9 @@ def _run(args, stream) -> int:
             manifest.check_targets([nb.stem for nb in notebooks])
             install_kernelspec()
             data_fp = data_fingerprint(data_dir, rows=True)
+            for rel in data_fp.get("outside", []):
+                print(printable(f"warning: {_term_path(data_dir)}/{rel} leads outside the data folder "
+                                f"{_term_path(data_dir)} (a link); render does not read it"), file=sys.stderr)
             source_hash = package_source_hash()
             versions = package_versions()
             options = {"show_code": bool(getattr(args, "show_code", False)), "data": _display_path(data_dir)}

@@ -96,12 +96,24 @@ class RenderError(Exception):
 # --------------------------------------------------------------------------- fingerprints
 
 
-def _data_files(data_dir: Path) -> list[Path]:
-    """Data files under ``data_dir`` (recursive), without hidden and editor lock files."""
+def _data_files(data_dir: Path, outside: list[str] | None = None) -> list[Path]:
+    """Regular data files under ``data_dir`` (recursive), without hidden and editor lock
+    files. A link that leads out of the folder is never read (its relative path is appended
+    to ``outside``); named pipes, devices and sockets are not files and are left out, so
+    hashing never blocks."""
     files = []
+    root = data_dir.resolve()
     for path in sorted(data_dir.rglob("*")):
         rel = path.relative_to(data_dir)
         if any(p.startswith((".", "~$")) or p == "__pycache__" for p in rel.parts):
+            continue
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # a link loop
+            real = None
+        if real is None or (real != root and root not in real.parents):
+            if outside is not None:
+                outside.append(rel.as_posix())
             continue
         if path.is_file():
             files.append(path)
@@ -128,12 +140,14 @@ def data_fingerprint(data_dir: str | Path, rows: bool = False) -> dict:
     """Hash of the data folder's content: ``{"sha256", "files": [{path, sha256, bytes, rows}]}``.
 
     The folder hash covers every file's relative path and bytes. ``rows`` adds the number
-    of data rows of each CSV file (for the index).
+    of data rows of each CSV file (for the index). Links leading out of the folder are not
+    read; their relative paths are listed under ``"outside"`` (only when there are any).
     """
     data_dir = Path(data_dir)
     total = hashlib.sha256()
     files = []
-    for path in _data_files(data_dir):
+    outside: list[str] = []
+    for path in _data_files(data_dir, outside):
         rel = path.relative_to(data_dir).as_posix()
         digest = _file_sha256(path)
         total.update(rel.encode() + b"\0" + digest.encode() + b"\n")
@@ -141,7 +155,10 @@ def data_fingerprint(data_dir: str | Path, rows: bool = False) -> dict:
         if rows:
             entry["rows"] = _count_rows(path)
         files.append(entry)
-    return {"sha256": total.hexdigest(), "files": files}
+    fingerprint = {"sha256": total.hexdigest(), "files": files}
+    if outside:
+        fingerprint["outside"] = outside
+    return fingerprint
 
 
 def _file_sha256(path: Path) -> str:
