@@ -4,12 +4,17 @@
   allowed values (issue 15). It names exactly the parameters of the notebook's parameters
   cell, its defaults pass it, its vocabularies are the package's, and a value that does not
   pass stops ``render`` before any kernel starts (exit 2, one line per notebook).
+* ``metadata.analysis.data_files``: the data files a notebook reads, part of its cache key
+  (issue 11). Every notebook declares it, and it is what the notebook reads: each notebook is
+  run with a dataset that records which of its tables the code touches.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +172,75 @@ def test_expectations_in_words():
     assert render.expectation({"type": ["str", "list[str]"], "nullable": True}) == "text, a list of texts, or null"
     assert render.expectation({"type": "list[float]"}) == "a list of numbers"
     assert render.expectation({"type": "bool"}) == "true or false"
+
+
+# --------------------------------------------------------------------------- data files
+
+_DATASET_FILES = {  # Dataset attribute -> the data files it comes from (schemas.FILES names)
+    "sources": ["sources"], "patients": ["patients"], "events": ["events"],
+    "lines": ["events", "patients", "sources"], "graph": ["events"], "cohort_outcomes": ["cohort_outcomes"],
+    "ipd": ["ipd"], "km_curves_points": ["km_points"], "km_curves_at_risk": ["km_at_risk"],
+    "summary": [], "data_dir": [], "files": [],  # summary() reads the tables through the attributes above
+}
+
+
+def _pattern(name: str) -> str:
+    """``sources.*`` (csv or xlsx) or ``km_curves/*`` (a folder of files)."""
+    path = schemas.FILES[name].path
+    return path.split("/")[0] + "/*" if "/" in path else path.split(".")[0] + ".*"
+
+
+_RECORD = r'''
+import functools, json, sys, tempfile
+from pathlib import Path
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import analysis.load as load
+import analysis.style as style
+
+def close(figs, *args, **kwargs):  # what is drawn does not matter here, only what is read
+    for fig in figs if isinstance(figs, list) else [figs]:
+        plt.close(fig)
+
+style.show_figure = style.show_figures = close
+real = load.load_dataset
+result = {}
+for path in map(Path, sys.argv[2:]):
+    used = set()
+
+    class Recording:
+        """The dataset, noting every attribute the notebook's code reads (methods see it too)."""
+        def __init__(self, ds):
+            object.__setattr__(self, "_ds", ds)
+        def __getattr__(self, name):
+            used.add(name)
+            attr = getattr(type(self._ds), name, None)
+            return functools.partial(attr, self) if callable(attr) else getattr(self._ds, name)
+
+    load.load_dataset = lambda folder: Recording(real(folder))
+    ns = {}
+    with tempfile.TemporaryDirectory() as out:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                exec(compile("".join(cell["source"]), path.name, "exec"), ns)
+                if "parameters" in cell["metadata"].get("tags", []):
+                    ns["data_dir"], ns["output_dir"] = sys.argv[1], out
+    result[path.stem] = sorted(used)
+print("@@" + json.dumps(result))
+'''
+
+
+@pytest.mark.slow
+def test_every_notebook_declares_the_data_files_it_reads():
+    res = subprocess.run([sys.executable, "-c", _RECORD, str(ROOT / "data"), *map(str, NOTEBOOKS)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    used = json.loads(res.stdout.rsplit("@@", 1)[1])
+    for nb in NOTEBOOKS:
+        declared = _meta(nb).get("data_files")
+        assert isinstance(declared, list), f"{nb.name}: no metadata.analysis.data_files"
+        unknown = [a for a in used[nb.stem] if a not in _DATASET_FILES]
+        assert not unknown, f"{nb.name} reads Dataset.{unknown}: add them to _DATASET_FILES"
+        reads = {_pattern(f) for a in used[nb.stem] for f in _DATASET_FILES[a]}
+        assert sorted(declared) == sorted(reads), f"{nb.name}: declares {declared}, reads {sorted(reads)}"
