@@ -418,4 +418,27 @@ def test_a_link_out_of_the_data_folder_is_never_read(tmp_path, capsys, monkeypat
     assert "warning: data/ipd leads outside the data folder data (a link); render does not read it" in err
 
 
+# --------------------------------------------------------------------------- import-km
 
+
+def test_import_km_is_a_subcommand_with_its_own_help():
+    res = subprocess.run([sys.executable, "-m", "analysis", "import-km", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: python -m analysis import-km ") and "--study" in res.stdout
+    listing = subprocess.run([sys.executable, "-m", "analysis", "--help"], capture_output=True, text=True, timeout=60)
+    assert "import-km" in listing.stdout
+
+
+def test_import_km_imports_a_fixture_into_a_data_folder(tmp_path, capsys):
+    folder = tmp_path / "data"
+    (folder / "km_curves").mkdir(parents=True)
+    rc = cli.main(["import-km", str(DIGITIZED / "wpd_all_data.csv"), "--study", "S900", "--data", str(folder)])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    assert out[0] == "wpd_all_data.csv: read as a WebPlotDigitizer CSV export (all data)."
+    assert out[-1] == f"{folder / 'km_curves' / 'points.csv'}: 12 rows written."
+    rows = (folder / "km_curves" / "points.csv").read_text().splitlines()
+    assert rows[0] == "study,group,time,time_unit,survival" and len(rows) == 13
+    assert cli.main(["import-km", str(DIGITIZED / "wpd_v4.json")]) == 2  # its own argument errors
+    assert "the following arguments are required: --study" in capsys.readouterr().err

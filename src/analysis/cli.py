@@ -1,4 +1,4 @@
-"""The command line: ``python -m analysis {validate,new-data,render,data-dictionary}``.
+"""The command line: ``python -m analysis {validate,new-data,render,data-dictionary,import-km}``.
 
 Every problem ends in one line on standard error and an exit code, never a traceback: 0 done,
 1 problems found (``validate``), 2 a bad argument, file or folder; ``render``'s codes are in
@@ -144,15 +144,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render the notebooks into reports")
     render.add_arguments(p)
     p.set_defaults(func=render.run)
+
+    # its own options: everything after the command name goes to analysis.digitized.main
+    p = sub.add_parser("import-km", add_help=False,
+                       help="add a digitised Kaplan-Meier curve (WebPlotDigitizer, two columns, Guyot) to km_curves/")
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_import_km)
     return parser
+
+
+def cmd_import_km(args) -> int:
+    """``python -m analysis import-km FILE --study ID [...]`` (:func:`analysis.digitized.main`)."""
+    from analysis.digitized import main as import_km_main
+
+    return import_km_main(list(args.argv))
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        code = args.func(args)
+        if argv[:1] == ["import-km"]:  # its options (--help too) are its own, whatever they look like
+            code = cmd_import_km(argparse.Namespace(argv=argv[1:]))
+        else:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            code = args.func(args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:  # `validate DIR | head -1`: the reader has gone
