@@ -442,3 +442,80 @@ def test_import_km_imports_a_fixture_into_a_data_folder(tmp_path, capsys):
     assert rows[0] == "study,group,time,time_unit,survival" and len(rows) == 13
     assert cli.main(["import-km", str(DIGITIZED / "wpd_v4.json")]) == 2  # its own argument errors
     assert "the following arguments are required: --study" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- messages for the README
+
+#: The runner's and command line's messages for the README's troubleshooting section, exactly
+#: as printed when run from a folder holding ``my-data/`` (a data folder), ``my-data.csv``,
+#: ``notes.txt``, ``notes.md`` and ``reports/`` (checked word for word below).
+README_MESSAGES = [
+    "error: 02_relapse_free_survival.ipynb: parameter time_unit: expected one of days, weeks, months, years, "
+    "found 'decades' (default: 'months', a str)",
+    "error: 03_response_rates.ipynb: parameter pool_method: expected one of REML, DL, PM, found 'REM' "
+    "(default: 'REML', a str)",
+    "error: 02_relapse_free_survival.ipynb: parameter landmarks: expected a list of numbers >= 0, found 'abc' "
+    "(default: [12, 24, 60], a list)",
+    "error: 01_case_timelines.ipynb: parameter patient_ids: expected text, a list of texts, or null, found [1, 2] "
+    "(default: None); put text that reads as a number or true/false in quotes, e.g. -p \"key='007'\"",
+    "error: reports/index.html was not written by render (it is not in .analysis-render-manifest.json); "
+    "move it away or choose another --out. Nothing was rendered.",
+    "error: could not write reports/index.html (No space left on device); free some space and run again. "
+    "The reports of this run are in place; reports/index.html still shows the previous run",
+    "error: data folder my-data.csv is a file, not a folder (use --data DIR)",
+    "error: --timeout: expected a positive number of seconds (a cell's time limit), found nan",
+    "error: notes.txt is a file, not a folder, so notes.txt/my-data cannot be made; choose a new folder",
+    "error: my-data.csv is a file, not a folder; give the data folder (sources, patients, events, cohort_outcomes)",
+    "error: README.md does not exist; give the README that holds the data dictionary (data/README.md)",
+    "error: notes.md has no generated section to replace; put the line <!-- BEGIN GENERATED DATA DICTIONARY "
+    "(python -m analysis data-dictionary --update data/README.md) --> and, below it, the line "
+    "<!-- END GENERATED DATA DICTIONARY --> where the data dictionary goes",
+    "warning: my-data/sources.csv leads outside the data folder my-data (a link); render does not read it",
+]
+
+
+def test_the_messages_for_the_readme_are_what_the_commands_print(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(ROOT / "data", "my-data")
+    for name in ("my-data.csv", "notes.txt", "notes.md"):
+        Path(name).write_text("mine\n")
+    nbs = ["--notebooks", str(ROOT / "notebooks")]
+    printed: list[str] = []
+
+    def run(*argv, code):
+        assert cli.main(list(argv)) == code, argv
+        printed.extend(capsys.readouterr().err.splitlines())
+
+    run("render", *nbs, "--data", "my-data", "-p", "time_unit=decades", "-p", "pool_method=REM", code=2)
+    run("render", *nbs, "--data", "my-data", "-p", "landmarks=abc", code=2)
+    run("render", *nbs, "--data", "my-data", "-p", "patient_ids=[1, 2]", code=2)
+    run("render", *nbs, "--data", "my-data.csv", code=2)
+    run("render", *nbs, "--data", "my-data", "--timeout", "nan", code=2)
+    run("new-data", "notes.txt/my-data", code=2)
+    run("validate", "my-data.csv", code=2)
+    run("data-dictionary", "--update", "README.md", code=2)
+    run("data-dictionary", "--update", "notes.md", code=2)
+    Path("reports").mkdir()
+    Path("reports/index.html").write_text("<html>mine</html>")
+    run("render", *nbs, "--data", "my-data", code=1)
+    Path("reports/index.html").unlink()
+    # no kernel from here on: validation finds a problem, so the index is all that is written
+    _no_kernels(monkeypatch, problems=["sources.csv:-:-: a problem"])
+    Path("elsewhere.csv").write_bytes(Path("my-data/sources.csv").read_bytes())
+    Path("my-data/sources.csv").unlink()
+    Path("my-data/sources.csv").symlink_to(tmp_path / "elsewhere.csv")
+    run("render", *nbs, "--data", "my-data", code=1)
+    real = folders._write_fd
+
+    def full_disk(fd, data, path):
+        if "index.html" in path.name:
+            os.close(fd)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data, path)
+
+    monkeypatch.setattr(folders, "_write_fd", full_disk)
+    run("render", *nbs, "--data", "my-data", code=1)
+    missing = [m for m in README_MESSAGES if m not in printed]
+    assert missing == []
