@@ -133,7 +133,7 @@ def test_pooling_matches_metafor(inputs, control):
 
 def test_dl_tau2_truncated_at_zero_and_i2_zero(inputs):
     d = inputs[inputs["dataset"] == "homogeneous"]
-    for method in R.POOL_METHODS:
+    for method in R.RMA_METHODS:
         res = R.pool_proportions(d["xi"], d["ni"], method, "logit")
         assert res["tau2"] == 0.0 and res["i2"] == 0.0 and res["h2"] == 1.0
         assert (res["pi_lower"], res["pi_upper"]) == pytest.approx((res["ci_lower"], res["ci_upper"]))
@@ -319,7 +319,7 @@ def test_subgroups_and_overall_from_reference_folder_match_metafor():
     exp = exp[(exp["control"] == "default") & (exp["subgroup"] == "All studies")]
     names = {"cerebral vasospasm (pritz1997)": "pritz1997", "HIV (debruin2009)": "debruin2009",
              R.overall_label("disease"): "combined"}
-    for method in R.POOL_METHODS:
+    for method in R.RMA_METHODS:
         for tr in R.TRANSFORMS:
             res = R.pool_rates(rt, subgroup_by="disease", method=method, transform=tr, overall=True)
             assert list(res.pooled.columns) == R.POOLED_COLUMNS and len(res.pooled) == 3
