@@ -56,7 +56,7 @@ Conventions (all proportions are fractions 0-1; ``i2`` is a percentage 0-100 as 
 
 from analysis.rates.metafor import (back_transform, escalc_prop, pool_proportions, rma,
                                     transf_ipft_hm, transf_pft)
-from analysis.rates.pool import (PoolingResult, exact_count, group_labels, overall_label,
+from analysis.rates.pool import (PoolingResult, exact_count, fit_pool, group_labels, overall_label,
                                  pool_rates, response_categories, sensitivity_table)
 from analysis.rates.rules import eligibility
 from analysis.rates.study import is_case_report, proportion_ci, study_label, study_rates
@@ -69,7 +69,7 @@ from analysis.select import apply_filters
 __all__ = [
     "CI_METHODS", "EFFECT_MEASURES", "OVERALL", "PI_METHODS", "POOL_METHODS", "POOLED_CI", "POOLED_COLUMNS",
     "RATES_COLUMNS", "RMA_METHODS", "TRANSFORMS",
-    "PoolingResult", "apply_filters", "exact_count", "group_labels", "overall_label", "back_transform",
+    "PoolingResult", "apply_filters", "exact_count", "fit_pool", "group_labels", "overall_label", "back_transform",
     "eligibility", "escalc_prop",
     "evidence_rank", "evidence_summary", "is_case_report", "pool_proportions", "pool_rates",
     "proportion_ci", "response_categories", "rma", "safety_lines", "sensitivity_table",
