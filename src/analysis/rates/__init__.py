@@ -54,6 +54,8 @@ Conventions (all proportions are fractions 0-1; ``i2`` is a percentage 0-100 as 
   for every estimator). Every number is checked against R (``tests/r``).
 """
 
+from analysis.rates.compare import (COMPARISON_COLUMNS, POOLED_COMPARISON_COLUMNS, comparison_placement,
+                                    comparisons, pool_comparisons)
 from analysis.rates.explore import (LEAVE_ONE_OUT_COLUMNS, SUBGROUP_TEST_COLUMNS, leave_one_out_table,
                                     subgroup_tests)
 from analysis.rates.metafor import (back_transform, escalc_prop, pool_proportions, rma,
@@ -69,6 +71,7 @@ from analysis.schemas import evidence_rank
 from analysis.select import apply_filters
 
 __all__ = [
+    "COMPARISON_COLUMNS", "POOLED_COMPARISON_COLUMNS", "comparison_placement", "comparisons", "pool_comparisons",
     "LEAVE_ONE_OUT_COLUMNS", "SUBGROUP_TEST_COLUMNS", "leave_one_out_table", "subgroup_tests",
     "CI_METHODS", "EFFECT_MEASURES", "OVERALL", "PI_METHODS", "POOL_METHODS", "POOLED_CI", "POOLED_COLUMNS",
     "RATES_COLUMNS", "RMA_METHODS", "TRANSFORMS",
