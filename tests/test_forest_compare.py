@@ -1,0 +1,70 @@
+"""The forest plot of controlled comparisons (analysis.forest_compare): log axis with a line of
+no effect, 'favours' labels on the right side for the outcome's direction, rows without counts
+listed without an interval. Synthetic trials (tests/r/pooling/inputs_2x2.csv)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+
+from analysis import rates as R  # noqa: E402
+from analysis.forest_compare import comparison_forest, favours  # noqa: E402
+from test_rates_compare import TRIAL, rates_of, trial_rows  # noqa: E402
+
+
+def test_favours_follows_the_outcomes_direction():
+    assert favours("response") == ("favours control", "favours intervention")  # RR > 1: more responders
+    assert favours("adverse_event") == ("favours intervention", "favours control")  # RR > 1: more harm
+    assert favours("relapse") == ("favours intervention", "favours control")
+    assert favours("overall_survival") == ("favours control", "favours intervention")
+    assert favours("something_else") == ("fewer events with intervention", "more events with intervention")
+
+
+def _texts(fig):
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
+
+
+@pytest.mark.parametrize("measure,scale,null", [("RR", "log", 1.0), ("OR", "log", 1.0), ("RD", "linear", 0.0)])
+def test_axis_line_of_no_effect_and_labels(measure, scale, null):
+    import matplotlib.pyplot as plt
+
+    rows_ = trial_rows("cmp5") + trial_rows("cmp4", "adverse_event")
+    table = R.comparisons(rates_of(rows_), measure)
+    pooled = R.pool_comparisons(table)
+    fig = comparison_forest(table, pooled, placement=R.comparison_placement(table, pooled))
+    try:
+        assert len(fig.axes) == 2  # one panel (and axis) per outcome
+        for ax, (left, right) in zip(fig.axes, (favours("response"), favours("adverse_event"))):
+            assert ax.get_xscale() == scale
+            assert any(list(line.get_xdata()) == [null, null] for line in ax.lines)  # line of no effect
+            notes = [a.get_text() for a in ax.texts if a.get_text().startswith(("←", "favours"))]
+            assert notes == [f"← {left}", f"{right} →"]
+            lo, hi = ax.get_xlim()
+            assert lo < null < hi
+        text = " ".join(_texts(fig))
+        assert "Pooled (k = 5)" in text and "Pooled (k = 4)" in text and "Prediction interval" in text
+        assert f"{measure} [95% CI]" in text and "Weight" in text
+    finally:
+        plt.close(fig)
+
+
+def test_rows_without_counts_and_no_pool():
+    import matplotlib.pyplot as plt
+
+    rt = rates_of([dict(study="SCOT", arm="HSCT", arm_role="intervention", outcome="event_free_survival",
+                        proportion=p, time_value=t, time_unit="months", **TRIAL) for p, t in ((0.79, 54), (0.74, 72))]
+                  + [dict(study="SCOT", arm="CYC", arm_role="control", outcome="event_free_survival", proportion=p,
+                          time_value=t, time_unit="months", **TRIAL) for p, t in ((0.5, 54), (0.47, 72))])
+    table = R.comparisons(rt)
+    fig = comparison_forest(table, R.pool_comparisons(table))
+    try:
+        text = _texts(fig)
+        assert "79% vs 50% reported" in text and "74% vs 47% reported" in text
+        assert "HSCT vs CYC, at 54 months · rct" in text and "HSCT vs CYC, at 72 months · rct" in text
+        assert not fig.axes[0].xaxis.get_visible()  # no scale where nothing is drawn
+        assert any("none is pooled" in t for t in text)
+    finally:
+        plt.close(fig)
