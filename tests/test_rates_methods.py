@@ -47,9 +47,11 @@ def test_glmm_is_the_default_and_matches_lme4(row, glmm_pools):
     assert default["warning"] == "" and default["k"] == int(row["k"])
     z, t = stats.norm.ppf(0.975), stats.t.ppf(0.975, int(row["k"]) - 1)
     close_p(default["pooled"], row["estimate"], TOL_GLMM, "estimate")
-    for col, want in (("tau2", "tau2"), ("i2", "i2"), ("q_p_value", "q_p_value")):
+    for col, want in (("tau2", "tau2"), ("i2", "i2")):
         assert abs(default[col] - num(row[want])) <= TOL_GLMM, col
-    assert abs(default["q"] - num(row["q"])) <= TOL  # QE.Wld
+    # heterogeneity: the likelihood-ratio test QE.LRT, not the Wald QE.Wld (see the next test)
+    assert abs(default["q"] - num(row["q_lrt"])) <= TOL
+    assert default["q_p_value"] == pytest.approx(stats.chi2.sf(num(row["q_lrt"]), int(row["k"]) - 1), abs=TOL)
     for col in ("ci_lower", "ci_upper"):
         close_p(default[col], row[col], TOL_GLMM * z, col)
     for col, want in (("pi_lower", "pi_t_lower"), ("pi_upper", "pi_t_upper")):
@@ -60,6 +62,19 @@ def test_glmm_is_the_default_and_matches_lme4(row, glmm_pools):
         close_p(other[col], row[want], TOL_GLMM * t, col)
     for col, want in (("pi_lower", "pi_z_lower"), ("pi_upper", "pi_z_upper")):
         close_p(other[col], row[want], TOL_GLMM * z, col)
+
+
+@pytest.mark.parametrize("row", [r for r in rows("glmm.csv") if r["fit"] == "tight"], ids=lambda r: r["set"])
+def test_glmm_heterogeneity_is_the_likelihood_ratio_test(row):
+    """QE.LRT and QE.Wld both equal R; the Wald statistic collapses with 0/n studies
+    (k3_zero: 0.20 against 6.38), so pools report the LRT and keep the Wald one as q_wald."""
+    x, n = PROPS[row["set"]]["xi"], PROPS[row["set"]]["ni"]
+    fit = R.meta.glmm_proportions(x, n)
+    assert fit.q_lrt == pytest.approx(num(row["q_lrt"]), abs=TOL)
+    assert fit.q_lrt_p_value == pytest.approx(stats.chi2.sf(num(row["q_lrt"]), fit.k - 1), abs=TOL)
+    pooled = R.pool_proportions(x, n, "GLMM")
+    assert (pooled["q"], pooled["q_wald"]) == (fit.q_lrt, fit.q)
+    assert abs(pooled["q_wald"] - num(row["q"])) <= TOL
 
 
 def test_glmm_pools_have_no_study_weights_and_say_so(glmm_pools):

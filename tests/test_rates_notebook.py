@@ -69,7 +69,7 @@ def test_notebook_on_shipped_data(tmp_path):
 @pytest.mark.slow
 def test_notebook_on_reference_data_matches_metafor(tmp_path):
     out, _ = _run(tmp_path, data_dir=str(HERE / "reference_data" / "rates_metadat"), show_definitions=False,
-                  pool_overall=True)
+                  pool_overall=True, pool_method="REML", pi_method="z")
     pooled = pd.read_csv(out / "tables" / "pooled_rates.csv")
     assert list(pooled.columns) == R.POOLED_COLUMNS and len(pooled) == 3
     exp = pd.read_csv(EXPECTED)

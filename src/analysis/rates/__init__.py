@@ -48,7 +48,8 @@ Conventions (all proportions are fractions 0-1; ``i2`` is a percentage 0-100 as 
   harmonic mean of the study sizes); tau2 by REML, DerSimonian-Laird or Paule-Mandel with
   metafor's stopping rules (see :mod:`analysis.rates.meta`). CI: ``z`` (default) or
   Hartung-Knapp; prediction interval: t with k - 1 df (default, R meta's) or z (metafor's).
-  Q is Cochran's Q (the GLMM: metafor's Wald test ``QE.Wld``) with k - 1 degrees of
+  Q is Cochran's Q (the GLMM: metafor's likelihood-ratio test ``QE.LRT``; its Wald test
+  ``QE.Wld``, R meta's Q, collapses towards 0 with 0/n or n/n studies) with k - 1 degrees of
   freedom; ``I2 = 100 * tau2 / (tau2 + v_typical)`` and ``H2 = tau2 / v_typical + 1`` with
   ``v_typical = (k - 1) / (sum(w) - sum(w^2) / sum(w))``, ``w = 1/v`` (metafor's definition,
   for every estimator). Every number is checked against R (``tests/r``).
@@ -64,7 +65,7 @@ from analysis.rates.pool import (PoolingResult, exact_count, fit_pool, group_lab
                                  pool_rates, response_categories, sensitivity_table)
 from analysis.rates.rules import eligibility
 from analysis.rates.study import is_case_report, proportion_ci, study_label, study_rates
-from analysis.rates.text import evidence_summary, safety_lines, statement
+from analysis.rates.text import evidence_summary, methods_text, safety_lines, statement
 from analysis.rates.vocab import (CI_METHODS, EFFECT_MEASURES, OVERALL, PI_METHODS, POOL_METHODS,
                                   POOLED_CI, POOLED_COLUMNS, RATES_COLUMNS, RMA_METHODS, TRANSFORMS)
 from analysis.schemas import evidence_rank
@@ -77,7 +78,7 @@ __all__ = [
     "RATES_COLUMNS", "RMA_METHODS", "TRANSFORMS",
     "PoolingResult", "apply_filters", "exact_count", "fit_pool", "group_labels", "overall_label", "back_transform",
     "eligibility", "escalc_prop",
-    "evidence_rank", "evidence_summary", "is_case_report", "pool_proportions", "pool_rates",
+    "evidence_rank", "evidence_summary", "methods_text", "is_case_report", "pool_proportions", "pool_rates",
     "proportion_ci", "response_categories", "rma", "safety_lines", "sensitivity_table",
     "statement", "study_label", "study_rates", "transf_ipft_hm", "transf_pft",
 ]

@@ -290,3 +290,13 @@ def saturated_wald_q(events, totals, epsilon: float = 1e-8, maxit: int = 25) -> 
         dev_old = dev
     q = float(np.sum(w * (eta - np.sum(w * eta) / np.sum(w)) ** 2))
     return max(q, 0.0)
+
+
+def common_effect_deviance(events, totals) -> float:
+    """``rma.glmm``'s ``QE.LRT``: the deviance of the common-effect logistic model (one
+    proportion, ``sum(x) / sum(n)``) against the saturated one, which fits every study exactly;
+    chi2 with k - 1 df. Finite with 0/n and n/n studies, where the Wald test is not."""
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    p = x.sum() / n.sum()
+    return max(float(np.sum(dev_resid(x, n, np.log(p / (1 - p))))), 0.0)

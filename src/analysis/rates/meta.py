@@ -46,7 +46,7 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.rates.glmm import fit_glmm, saturated_wald_q
+from analysis.rates.glmm import common_effect_deviance, fit_glmm, saturated_wald_q
 from analysis.rates.vocab import EFFECT_MEASURES as MEASURES_2X2
 from analysis.rates.vocab import EPS, PI_METHODS, POOL_METHODS, RMA_METHODS
 from analysis.timing import expect_one_of
@@ -82,6 +82,8 @@ class PoolResult:
     ``pi_lower``/``pi_upper`` are NaN for k = 1; ``test`` is the test actually used
     (``"z"`` when ``"knha"`` was asked for with k = 1). ``converged`` is False when an
     estimate should not be used; ``message`` says why, or notes a boundary ("" otherwise).
+    ``q_lrt``/``q_lrt_p_value``: the GLMM's likelihood-ratio test of heterogeneity (NaN for
+    ``rma``).
     """
 
     estimate: float
@@ -100,6 +102,8 @@ class PoolResult:
     pi_method: str
     converged: bool = True
     message: str = ""
+    q_lrt: float = math.nan
+    q_lrt_p_value: float = math.nan
 
 
 # --------------------------------------------------------------------------- tau2
@@ -308,7 +312,11 @@ def glmm_proportions(events, totals, level: float = 0.95, test: str = "z",
     model by ML with 7-point adaptive Gauss-Hermite quadrature, as lme4 (logit scale).
 
     ``test``: z, or t (metafor's ``test="t"``: t with k - 1 df). ``q``/``q_p_value`` are
-    metafor's ``QE.Wld``/``QEp.Wld``; ``i2`` uses ``vt`` from the escalc PLO variances (1/2
+    metafor's ``QE.Wld``/``QEp.Wld`` (R meta's ``Q``), ``q_lrt``/``q_lrt_p_value`` its
+    ``QE.LRT``/``QEp.LRT``: the deviance of the common-effect logistic model against the
+    saturated one. With 0/n or n/n studies the Wald statistic collapses towards 0 (their
+    coefficients diverge with their variances: k3_zero Wald 0.20, LRT 6.38), so
+    :mod:`analysis.rates.pool` reports the LRT. ``i2`` uses ``vt`` from the escalc PLO variances (1/2
     added to 0/n and n/n studies), as rma.glmm. 0/n and n/n studies enter the likelihood
     uncorrected. Sets with no events at all (or only events) have no finite estimate: use
     :func:`exact_pooled_count`. ``converged`` is False when the optimiser or the Hessian
@@ -330,13 +338,14 @@ def glmm_proportions(events, totals, level: float = 0.95, test: str = "z",
         se = math.sqrt(1 / (n[0] * (x[0] / n[0]) * (1 - x[0] / n[0])))
         ci_lo, ci_hi, _, _ = _intervals(est, se, 0.0, 1, "z", pi, level)
         return PoolResult(est, se, ci_lo, ci_hi, math.nan, math.nan, 0.0, 0.0, 0.0, 1.0, 1,
-                          "GLMM", "z", pi, True, "k = 1: the study itself")
+                          "GLMM", "z", pi, True, "k = 1: the study itself", 0.0, 1.0)
     fit = fit_glmm(x, n)
     q = saturated_wald_q(x, n)
+    q_lrt = common_effect_deviance(x, n)
     ci_lo, ci_hi, pi_lo, pi_hi = _intervals(fit.beta, fit.se, fit.tau2, k, test, pi, level)
     return PoolResult(fit.beta, fit.se, ci_lo, ci_hi, pi_lo, pi_hi, fit.tau2, _i2(vi, fit.tau2),
                       q, float(stats.chi2.sf(q, k - 1)), k, "GLMM", test, pi, fit.converged,
-                      fit.message)
+                      fit.message, q_lrt, float(stats.chi2.sf(q_lrt, k - 1)))
 
 
 # --------------------------------------------------------------------------- counts, subgroups

@@ -121,7 +121,9 @@ def pool_proportions(events, total, method: str = "REML", transform: str = "logi
     (``weights`` NaN, as R meta's ``w.random``). ``pooled_ci``: ``z`` or ``hartung-knapp``
     (metafor ``test="knha"``; for the GLMM, which has no Knapp-Hartung variance,
     ``rma.glmm(test="t")``: t with k - 1 df, as R meta passes ``hakn``). ``pi_method``: ``z``
-    (metafor's ``predict``, the default here) or ``t`` (k - 1 df, R meta's default).
+    (metafor's ``predict``, the default here) or ``t`` (k - 1 df, R meta's default). The
+    GLMM's ``q`` is metafor's likelihood-ratio ``QE.LRT`` (``q_wald``: ``QE.Wld``, which R meta
+    prints as Q and which collapses towards 0 with 0/n or n/n studies).
 
     Same keys as :func:`rma` (``tau2`` on the transformed scale, ``se`` and ``test`` as used)
     plus ``total`` (sum of n) and ``estimate_transformed``. A GLMM that does not converge is
@@ -140,8 +142,11 @@ def pool_proportions(events, total, method: str = "REML", transform: str = "logi
         if transform != "logit":
             raise ValueError(f"transform: the GLMM pools on the logit scale; expected logit with pool_method "
                              f"GLMM, found {transform!r} (use REML, DL or PM for {transform})")
-        res = _as_dict(glmm_proportions(events, total, 1 - alpha,
-                                             "t" if pooled_ci == "hartung-knapp" else "z", pi_method))
+        fit = glmm_proportions(events, total, 1 - alpha, "t" if pooled_ci == "hartung-knapp" else "z", pi_method)
+        res = _as_dict(fit)
+        # the heterogeneity test is the likelihood-ratio test (QE.LRT); the Wald test (QE.Wld,
+        # R meta's Q) collapses towards 0 with 0/n or n/n studies; it is kept as q_wald
+        res.update(q=fit.q_lrt, q_p_value=fit.q_lrt_p_value, q_wald=fit.q, q_wald_p_value=fit.q_p_value)
         res["weights"] = np.full(len(events), np.nan)
     else:
         yi, vi = escalc_prop(events, total, transform)

@@ -102,8 +102,10 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     (logit) and ``warning`` (in ``pooled_rates.csv`` and the status) says why; ``method``
     says what was used. ``pooled_ci``: ``z`` (default) or ``hartung-knapp`` (for the GLMM:
     t with k - 1 df, metafor ``rma.glmm(test="t")``, as R meta does); ``pi_method``: ``t``
-    (default, k - 1 df, R meta's) or ``z`` (metafor's ``predict``). See
-    :mod:`analysis.rates.meta` for the formulas.
+    (default, k - 1 df, R meta's) or ``z`` (metafor's ``predict``). A GLMM pool's ``q`` is the
+    likelihood-ratio test of heterogeneity (metafor ``QE.LRT``), not the Wald test, which
+    collapses towards 0 with 0/n or n/n studies. See :mod:`analysis.rates.meta` for the
+    formulas.
 
     Rows qualify by :func:`analysis.rates.rules.eligibility` (never control arms, secondary
     summaries, anecdotes or case reports; no rows without counts; approximate rows when
