@@ -68,3 +68,29 @@ def test_rows_without_counts_and_no_pool():
         assert any("none is pooled" in t for t in text)
     finally:
         plt.close(fig)
+
+
+def test_forest_footnotes_state_the_method_and_what_the_squares_mean():
+    """forest.py's footnotes say "area ∝ random-effects weight"; a GLMM pool has no weights."""
+    import matplotlib.pyplot as plt
+
+    from analysis import forest, forest_notes
+    from test_rates_methods import rates_of as proportion_sets
+
+    rt = proportion_sets(["k5_full", "k8_het"])
+    for kwargs, squares, diamonds in (
+            (dict(), "(all the same size: the GLMM gives the studies no weights; colour = evidence level)",
+             "Diamonds: pooled proportion (GLMM, random-effects logistic model) with 95% CI (z); red bar: 95% "
+             "prediction interval for a new study (t, k − 1 df)."),
+            (dict(method="DL", pooled_ci="hartung-knapp", pi_method="z"), forest_notes.SQUARES,
+             "Diamonds: pooled proportion (DerSimonian-Laird) with 95% CI (Hartung-Knapp); red bar: 95% prediction "
+             "interval for a new study (z).")):
+        pooling = R.pool_rates(rt, subgroup_by="disease", **kwargs)
+        figs = forest.forest_pages(rt, pooling, subgroup_by="disease")
+        forest_notes.state_method(figs, pooling)
+        texts = [t.get_text() for fig in figs for t in fig.texts]
+        assert any(t.startswith("Squares:") and squares in t for t in texts), texts
+        assert any(t.startswith(diamonds) for t in texts), texts
+        for fig in figs:
+            plt.close(fig)
+    assert "REML, DL or PM pool; all the same size in a GLMM pool" in forest_notes.squares_text({"GLMM", "REML"})

@@ -108,6 +108,10 @@ def comparisons(rates: pd.DataFrame, effect_measure: str = "RR", *, include_appr
         for col in ("estimate", "ci_lower", "ci_upper", "yi", "vi", "corrected"):
             table.loc[has, col] = getattr(es, col)
     table["corrected"] = table["corrected"].astype(bool)
+    for col in ("events_int", "total_int", "events_ctl", "total_ctl"):  # counts stay whole numbers
+        table[col] = pd.array(table[col].round(), dtype="Int64")
+    for col in ("estimate", "ci_lower", "ci_upper"):  # exp(log(0.5)) is 0.5000000000000001: no float residue
+        table[col] = table[col].astype(float).round(12) + 0.0
     return table[out_columns + ["cohort_group", "year"]]
 
 
@@ -148,7 +152,8 @@ def pool_comparisons(table: pd.DataFrame, *, subgroup_by: str | None = None, met
     ok = ok.assign(_group=group_labels(ok[subgroup_by]) if subgroup_by else "All studies",
                    _study=study_keys(ok["source_id"].map(_text).to_numpy(), ok["study"].map(_text).to_numpy(),
                                      ok["cohort_group"].map(_text).to_numpy()),
-                   _size=ok["total_int"] + ok["total_ctl"], _days=[_days(r) for r in ok.to_dict("records")])
+                   _size=(ok["total_int"] + ok["total_ctl"]).astype(float),
+                   _days=[_days(r) for r in ok.to_dict("records")])
     rows = []
     for (outcome, group), g in ok.groupby(["outcome", "_group"], sort=False):
         g = g.sort_values(["_size", "_days"], ascending=False, kind="stable").drop_duplicates("_study")
