@@ -94,3 +94,20 @@ def test_forest_footnotes_state_the_method_and_what_the_squares_mean():
         for fig in figs:
             plt.close(fig)
     assert "REML, DL or PM pool; all the same size in a GLMM pool" in forest_notes.squares_text({"GLMM", "REML"})
+
+
+def test_pooled_diamond_found_whatever_the_labels_case():
+    """pool_comparisons groups 'Lupus' and 'lupus ' as one subgroup; the figure must too."""
+    import matplotlib.pyplot as plt
+
+    rows_ = trial_rows("cmp4")
+    for r, disease in zip(rows_, ["Lupus", "Lupus", "lupus ", "lupus ", "LUPUS", "LUPUS", "Lupus", "Lupus"]):
+        r["disease"] = disease
+    table = R.comparisons(rates_of(rows_))
+    pooled = R.pool_comparisons(table, subgroup_by="disease")
+    assert pooled["subgroup"].tolist() == ["Lupus"] and pooled.loc[0, "k"] == 4
+    fig = comparison_forest(table, pooled, subgroup_by="disease")
+    try:
+        assert "Pooled: Lupus (k = 4)" in _texts(fig)
+    finally:
+        plt.close(fig)

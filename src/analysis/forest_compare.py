@@ -132,8 +132,10 @@ def comparison_forest(table: pd.DataFrame, pooled: pd.DataFrame | None = None, *
     measure = str(table["measure"].iloc[0]) if len(table) else "RR"
     title = title or f"Controlled comparisons: {MEASURE_LABELS[measure].lower()}, intervention vs control"
     why = dict(zip(table["comparison_id"], placement["not_pooled_reason"])) if placement is not None else {}
-    t = table.assign(_group=table[subgroup_by].astype("string").str.strip().fillna("(not given)")
-                     if subgroup_by and subgroup_by in table.columns else "")
+    from analysis.rates import group_labels
+
+    # the labels pool_comparisons used (trimmed, grouped case-insensitively), so diamonds find their rows
+    t = table.assign(_group=group_labels(table[subgroup_by]) if subgroup_by and subgroup_by in table.columns else "")
     panels = [(o, _panel_rows(o, g, pooled, why, subgroup_by if subgroup_by in t.columns else None))
               for o, g in t.groupby("outcome", sort=False)]
     values = [v for _, rows in panels for kind, r in rows if kind in ("study", "pooled", "pi")
