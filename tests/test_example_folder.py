@@ -67,3 +67,31 @@ def test_example_rates_follow_the_pooling_rules(rendered):
         if (members["events_used"].astype(float) == 0).all():
             assert p.method == "exact count" and "no random-effects estimate" in p.warning
     assert set(status.columns) >= {"control_arms", "summaries", "same_cohort_excluded", "k_studies", "warning"}
+
+
+@pytest.mark.slow
+def test_example_methods_tables(rendered):
+    """The GLMM by default (z CI, t prediction interval), the subgroup and leave-one-out tables,
+    and the RCT's comparisons (Deng 2017: 9/12 vs 5/6 responders, 2/12 vs 2/6 adverse events)."""
+    from analysis import rates as R
+
+    pooled = pd.read_csv(rendered / "pooled_rates.csv", keep_default_na=False)
+    fitted = pooled[pooled["method"] != "exact count"]
+    assert set(fitted["method"]) <= {"GLMM", "REML"} and (fitted["pooled_ci"] == "z").all()
+    assert (fitted["pi_method"] == "t").all()
+    assert (fitted.loc[fitted["method"] == "REML", "warning"].str.startswith("GLMM did not converge")).all()
+    loo = pd.read_csv(rendered / "leave_one_out.csv", keep_default_na=False)
+    assert list(loo.columns[:7]) == R.LEAVE_ONE_OUT_COLUMNS
+    for p in pooled[pooled["k"] >= 3].itertuples():
+        assert (loo[(loo["outcome"] == p.outcome) & (loo["subgroup"] == p.subgroup)].shape[0]) == p.k
+    assert list(pd.read_csv(rendered / "subgroup_tests.csv").columns[:4]) == R.SUBGROUP_TEST_COLUMNS
+    cmp = pd.read_csv(rendered / "comparisons.csv", keep_default_na=False)
+    assert list(cmp.columns[:10]) == R.COMPARISON_COLUMNS and set(cmp["measure"]) == {"RR"}
+    deng = cmp[cmp["study"] == "Deng 2017"].set_index("outcome")
+    # as written in the CSV: whole counts, no float residue (exp(log(0.5)) is 0.5000000000000001)
+    assert deng.loc["response", ["events_int", "total_int", "events_ctl", "total_ctl"]].tolist() == ["9", "12", "5", "6"]
+    assert deng.loc["response", "estimate"] == "0.9" and deng.loc["adverse_event", "estimate"] == "0.5"
+    assert (cmp.loc[cmp["study"] != "Deng 2017", "estimate"] == "").all()  # no counts: no estimate
+    pooled_cmp = pd.read_csv(rendered / "pooled_comparisons.csv")
+    assert pooled_cmp.empty and list(pooled_cmp.columns[:14]) == R.POOLED_COMPARISON_COLUMNS
+    assert (rendered.parent / "figures" / "forest_comparisons.png").exists()

@@ -85,7 +85,7 @@ def _cohort_rates(n_groups=2, per_group=5, **kw):
 
 def test_pooled_figure_has_diamonds_pi_and_heterogeneity():
     rates = _cohort_rates()
-    res = R.pool_rates(rates, subgroup_by="disease", overall=True)
+    res = R.pool_rates(rates, subgroup_by="disease", overall=True, method="REML")  # REML pools have weights
     fig = F.forest_plot(rates, res, title="Pooled")
     texts = _texts(fig)
     assert sum(t.startswith("Heterogeneity: τ² = ") for t in texts) == 3  # two subgroups + overall
@@ -109,7 +109,7 @@ def test_pooled_figure_has_diamonds_pi_and_heterogeneity():
 def test_square_area_follows_weight():
     rates = _cohort_rates(1, 6)
     rates.loc[0, ["events_used", "total_used"]] = [40, 400]  # one much larger study
-    res = R.pool_rates(rates)
+    res = R.pool_rates(rates, method="REML")  # the GLMM (default) gives the studies no weights
     fig = F.forest_plot(rates, res)
     sizes = np.concatenate([c.get_sizes() for c in fig.axes[0].collections
                             if isinstance(c, matplotlib.collections.PathCollection)])

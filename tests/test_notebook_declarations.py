@@ -49,7 +49,7 @@ def test_declared_vocabularies_are_the_packages():
     """The allowed values are the package's own vocabularies, written out (JSON has no imports):
     a change there must reach the declarations."""
     from analysis.rates.vocab import CI_METHODS as RATE_CI
-    from analysis.rates.vocab import POOL_METHODS, TRANSFORMS
+    from analysis.rates.vocab import EFFECT_MEASURES, PI_METHODS, POOL_METHODS, POOLED_CI, TRANSFORMS
     from analysis.survival import CI_METHODS as KM_CI
     from analysis.survival import GROUP_COLUMNS, SURVIVAL_SOURCES
     from analysis.timelines.table import TABLE_COLUMNS
@@ -67,6 +67,9 @@ def test_declared_vocabularies_are_the_packages():
         ("03_response_rates", "ci_method"): list(RATE_CI),
         ("03_response_rates", "pool_method"): list(POOL_METHODS),
         ("03_response_rates", "transform"): list(TRANSFORMS),
+        ("03_response_rates", "pooled_ci"): list(POOLED_CI),
+        ("03_response_rates", "pi_method"): list(PI_METHODS),
+        ("03_response_rates", "effect_measure"): list(EFFECT_MEASURES),
         ("03_response_rates", "min_evidence_level"): list(schemas.EVIDENCE_LEVELS),
         ("03_response_rates", "sensitivity_min_evidence"): list(schemas.EVIDENCE_LEVELS),
     }
@@ -93,8 +96,8 @@ def _args(tmp_path, *params):
         "error: 02_relapse_free_survival.ipynb: parameter time_unit: expected one of days, weeks, months, years, found "
         "'decades' (default: 'months', a str)"]),
     ("pool_method=REM", [
-        "error: 03_response_rates.ipynb: parameter pool_method: expected one of REML, DL, PM, found 'REM' "
-        "(default: 'REML', a str)"]),
+        "error: 03_response_rates.ipynb: parameter pool_method: expected one of REML, DL, PM, GLMM, found 'REM' "
+        "(default: 'GLMM', a str)"]),
     ("landmarks=[6, twelve]", [
         "error: 02_relapse_free_survival.ipynb: parameter landmarks: expected a list of numbers >= 0, found "
         "[6, 'twelve'] (default: [12, 24, 60], a list)"]),

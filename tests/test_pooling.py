@@ -1,4 +1,4 @@
-"""Pooling numbers (analysis.pooling, analysis.glmm) checked against R.
+"""Pooling numbers (analysis.rates.meta, analysis.rates.glmm) checked against R.
 
 Expected values come from tests/r/pooling_reference.R (metafor 3.8-1, lme4 1.1-31; see
 tests/r/pooling/VERSIONS.txt); R is not needed to run these tests. All data are synthetic.
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import glmm
-from analysis import pooling as P
+from analysis.rates import glmm
+from analysis.rates import meta as P
+from analysis.timing import expect_one_of
 
 FIX = Path(__file__).resolve().parent / "r" / "pooling"
 TOL = 1e-6
@@ -266,7 +267,7 @@ def test_escalc_corrects_rd_and_keeps_double_zero():
     (lambda: P.escalc_2x2([1], [10], [2], [10], to="some"), "to: expected one of only0, all, if0all, none"),
     (lambda: P.subgroup_q([0.1], [0.2]), "at least 2 subgroups"),
     (lambda: P.leave_one_out([0.1], [0.2]), "at least 2 studies"),
-    (lambda: P.check_choice("pool_method", "REM", P.POOL_METHODS),
+    (lambda: expect_one_of("pool_method", "REM", P.POOL_METHODS),
      "pool_method: expected one of REML, DL, PM, GLMM, found 'REM'"),
 ])
 def test_bad_arguments_name_the_parameter(call, message):

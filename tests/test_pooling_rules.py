@@ -32,7 +32,7 @@ def test_control_arms_never_enter_a_single_arm_pool():
                               design="rct", controlled=True),
                          dict(study="Trial", source_id="S4", arm="placebo", arm_role="control", events=5, total=6,
                               design="rct", controlled=True)]
-    rt, res = pool(rows)
+    rt, res = pool(rows, method="REML", pi_method="z")
     assert res.pooled.loc[0, ["k", "k_studies", "total"]].tolist() == [3, 3, 20 + 25 + 12]
     assert res.status.loc[0, "control_arms"] == 1 and res.status.loc[0, "reason"] == "pooled 3 studies"
     ctl = rt[rt["arm"] == "placebo"].iloc[0]

@@ -133,7 +133,7 @@ def test_pooling_matches_metafor(inputs, control):
 
 def test_dl_tau2_truncated_at_zero_and_i2_zero(inputs):
     d = inputs[inputs["dataset"] == "homogeneous"]
-    for method in R.POOL_METHODS:
+    for method in R.RMA_METHODS:
         res = R.pool_proportions(d["xi"], d["ni"], method, "logit")
         assert res["tau2"] == 0.0 and res["i2"] == 0.0 and res["h2"] == 1.0
         assert (res["pi_lower"], res["pi_upper"]) == pytest.approx((res["ci_lower"], res["ci_upper"]))
@@ -236,7 +236,7 @@ def test_case_reports_are_separated():
 def test_case_reports_never_pooled():
     rows = [dict(study=f"Cohort {i}", events=10 + i, total=30) for i in range(3)]
     rows += [dict(study="Case", design="case_report", events=1, total=1)]
-    res = R.pool_rates(R.study_rates(outcome_rows(rows), SOURCES), min_studies=3)
+    res = R.pool_rates(R.study_rates(outcome_rows(rows), SOURCES), min_studies=3, method="REML", pi_method="z")
     assert res.pooled.loc[0, "k"] == 3 and res.pooled.loc[0, "total"] == 90
     assert res.status.loc[0, "case_reports"] == 1
     d = pd.DataFrame([dict(xi=10 + i, ni=30) for i in range(3)])
@@ -271,7 +271,7 @@ def test_minimum_studies_rule():
     assert st_["reason"] == "not pooled: 2 studies qualify, fewer than the minimum of 3"
     assert res.weights.isna().all()
     assert "fewer than the minimum of 3" in R.statement(res.status)[0]
-    res2 = R.pool_rates(rt, min_studies=2)
+    res2 = R.pool_rates(rt, min_studies=2, method="REML", pi_method="z")
     assert len(res2.pooled) == 1 and res2.pooled.loc[0, "k"] == 2
     assert res2.weights.sum() == pytest.approx(100)
     with pytest.raises(ValueError, match="min_studies must be a whole number >= 2"):
@@ -319,9 +319,9 @@ def test_subgroups_and_overall_from_reference_folder_match_metafor():
     exp = exp[(exp["control"] == "default") & (exp["subgroup"] == "All studies")]
     names = {"cerebral vasospasm (pritz1997)": "pritz1997", "HIV (debruin2009)": "debruin2009",
              R.overall_label("disease"): "combined"}
-    for method in R.POOL_METHODS:
+    for method in R.RMA_METHODS:
         for tr in R.TRANSFORMS:
-            res = R.pool_rates(rt, subgroup_by="disease", method=method, transform=tr, overall=True)
+            res = R.pool_rates(rt, subgroup_by="disease", method=method, transform=tr, overall=True, pi_method="z")
             assert list(res.pooled.columns) == R.POOLED_COLUMNS and len(res.pooled) == 3
             for row in res.pooled.itertuples():
                 e = exp[(exp["dataset"] == names[row.subgroup]) & (exp["method"] == method)
@@ -337,7 +337,7 @@ def test_subgroup_by_any_column_matches_metafor_subgroups():
 
     ds = load_dataset(REF_DATA)
     rt = R.study_rates(ds.cohort_outcomes[ds.cohort_outcomes["source_id"] == "DEBRUIN2009"], ds.sources)
-    res = R.pool_rates(rt, subgroup_by="arm", method="PM", transform="freeman-tukey")
+    res = R.pool_rates(rt, subgroup_by="arm", method="PM", transform="freeman-tukey", pi_method="z")
     exp = pd.read_csv(RDIR / "expected_metafor_pooled.csv")
     exp = exp[(exp["dataset"] == "debruin2009") & (exp["method"] == "PM") & (exp["transform"] == "freeman-tukey")
               & (exp["control"] == "default")]

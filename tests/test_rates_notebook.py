@@ -64,12 +64,18 @@ def test_notebook_on_shipped_data(tmp_path):
         assert (out / "figures" / f"{name}.png").exists(), name
     for name in ("pooling_status", "rates_sensitivity", "response_categories"):
         assert (out / "tables" / f"{name}.csv").exists(), name
+    # nothing pooled and no controlled study: the new tables are written with their headers only
+    for name, columns in (("subgroup_tests", R.SUBGROUP_TEST_COLUMNS), ("leave_one_out", R.LEAVE_ONE_OUT_COLUMNS),
+                          ("comparisons", R.COMPARISON_COLUMNS), ("pooled_comparisons", R.POOLED_COMPARISON_COLUMNS)):
+        table = pd.read_csv(out / "tables" / f"{name}.csv")
+        assert table.empty and list(table.columns[:len(columns)]) == columns, name
+    assert "nothing to compare" in text and not (out / "figures" / "forest_comparisons.png").exists()
 
 
 @pytest.mark.slow
 def test_notebook_on_reference_data_matches_metafor(tmp_path):
     out, _ = _run(tmp_path, data_dir=str(HERE / "reference_data" / "rates_metadat"), show_definitions=False,
-                  pool_overall=True)
+                  pool_overall=True, pool_method="REML", pi_method="z")
     pooled = pd.read_csv(out / "tables" / "pooled_rates.csv")
     assert list(pooled.columns) == R.POOLED_COLUMNS and len(pooled) == 3
     exp = pd.read_csv(EXPECTED)

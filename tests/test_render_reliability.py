@@ -452,8 +452,8 @@ def test_import_km_imports_a_fixture_into_a_data_folder(tmp_path, capsys):
 README_MESSAGES = [
     "error: 02_relapse_free_survival.ipynb: parameter time_unit: expected one of days, weeks, months, years, "
     "found 'decades' (default: 'months', a str)",
-    "error: 03_response_rates.ipynb: parameter pool_method: expected one of REML, DL, PM, found 'REM' "
-    "(default: 'REML', a str)",
+    "error: 03_response_rates.ipynb: parameter pool_method: expected one of REML, DL, PM, GLMM, found 'REM' "
+    "(default: 'GLMM', a str)",
     "error: 02_relapse_free_survival.ipynb: parameter landmarks: expected a list of numbers >= 0, found 'abc' "
     "(default: [12, 24, 60], a list)",
     "error: 01_case_timelines.ipynb: parameter patient_ids: expected text, a list of texts, or null, found [1, 2] "

@@ -11,8 +11,10 @@ downwards and the vocabulary is defined once, at the bottom:
 - ``style``      colours, markers, figure saving; ``export`` tables (CSV), Markdown escaping
 - ``timelines``  swimmer plots of individual cases (package: table, layout, draw, figure)
 - ``survival``   relapse-free survival (package: km, reconstruct, data, plot)
-- ``rates``      response and safety rates (package: study, metafor, rules, pool, text)
-- ``forest``     forest plots and response-category charts
+- ``rates``      response and safety rates (package: study, glmm, meta, metafor, rules, pool,
+                 explore, compare, text)
+- ``forest``     forest plots and response-category charts; ``forest_compare`` the forest plot
+                 of controlled comparisons; ``forest_notes`` the rate forests' method footnotes
 - ``digitized``  importing digitised Kaplan-Meier curves (``python -m analysis import-km``)
 - ``render``     rendering the notebooks into ``reports/`` (package: command, jobs, html, folders, index)
 - ``cli``        the ``python -m analysis`` command line

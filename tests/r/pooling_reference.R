@@ -17,7 +17,10 @@
 #                           convergence: nloptwrap with xtol/ftol 1e-14/1e-15)
 #   exact.csv               binom.test(sum(xi), sum(ni)) (Clopper-Pearson)
 #   subgroup.csv            rma(yi = est_g, sei = se_g, method = "FE") QE, QEp (the test for
-#                           subgroup differences with a separate tau2 in every subgroup)
+#                           subgroup differences with a separate tau2 in every subgroup), of
+#                           rma fits and (name GLMM_z) of tightly converged rma.glmm fits
+#   glmm_leave1out.csv      rma.glmm (tight) refitted without each study in turn
+#   glmm_hard.csv           rma.glmm (tight) on three very heterogeneous sets with 0/n or n/n studies
 #   escalc.csv              escalc(measure = RR/OR/RD) yi, vi and the 95% CI on the effect scale
 #   VERSIONS.txt            R and package versions that made the files
 #
@@ -178,9 +181,49 @@ sub_fit <- function(sets, method, test) {
              estimates = paste(f(est), collapse = " "), ses = paste(f(se), collapse = " "),
              q = f(fe$QE), df = length(sets) - 1, q_p_value = f(fe$QEp))
 }
-wcsv(rbind(sub_fit(c("k3_zero:PLO", "k5_full:PLO", "k8_het:PLO"), "REML", "z"),
-           sub_fit(c("k3_zero:PLO", "k6_homog:PLO", "k8_het:PLO", "k4_mixed:PLO"), "DL", "z"),
-           sub_fit(c("k6_homog:PLO", "k8_het:PLO"), "PM", "knha")), "subgroup.csv")
+sub_rows <- rbind(sub_fit(c("k3_zero:PLO", "k5_full:PLO", "k8_het:PLO"), "REML", "z"),
+                  sub_fit(c("k3_zero:PLO", "k6_homog:PLO", "k8_het:PLO", "k4_mixed:PLO"), "DL", "z"),
+                  sub_fit(c("k6_homog:PLO", "k8_het:PLO"), "PM", "knha"))
+wcsv(sub_rows, "subgroup.csv")  # written again below with the GLMM row
+
+# --------------------------------------------------------------------------- GLMM: leave-one-out, subgroups
+# rma.glmm refitted without study i (metafor's leave1out does not take rma.glmm fits), tightly
+# converged as above; and the test for subgroup differences from GLMM subgroup fits
+rows <- list()
+for (s in c("k4_mixed", "k5_full", "k8_het")) {
+  p <- props[[s]]
+  for (i in seq_along(p$xi)) {
+    g <- suppressWarnings(rma.glmm(measure = "PLO", xi = p$xi[-i], ni = p$ni[-i], method = "ML", control = tight))
+    pis <- pi_rows(g, 0.95)
+    rows[[length(rows) + 1]] <- data.frame(set = s, left_out = i, k = g$k, estimate = f(as.numeric(g$beta)),
+      se = f(g$se), ci_lower = f(g$ci.lb), ci_upper = f(g$ci.ub), tau2 = f(g$tau2), i2 = f(g$I2),
+      pi_t_lower = f(pis[["pi_t_lower"]]), pi_t_upper = f(pis[["pi_t_upper"]]))
+  }
+}
+wcsv(do.call(rbind, rows), "glmm_leave1out.csv")
+# sets where the minimiser can settle in a pocket of lme4's deviance (PIRLS stopping one
+# iteration early at a flat likelihood): very heterogeneous, with 0/n or n/n studies
+hard <- list(hard_nn = list(xi = c(2, 10, 15, 6), ni = c(40, 30, 15, 50)),
+             hard_mixed = list(xi = c(2, 34, 38, 0, 33), ni = c(8, 43, 87, 106, 66)),
+             hard_zeros = list(xi = c(9, 40, 0, 0, 0), ni = c(18, 56, 14, 93, 109)))
+rows <- lapply(names(hard), function(s) {
+  p <- hard[[s]]
+  g <- suppressWarnings(rma.glmm(measure = "PLO", xi = p$xi, ni = p$ni, method = "ML", control = tight))
+  data.frame(set = s, xi = paste(p$xi, collapse = " "), ni = paste(p$ni, collapse = " "), k = g$k,
+             estimate = f(as.numeric(g$beta)), se = f(g$se), ci_lower = f(g$ci.lb), ci_upper = f(g$ci.ub),
+             tau2 = f(g$tau2))
+})
+wcsv(do.call(rbind, rows), "glmm_hard.csv")
+glmm_sub <- function(sets) {
+  fits <- lapply(sets, function(s) suppressWarnings(rma.glmm(measure = "PLO", xi = props[[s]]$xi, ni = props[[s]]$ni,
+                                                             method = "ML", control = tight)))
+  est <- sapply(fits, function(r) as.numeric(r$beta)); se <- sapply(fits, function(r) r$se)
+  fe <- rma(yi = est, sei = se, method = "FE")
+  data.frame(name = "GLMM_z", sets = paste0(sets, ":GLMM", collapse = " "),
+             estimates = paste(f(est), collapse = " "), ses = paste(f(se), collapse = " "),
+             q = f(fe$QE), df = length(sets) - 1, q_p_value = f(fe$QEp))
+}
+wcsv(rbind(sub_rows, glmm_sub(c("k3_zero", "k5_full", "k8_het"))), "subgroup.csv")
 
 # --------------------------------------------------------------------------- escalc 2x2
 rows <- list()

@@ -1,18 +1,18 @@
-"""Random-effects pooling of proportions with metafor's conventions (escalc + rma.uni +
-predict): effect sizes, tau2 estimators (REML, DL, PM), back-transforms. On the transformed
+"""Pooling of proportions with metafor's conventions (escalc + rma.uni + predict, rma.glmm):
+effect sizes, back-transforms, and the dict API over the models of :mod:`analysis.rates.meta`
+(which holds the one implementation of tau2, intervals and the GLMM). On the transformed
 (logit or Freeman-Tukey) scale unless stated; see the package docstring."""
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
-from scipy import stats
 from scipy.special import expit
-from statsmodels.stats.meta_analysis import combine_effects
 
-from analysis.rates.vocab import EPS, POOL_METHODS, TRANSFORMS
+from analysis.rates.meta import PoolResult, glmm_proportions
+from analysis.rates.meta import rma as _rma
+from analysis.rates.vocab import EPS, PI_METHODS, POOL_METHODS, POOLED_CI, RMA_METHODS, TRANSFORMS
 from analysis.timing import expect_one_of
 
 
@@ -69,172 +69,89 @@ def back_transform(z, transform: str, ni=None):
     raise AssertionError("unreachable")  # expect_one_of raised
 
 
-def _zeroin(f, ax, bx, fa, fb, tol, maxit):
-    """Brent's root finder exactly as R's ``uniroot`` (``R_zeroin2``), so roots match R."""
-    a, b, c, fc = ax, bx, ax, fa
-    if fa == 0.0:
-        return a
-    if fb == 0.0:
-        return b
-    for _ in range(maxit + 1):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2 * EPS * abs(b) + tol / 2
-        new_step = (c - b) / 2
-        if abs(new_step) <= tol_act or fb == 0.0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:
-                t1 = fb / fa
-                p = cb * t1
-                q = 1.0 - t1
-            else:
-                q = fa / fc
-                t1 = fb / fc
-                t2 = fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
-            c, fc = a, fa
-    raise RuntimeError("Paule-Mandel: root finder did not converge")
-
-
-def _q_weighted(yi, vi, tau2):
-    w = 1 / (vi + tau2)
-    mu = np.sum(w * yi) / np.sum(w)
-    return float(np.sum(w * (yi - mu) ** 2))
-
-
-def _reml_ll(yi, vi, tau2):
-    w = 1 / (vi + tau2)
-    mu = np.sum(w * yi) / np.sum(w)
-    k = len(yi)
-    return (-0.5 * (k - 1) * math.log(2 * math.pi) - 0.5 * np.sum(np.log(vi + tau2))
-            - 0.5 * math.log(np.sum(w)) - 0.5 * np.sum(w * (yi - mu) ** 2))
-
-
-def _tau2_reml(yi, vi, threshold, maxiter):
-    k = len(yi)
-    ymc = yi - yi.mean()
-    tau2 = max(0.0, (np.sum(ymc ** 2) - np.sum(vi) * (1 - 1 / k)) / (k - 1))  # Hedges start
-    change, it = threshold + 1, 0
-    while change > threshold:
-        it += 1
-        old = tau2
-        w = 1 / (vi + tau2)
-        sw, sw2, sw3 = w.sum(), np.sum(w ** 2), np.sum(w ** 3)
-        py = w * (yi - np.sum(w * yi) / sw)  # P y
-        tr_p = sw - sw2 / sw
-        tr_pp = sw2 - 2 * sw3 / sw + sw2 ** 2 / sw ** 2
-        adj = (np.sum(py ** 2) - tr_p) / tr_pp
-        if np.isnan(adj):
-            adj = 0.0
-        while tau2 + adj < 0:
-            adj /= 2
-        tau2 = tau2 + adj
-        change = abs(old - tau2)
-        if it > maxiter:
-            raise RuntimeError("REML: Fisher scoring did not converge; try method='DL' or 'PM'")
-    # metafor's ll0check: fall back to 0 if tau2 = 0 has the higher restricted likelihood
-    if _reml_ll(yi, vi, 0.0) - _reml_ll(yi, vi, tau2) > EPS ** 0.25 and tau2 > threshold:
-        warnings.warn("REML: Fisher scoring may have stopped at a local maximum; tau2 set to 0",
-                      RuntimeWarning, stacklevel=3)
-        tau2 = 0.0
-    return tau2
-
-
-def _tau2_pm(yi, vi, tol, maxiter):
-    k = len(yi)
-    target = k - 1
-    if _q_weighted(yi, vi, 0.0) < target:
-        return 0.0
-    mad = 1.4826 * np.median(np.abs(yi - np.median(yi)))
-    upper = max(100.0, 10 * mad ** 2)
-    f_up = _q_weighted(yi, vi, upper) - target
-    if f_up > 0:
-        raise RuntimeError("Paule-Mandel: tau2 above the search limit; try method='REML' or 'DL'")
-    f0 = _q_weighted(yi, vi, 0.0) - target
-    return _zeroin(lambda t: _q_weighted(yi, vi, t) - target, 0.0, upper, f0, f_up, tol, maxiter)
-
-
-def rma(yi, vi, method: str = "REML", alpha: float = 0.05, *, threshold: float = 1e-5,
-        tol: float = EPS ** 0.25, maxiter: int = 100) -> dict:
-    """Random-effects model for one set of effect sizes, as metafor's ``rma.uni`` + ``predict``.
-
-    Returns a dict on the transformed scale: ``k``, ``estimate``, ``se``, ``ci_lower``,
-    ``ci_upper``, ``pi_lower``, ``pi_upper``, ``tau2``, ``i2`` (percent), ``h2``, ``q``,
-    ``q_df``, ``q_p_value``, ``weights`` (random-effects weights in percent, summing to 100).
-    """
-    expect_one_of("pool_method", method, POOL_METHODS)
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    k = len(yi)
-    if k == 0 or len(vi) != k:
-        raise ValueError("need at least one effect size and one variance per effect size")
-    if np.any(~np.isfinite(yi)) or np.any(~(vi > 0)):
-        raise ValueError("effect sizes must be finite and variances positive")
-    if k == 1:
-        tau2, q = 0.0, 0.0
-    else:
-        with np.errstate(all="ignore"):  # statsmodels takes sqrt of a negative DL tau2's weights
-            fe = combine_effects(yi, vi, method_re="dl")  # Cochran's Q, DL moment estimate
-        q = max(0.0, float(fe.q))
-        if method == "DL":
-            tau2 = max(0.0, float(fe.tau2))
-        elif method == "REML":
-            tau2 = _tau2_reml(yi, vi, threshold, maxiter)
-        else:
-            tau2 = _tau2_pm(yi, vi, tol, maxiter)
-    w = 1 / (vi + tau2)
-    est = float(np.sum(w * yi) / np.sum(w))
-    se = float(math.sqrt(1 / np.sum(w)))
-    crit = float(stats.norm.isf(alpha / 2))
-    pi_half = crit * math.sqrt(se ** 2 + tau2)
-    if k > 1:
-        w0 = 1 / vi
-        vt = (k - 1) / (w0.sum() - np.sum(w0 ** 2) / w0.sum())
-        i2, h2 = 100 * tau2 / (vt + tau2), tau2 / vt + 1
-        q_p = float(stats.chi2.sf(q, k - 1))
-    else:
-        i2, h2, q_p = 0.0, 1.0, 1.0
+def _as_dict(res: PoolResult) -> dict:
+    """A :class:`~analysis.rates.meta.PoolResult` as the dict this module returns."""
+    i2 = res.i2
     return {
-        "k": k, "estimate": est, "se": se,
-        "ci_lower": est - crit * se, "ci_upper": est + crit * se,
-        "pi_lower": est - pi_half, "pi_upper": est + pi_half,
-        "tau2": float(tau2), "i2": float(i2), "h2": float(h2),
-        "q": q, "q_df": k - 1, "q_p_value": q_p,
-        "weights": 100 * w / w.sum(),
+        "k": res.k, "estimate": res.estimate, "se": res.se,
+        "ci_lower": res.ci_lower, "ci_upper": res.ci_upper,
+        "pi_lower": res.pi_lower, "pi_upper": res.pi_upper,
+        "tau2": res.tau2, "i2": i2, "h2": 100 / (100 - i2) if i2 < 100 else math.inf,
+        "q": res.q, "q_df": res.k - 1, "q_p_value": res.q_p_value,
+        "method": res.method, "test": res.test, "pi_method": res.pi_method,
+        "converged": res.converged, "message": res.message,
     }
 
 
+def rma(yi, vi, method: str = "REML", alpha: float = 0.05, *, test: str = "z", pi: str = "z",
+        threshold: float = 1e-5, tol: float = EPS ** 0.25, maxiter: int = 100) -> dict:
+    """Random-effects model as metafor's ``rma.uni`` + ``predict`` (defaults: ``test="z"``,
+    a z prediction interval), a thin layer over :func:`analysis.rates.meta.rma`.
+
+    Returns a dict on the transformed scale: ``k``, ``estimate``, ``se``, ``ci_lower``,
+    ``ci_upper``, ``pi_lower``, ``pi_upper`` (NaN for k = 1), ``tau2``, ``i2`` (percent),
+    ``h2``, ``q``, ``q_df``, ``q_p_value``, ``weights`` (random-effects weights in percent,
+    summing to 100), ``method``, ``test``, ``pi_method``, ``converged`` and ``message``.
+    ``RuntimeError`` when tau2 cannot be estimated (Paule-Mandel beyond its search limit).
+    """
+    expect_one_of("pool_method", method, RMA_METHODS)
+    yi = np.atleast_1d(np.asarray(yi, dtype=float))
+    vi = np.atleast_1d(np.asarray(vi, dtype=float))
+    if len(yi) == 0 or len(vi) != len(yi):
+        raise ValueError("need at least one effect size and one variance per effect size")
+    if np.any(~np.isfinite(yi)) or np.any(~(vi > 0)):
+        raise ValueError("effect sizes must be finite and variances positive")
+    res = _rma(yi, vi, method, test, pi, 1 - alpha, threshold=threshold, tol=tol, maxiter=maxiter)
+    if math.isnan(res.tau2):
+        raise RuntimeError(res.message)
+    out = _as_dict(res)
+    w = 1 / (vi + res.tau2)
+    out["weights"] = 100 * w / w.sum()
+    return out
+
+
 def pool_proportions(events, total, method: str = "REML", transform: str = "logit",
-                     alpha: float = 0.05, **control) -> dict:
+                     alpha: float = 0.05, *, pooled_ci: str = "z", pi_method: str = "z",
+                     **control) -> dict:
     """Pool single-arm proportions; the estimate, CI and PI are back-transformed to 0-1.
 
-    Same keys as :func:`rma` (``tau2`` on the transformed scale) plus ``total`` (sum of n)
-    and ``estimate_transformed``.
+    ``method`` REML, DL or PM: :func:`rma` on :func:`escalc_prop` effect sizes. ``GLMM``:
+    metafor ``rma.glmm(measure="PLO")`` (:func:`analysis.rates.meta.glmm_proportions`), on
+    the logit scale only, 0/n and n/n studies uncorrected; it has no study weights
+    (``weights`` NaN, as R meta's ``w.random``). ``pooled_ci``: ``z`` or ``hartung-knapp``
+    (metafor ``test="knha"``; for the GLMM, which has no Knapp-Hartung variance,
+    ``rma.glmm(test="t")``: t with k - 1 df, as R meta passes ``hakn``). ``pi_method``: ``z``
+    (metafor's ``predict``, the default here) or ``t`` (k - 1 df, R meta's default). The
+    GLMM's ``q`` is metafor's likelihood-ratio ``QE.LRT`` (``q_wald``: ``QE.Wld``, which R meta
+    prints as Q and which collapses towards 0 with 0/n or n/n studies).
+
+    Same keys as :func:`rma` (``tau2`` on the transformed scale, ``se`` and ``test`` as used)
+    plus ``total`` (sum of n) and ``estimate_transformed``. A GLMM that does not converge is
+    returned as it is, with ``converged`` False and ``message``; see
+    :func:`analysis.rates.pool.fit_pool` for the fallback.
     """
+    expect_one_of("pool_method", method, POOL_METHODS)
     expect_one_of("transform", transform, TRANSFORMS)
+    expect_one_of("pooled_ci", pooled_ci, POOLED_CI)
+    expect_one_of("pi_method", pi_method, PI_METHODS)
     events = np.asarray(events, dtype=float)
     total = np.asarray(total, dtype=float)
     if np.any(total <= 0) or np.any(events < 0) or np.any(events > total):
         raise ValueError("need 0 <= events <= total and total > 0")
-    yi, vi = escalc_prop(events, total, transform)
-    res = rma(yi, vi, method, alpha, **control)
+    if method == "GLMM":
+        if transform != "logit":
+            raise ValueError(f"transform: the GLMM pools on the logit scale; expected logit with pool_method "
+                             f"GLMM, found {transform!r} (use REML, DL or PM for {transform})")
+        fit = glmm_proportions(events, total, 1 - alpha, "t" if pooled_ci == "hartung-knapp" else "z", pi_method)
+        res = _as_dict(fit)
+        # the heterogeneity test is the likelihood-ratio test (QE.LRT); the Wald test (QE.Wld,
+        # R meta's Q) collapses towards 0 with 0/n or n/n studies; it is kept as q_wald
+        res.update(q=fit.q_lrt, q_p_value=fit.q_lrt_p_value, q_wald=fit.q, q_wald_p_value=fit.q_p_value)
+        res["weights"] = np.full(len(events), np.nan)
+    else:
+        yi, vi = escalc_prop(events, total, transform)
+        res = rma(yi, vi, method, alpha, test="knha" if pooled_ci == "hartung-knapp" else "z",
+                  pi=pi_method, **control)
     res["estimate_transformed"] = res["estimate"]
     for key in ("estimate", "ci_lower", "ci_upper", "pi_lower", "pi_upper"):
         res[key] = float(back_transform(res[key], transform, total))

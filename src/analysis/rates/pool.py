@@ -3,6 +3,7 @@ response categories (numbers; the forest plots are in :mod:`analysis.forest`).""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -13,9 +14,18 @@ from analysis.rates.metafor import pool_proportions
 from analysis.rates.rules import (REASON_APPROXIMATE, REASON_CASE, REASON_CONTROL, REASON_NO_COUNTS,
                                   REASON_SUMMARY, eligibility, one_per_cohort, study_keys)
 from analysis.rates.study import proportion_ci
-from analysis.rates.vocab import OVERALL, POOLED_COLUMNS, POOL_METHODS, TRANSFORMS
+from analysis.rates.vocab import (DEFAULT_POOL_METHOD, OVERALL, PI_METHODS, POOL_METHODS, POOLED_CI,
+                                  POOLED_COLUMNS, TRANSFORMS)
 from analysis.schemas import EVIDENCE_LEVELS
 from analysis.timing import TIME_UNITS, expect_one_of
+
+MODEL_COLUMNS = ["subgroup", "outcome", "method", "transform", "estimate", "se", "k", "tau2"]
+"""``PoolingResult.model``: each pooled row's estimate and standard error on the model scale
+(logit or Freeman-Tukey; NaN for an exact count), the numbers a test between subgroups needs."""
+
+WEIGHTS_GLMM = ("none: the GLMM has no inverse-variance study weights (as R meta, whose w.random is NA); "
+                "its squares are drawn the same size")
+WEIGHTS_RMA = "random-effects weights 1/(v_i + tau2), in percent of the subgroup's pool"
 
 
 @dataclass
@@ -23,11 +33,12 @@ class PoolingResult:
     """Output of :func:`pool_rates`.
 
     ``pooled``: the ``pooled_rates.csv`` table (:data:`POOLED_COLUMNS`), one row per pooled
-    outcome and subgroup (plus ``All studies`` across subgroups when ``subgroup_by`` is set).
+    outcome and subgroup (plus a row across subgroups when ``overall`` is set).
     ``status``: one row per outcome and subgroup saying how many rows qualified, why others
     did not, and whether (or why not) it was pooled. ``weights``: the random-effects weight
-    (percent within its subgroup) of each pooled row of the rates table, by its index.
-    ``settings``: the options used.
+    (percent within its subgroup) of each pooled row of the rates table, by its index; NaN
+    for rows of a GLMM pool (the GLMM has no study weights) or an exact count.
+    ``settings``: the options used (``weights`` says what the weights are).
     """
 
     pooled: pd.DataFrame
@@ -37,13 +48,64 @@ class PoolingResult:
     placement: pd.DataFrame | None = None
     """Per row of the rates table (same index): ``pooled_in`` (the pooled rows it entered, as
     "outcome: subgroup", "; "-separated; empty if none) and ``not_pooled_reason``."""
+    model: pd.DataFrame | None = None
+    """Per pooled row: :data:`MODEL_COLUMNS` (estimate and se on the model scale)."""
+    members: dict = field(default_factory=dict)
+    """``(outcome, subgroup)`` -> the rates-table index labels in that pool, in model order."""
+
+
+def fit_pool(events, total, method: str = DEFAULT_POOL_METHOD, transform: str = "logit",
+             pooled_ci: str = "z", pi_method: str = "t", alpha: float = 0.05) -> tuple[dict, str, str]:
+    """One pool: ``(result, method used, warning)``; ``result`` as
+    :func:`~analysis.rates.pool_proportions` returns it (proportions 0-1).
+
+    * every study 0/n (or n/n): the exact total count (:func:`exact_count`), method
+      ``exact count``, and the warning says why no model is fitted;
+    * ``GLMM``: where it does not converge (the optimiser, the Hessian or a diverging fit), REML
+      on the logit scale instead, and the warning says why;
+    * ``REML``/``DL``/``PM``: metafor's model; a boundary note (REML's local-maximum check)
+      becomes the warning. ``RuntimeError`` when tau2 cannot be estimated.
+    """
+    ev = np.asarray(events, dtype=float)
+    tot = np.asarray(total, dtype=float)
+    if np.all(ev == 0) or np.all(ev == tot):
+        res = exact_count(ev, tot, alpha)
+        return res, "exact count", res["warning"]
+    opts = dict(pooled_ci=pooled_ci, pi_method=pi_method)
+    if method == "GLMM":
+        try:
+            res = pool_proportions(ev, tot, "GLMM", transform, alpha, **opts)
+            why = res["message"]
+            if res["converged"] and math.isfinite(res["se"]):
+                return res, "GLMM", ""
+        except (RuntimeError, ArithmeticError, np.linalg.LinAlgError) as err:
+            why = str(err)
+        res = pool_proportions(ev, tot, "REML", "logit", alpha, **opts)
+        return res, "REML", (f"GLMM did not converge ({why}); pooled by REML on the logit scale instead "
+                             "(1/2 added to events and non-events of 0/n and n/n studies)")
+    res = pool_proportions(ev, tot, method, transform, alpha, **opts)
+    note = res["message"] if res["k"] > 1 else ""
+    return res, method, note
 
 
 def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=None,
-               method: str = "REML", transform: str = "logit", min_studies: int = 3,
-               include_approximate: bool = True, min_evidence_level: str | None = None,
-               alpha: float = 0.05, overall: bool = False) -> PoolingResult:
+               method: str = DEFAULT_POOL_METHOD, transform: str = "logit", pooled_ci: str = "z",
+               pi_method: str = "t", min_studies: int = 3, include_approximate: bool = True,
+               min_evidence_level: str | None = None, alpha: float = 0.05,
+               overall: bool = False) -> PoolingResult:
     """Random-effects pooled proportion per outcome and subgroup of a :func:`study_rates` table.
+
+    ``method``: ``GLMM`` (default, as R meta for proportions: random-intercept logistic model
+    by ML, = metafor ``rma.glmm(measure="PLO")``; 0/n and n/n studies need no correction;
+    logit scale only), or an inverse-variance model with tau2 by ``REML``, ``DL`` or ``PM``
+    on the ``transform`` scale. Where the GLMM does not converge the pool falls back to REML
+    (logit) and ``warning`` (in ``pooled_rates.csv`` and the status) says why; ``method``
+    says what was used. ``pooled_ci``: ``z`` (default) or ``hartung-knapp`` (for the GLMM:
+    t with k - 1 df, metafor ``rma.glmm(test="t")``, as R meta does); ``pi_method``: ``t``
+    (default, k - 1 df, R meta's) or ``z`` (metafor's ``predict``). A GLMM pool's ``q`` is the
+    likelihood-ratio test of heterogeneity (metafor ``QE.LRT``), not the Wald test, which
+    collapses towards 0 with 0/n or n/n studies. See :mod:`analysis.rates.meta` for the
+    formulas.
 
     Rows qualify by :func:`analysis.rates.rules.eligibility` (never control arms, secondary
     summaries, anecdotes or case reports; no rows without counts; approximate rows when
@@ -58,6 +120,11 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     """
     expect_one_of("pool_method", method, POOL_METHODS)
     expect_one_of("transform", transform, TRANSFORMS)
+    expect_one_of("pooled_ci", pooled_ci, POOLED_CI)
+    expect_one_of("pi_method", pi_method, PI_METHODS)
+    if method == "GLMM" and transform != "logit":
+        raise ValueError(f"transform: the GLMM pools on the logit scale; expected logit with pool_method GLMM, "
+                         f"found {transform!r} (use REML, DL or PM for {transform})")
     if int(min_studies) != min_studies or min_studies < 2:
         raise ValueError(f"min_studies must be a whole number >= 2, got {min_studies!r}")
     if subgroup_by is not None and subgroup_by not in rates.columns:
@@ -67,7 +134,7 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
     if outcomes is not None:
         outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
         rates = rates[rates["outcome"].isin(outcomes)]
-    pooled_rows, status_rows = [], []
+    pooled_rows, status_rows, model_rows, members = [], [], [], {}
     weights = pd.Series(np.nan, index=rates.index, dtype=float)
     # rows are selected by position in plain arrays: pandas selections of the (wide) rates
     # table per outcome and subgroup cost far more than the pooling itself
@@ -129,16 +196,19 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
             status_rows.append(st)
             return
         ev, tot = events_all[ok], total_all[ok]
+        try:
+            res, used, st["warning"] = fit_pool(ev, tot, method, transform, pooled_ci, pi_method, alpha)
+        except RuntimeError as err:  # tau2 could not be estimated (Paule-Mandel beyond its limit)
+            st["reason"] = f"not pooled: {err}"
+            if keep_weights:
+                for p_ in ok:
+                    why_not[p_] = f"{label}: {err}"
+            status_rows.append(st)
+            return
         where = f"{outcome}: {label}"
         for p_ in ok:
             pooled_in[p_].append(where)
-        if np.all(ev == 0) or np.all(ev == tot):
-            res = exact_count(ev, tot, alpha)
-            st["warning"] = res["warning"]
-            used = "exact count"
-        else:
-            res = pool_proportions(ev, tot, method, transform, alpha)
-            used = method
+        members[(outcome, label)] = list(rates.index[ok])
         st["pooled"], st["reason"] = True, (f"pooled {k_studies} {'study' if k_studies == 1 else 'studies'}"
                                             + (f" ({k_ok} arms)" if k_ok != k_studies else ""))
         n_groups = len(set(group_all[ok])) if group_all is not None else 1
@@ -148,14 +218,19 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
         status_rows.append(st)
         if keep_weights and "weights" in res:
             weights.iloc[ok] = res["weights"]
+        exact = used == "exact count"
+        model_rows.append({"subgroup": label, "outcome": outcome, "method": used,
+                           "transform": "" if exact else (transform if used != "GLMM" else "logit"),
+                           "estimate": np.nan if exact else res["estimate_transformed"],
+                           "se": np.nan if exact else res["se"], "k": res["k"], "tau2": res["tau2"]})
         pooled_rows.append({
             "subgroup": label, "outcome": outcome, "k": res["k"], "total": res["total"],
             "pooled": res["estimate"], "ci_lower": res["ci_lower"], "ci_upper": res["ci_upper"],
             "pi_lower": res["pi_lower"], "pi_upper": res["pi_upper"], "tau2": res["tau2"],
             "i2": res["i2"], "q": res["q"], "q_p_value": res["q_p_value"], "method": used,
-            "transform": transform if used != "exact count" else "", "k_studies": k_studies,
-            "pooled_ci": "z" if used != "exact count" else "clopper-pearson",
-            "pi_method": "z" if used != "exact count" else "",
+            "transform": "" if exact else (transform if used != "GLMM" else "logit"), "k_studies": k_studies,
+            "pooled_ci": "clopper-pearson" if exact else CI_USED[res["test"]],
+            "pi_method": "" if exact else res["pi_method"],
             "warning": st["warning"],
         })
 
@@ -185,9 +260,17 @@ def pool_rates(rates: pd.DataFrame, *, subgroup_by: str | None = None, outcomes=
                               "not_pooled_reason": [w if not x else "" for w, x in zip(why_not, pooled_in)]},
                              index=rates.index)
     settings = {"subgroup_by": subgroup_by, "method": method, "transform": transform,
+                "pooled_ci": pooled_ci, "pi_method": pi_method,
                 "min_studies": min_studies, "include_approximate": include_approximate,
-                "min_evidence_level": min_evidence_level, "alpha": alpha}
-    return PoolingResult(pooled, status, weights, settings, placement)
+                "min_evidence_level": min_evidence_level, "alpha": alpha, "overall": overall,
+                "weights": WEIGHTS_GLMM if method == "GLMM" else WEIGHTS_RMA}
+    model = pd.DataFrame(model_rows, columns=MODEL_COLUMNS)
+    return PoolingResult(pooled, status, weights, settings, placement, model, members)
+
+
+CI_USED = {"z": "z", "knha": "hartung-knapp", "t": "t"}
+"""``pooled_ci`` in ``pooled_rates.csv`` from the model's test: ``t`` is the GLMM's t interval
+(k - 1 df) where ``hartung-knapp`` was asked for."""
 
 
 

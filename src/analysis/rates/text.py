@@ -83,3 +83,41 @@ def evidence_summary(rates: pd.DataFrame) -> str:
     if n_case:
         text += f" {n_case} row{'s are case reports' if n_case > 1 else ' is a case report'}, shown but never pooled."
     return text
+
+
+def methods_text(settings: dict) -> str:
+    """The pooling method, the CI and prediction-interval rule and what the study weights are,
+    in words, from ``PoolingResult.settings`` (what this run used)."""
+    method = settings.get("method", "GLMM")
+    level = f"{100 * (1 - settings.get('alpha', 0.05)):g}%"
+    if method == "GLMM":
+        text = ("Pooled by a random-effects logistic model (GLMM: one random intercept per study, fitted by maximum "
+                "likelihood, as R meta does for proportions and metafor's rma.glmm computes it). It uses the counts "
+                "themselves, so studies with no events, or with events in every patient, need no correction. Where it "
+                "does not converge the pool falls back to REML and says why. Its test of heterogeneity (Q) is the "
+                "likelihood-ratio test.")
+    else:
+        name = {"REML": "restricted maximum likelihood (REML)", "DL": "DerSimonian-Laird",
+                "PM": "Paule-Mandel"}.get(method, method)
+        scale = settings.get("transform", "logit")
+        text = (f"Pooled by an inverse-variance random-effects model on the {scale} scale, the between-study "
+                f"variance (tau²) by {name}, as R metafor computes it"
+                + ("; studies with no events, or events in every patient, get 1/2 added to events and non-events."
+                   if scale == "logit" else "."))
+    ci = settings.get("pooled_ci", "z")
+    if ci == "hartung-knapp" and method == "GLMM":
+        ci_words = "t with k - 1 degrees of freedom (the GLMM's form of Hartung-Knapp, as R meta)"
+    elif ci == "hartung-knapp":
+        ci_words = "Hartung-Knapp (t with k - 1 degrees of freedom, the standard error scaled by the spread of the studies)"
+    else:
+        ci_words = "the normal (z) quantile"
+    pi = settings.get("pi_method", "t")
+    pi_words = "t with k - 1 degrees of freedom (R meta's rule)" if pi == "t" else "the normal (z) quantile (metafor's rule)"
+    text += (f" The {level} confidence interval of the pooled proportion uses {ci_words}. The {level} prediction "
+             f"interval, where a new study's proportion is expected to fall given the heterogeneity, uses {pi_words}.")
+    if method == "GLMM":
+        text += (" A GLMM has no inverse-variance study weights, so the squares of a GLMM pool are all drawn the "
+                 "same size and no weight is given.")
+    else:
+        text += " A square's area is the study's random-effects weight in its pool."
+    return text

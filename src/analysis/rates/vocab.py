@@ -16,7 +16,18 @@ POOLED_COLUMNS = [
     "k_studies", "warning",
 ]
 CI_METHODS = {"clopper-pearson": "beta", "wilson": "wilson"}
-POOL_METHODS = ("REML", "DL", "PM")
+#: ``pool_method``: the GLMM (random-intercept logistic model; the default, as R meta for
+#: proportions) or an inverse-variance random-effects model with tau2 by REML, DL or PM
+POOL_METHODS = ("REML", "DL", "PM", "GLMM")
+DEFAULT_POOL_METHOD = "GLMM"
+#: the inverse-variance (metafor ``rma``) methods, those with study weights
+RMA_METHODS = ("REML", "DL", "PM")
+#: ``pooled_ci``: the pooled estimate's CI by the normal quantile, or Hartung-Knapp
+POOLED_CI = ("z", "hartung-knapp")
+#: ``pi_method``: prediction interval with t (k - 1 df; R meta's default) or z (metafor's)
+PI_METHODS = ("t", "z")
+#: ``effect_measure`` of a comparison (intervention vs control)
+EFFECT_MEASURES = ("RR", "OR", "RD")
 TRANSFORMS = ("logit", "freeman-tukey")
 OVERALL = "All studies"
 EPS = np.finfo(float).eps

@@ -1,7 +1,9 @@
 """Meta-analysis numbers: random-effects pooling, GLMM for proportions, 2x2 effect sizes.
 
-The pure-number layer under :mod:`analysis.rates` (numpy / scipy / statsmodels only). Every
-function is checked against R (metafor 3.8-1, lme4 1.1-31) in ``tests/test_pooling.py``
+The one implementation of the models under :mod:`analysis.rates` (numpy / scipy /
+statsmodels only): :mod:`analysis.rates.metafor` (proportions, the dict API),
+:mod:`analysis.rates.pool` and :mod:`analysis.rates.compare` call it. Every function is
+checked against R (metafor 3.8-1, lme4 1.1-31) in ``tests/test_pooling.py``
 with fixtures from ``tests/r/pooling_reference.R``. Results are on the effect scale
 (logit, log RR, ...); callers back-transform. ``level`` is a fraction (0.95), ``i2`` a
 percentage (0-100, as metafor).
@@ -32,7 +34,7 @@ Conventions (metafor's unless said otherwise):
   df. ``i2 = 100 tau2 / (tau2 + vt)`` with the typical within-study variance
   ``vt = (k - 1) / (sum(1/vi) - sum(1/vi**2) / sum(1/vi))`` - metafor's definition for
   every estimator (not meta's ``(Q - df) / Q``).
-* **GLMM** (:func:`glmm_proportions`): see :mod:`analysis.glmm`.
+* **GLMM** (:func:`glmm_proportions`): see :mod:`analysis.rates.glmm`.
 """
 
 from __future__ import annotations
@@ -44,23 +46,16 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis import glmm as _glmm
+from analysis.rates.glmm import common_effect_deviance, fit_glmm, saturated_wald_q
+from analysis.rates.vocab import EFFECT_MEASURES as MEASURES_2X2
+from analysis.rates.vocab import EPS, PI_METHODS, POOL_METHODS, RMA_METHODS
+from analysis.timing import expect_one_of
 
-POOL_METHODS = ("REML", "DL", "PM", "GLMM")
-RMA_METHODS = ("REML", "DL", "PM")
+__all__ = ["POOL_METHODS", "RMA_METHODS", "TESTS", "PI_METHODS", "MEASURES_2X2", "PoolResult", "rma",
+           "leave_one_out", "glmm_proportions", "exact_pooled_count", "subgroup_q", "escalc_2x2"]
+
 TESTS = ("z", "knha")
-PI_METHODS = ("t", "z")
-MEASURES_2X2 = ("RR", "OR", "RD")
 TO_OPTIONS = ("only0", "all", "if0all", "none")
-EPS = np.finfo(float).eps
-
-
-def check_choice(name: str, value, options) -> str:
-    """``value`` if it is one of ``options``, else ``ValueError`` naming the parameter:
-    ``pool_method: expected one of REML, DL, PM, GLMM, found 'REM'``."""
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name}: expected one of {', '.join(options)}, found {value!r}")
-    return value
 
 
 def _check_level(level) -> float:
@@ -87,6 +82,8 @@ class PoolResult:
     ``pi_lower``/``pi_upper`` are NaN for k = 1; ``test`` is the test actually used
     (``"z"`` when ``"knha"`` was asked for with k = 1). ``converged`` is False when an
     estimate should not be used; ``message`` says why, or notes a boundary ("" otherwise).
+    ``q_lrt``/``q_lrt_p_value``: the GLMM's likelihood-ratio test of heterogeneity (NaN for
+    ``rma``).
     """
 
     estimate: float
@@ -105,6 +102,8 @@ class PoolResult:
     pi_method: str
     converged: bool = True
     message: str = ""
+    q_lrt: float = math.nan
+    q_lrt_p_value: float = math.nan
 
 
 # --------------------------------------------------------------------------- tau2
@@ -247,9 +246,9 @@ def rma(yi, vi, method: str = "REML", test: str = "z", pi: str = "t", level: flo
     ``method``: REML, DL or PM; ``test``: z or knha; ``pi``: t (k - 1 df) or z; ``level``
     a fraction. ``threshold`` (REML) and ``tol`` (PM) are metafor's stopping rules.
     """
-    check_choice("method", method, RMA_METHODS)
-    check_choice("test", test, TESTS)
-    check_choice("pi", pi, PI_METHODS)
+    expect_one_of("method", method, RMA_METHODS)
+    expect_one_of("test", test, TESTS)
+    expect_one_of("pi", pi, PI_METHODS)
     level = _check_level(level)
     yi = _vector("yi", yi)
     vi = _vector("vi", vi, positive=True)
@@ -313,14 +312,18 @@ def glmm_proportions(events, totals, level: float = 0.95, test: str = "z",
     model by ML with 7-point adaptive Gauss-Hermite quadrature, as lme4 (logit scale).
 
     ``test``: z, or t (metafor's ``test="t"``: t with k - 1 df). ``q``/``q_p_value`` are
-    metafor's ``QE.Wld``/``QEp.Wld``; ``i2`` uses ``vt`` from the escalc PLO variances (1/2
+    metafor's ``QE.Wld``/``QEp.Wld`` (R meta's ``Q``), ``q_lrt``/``q_lrt_p_value`` its
+    ``QE.LRT``/``QEp.LRT``: the deviance of the common-effect logistic model against the
+    saturated one. With 0/n or n/n studies the Wald statistic collapses towards 0 (their
+    coefficients diverge with their variances: k3_zero Wald 0.20, LRT 6.38), so
+    :mod:`analysis.rates.pool` reports the LRT. ``i2`` uses ``vt`` from the escalc PLO variances (1/2
     added to 0/n and n/n studies), as rma.glmm. 0/n and n/n studies enter the likelihood
     uncorrected. Sets with no events at all (or only events) have no finite estimate: use
     :func:`exact_pooled_count`. ``converged`` is False when the optimiser or the Hessian
     fails or the fit diverges; ``message`` also notes tau2 = 0 at the boundary.
     """
-    check_choice("test", test, ("z", "t"))
-    check_choice("pi", pi, PI_METHODS)
+    expect_one_of("test", test, ("z", "t"))
+    expect_one_of("pi", pi, PI_METHODS)
     level = _check_level(level)
     x, n = _counts(events, totals)
     if np.all(x == 0) or np.all(x == n):
@@ -335,13 +338,14 @@ def glmm_proportions(events, totals, level: float = 0.95, test: str = "z",
         se = math.sqrt(1 / (n[0] * (x[0] / n[0]) * (1 - x[0] / n[0])))
         ci_lo, ci_hi, _, _ = _intervals(est, se, 0.0, 1, "z", pi, level)
         return PoolResult(est, se, ci_lo, ci_hi, math.nan, math.nan, 0.0, 0.0, 0.0, 1.0, 1,
-                          "GLMM", "z", pi, True, "k = 1: the study itself")
-    fit = _glmm.fit_glmm(x, n)
-    q = _glmm.saturated_wald_q(x, n)
+                          "GLMM", "z", pi, True, "k = 1: the study itself", 0.0, 1.0)
+    fit = fit_glmm(x, n)
+    q = saturated_wald_q(x, n)
+    q_lrt = common_effect_deviance(x, n)
     ci_lo, ci_hi, pi_lo, pi_hi = _intervals(fit.beta, fit.se, fit.tau2, k, test, pi, level)
     return PoolResult(fit.beta, fit.se, ci_lo, ci_hi, pi_lo, pi_hi, fit.tau2, _i2(vi, fit.tau2),
                       q, float(stats.chi2.sf(q, k - 1)), k, "GLMM", test, pi, fit.converged,
-                      fit.message)
+                      fit.message, q_lrt, float(stats.chi2.sf(q_lrt, k - 1)))
 
 
 # --------------------------------------------------------------------------- counts, subgroups
@@ -423,8 +427,8 @@ def escalc_2x2(ai, n1, ci, n2, measure: str = "RR", level: float = 0.95, *, add:
     ``1/a - 1/n1 + 1/c - 1/n2``; OR ``1/a + 1/b + 1/c + 1/d``; RD ``p1(1-p1)/n1 + p2(1-p2)/n2``
     (``vtype="LS"``), all from the corrected cells. CI: ``yi +/- z sqrt(vi)``.
     """
-    check_choice("measure", measure, MEASURES_2X2)
-    check_choice("to", to, TO_OPTIONS)
+    expect_one_of("measure", measure, MEASURES_2X2)
+    expect_one_of("to", to, TO_OPTIONS)
     level = _check_level(level)
     a, n1 = _counts(ai, n1)
     c, n2 = _counts(ci, n2)

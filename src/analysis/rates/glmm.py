@@ -167,8 +167,45 @@ def _derivs(fun, p, delta=DELTA):
     return g, hess
 
 
+def _minimise(fun, start, step=0.25):
+    simplex = [start, (start[0] + step, start[1]), (start[0], start[1] + step)]
+    res = optimize.minimize(fun, start, method="Nelder-Mead",
+                            options={"initial_simplex": simplex, "xatol": 1e-10, "fatol": 1e-13,
+                                     "maxiter": 4000, "maxfev": 8000})
+    return res, np.array([abs(res.x[0]), res.x[1]])
+
+
+def _curvature(fun, p):
+    """``(variance of beta or NaN, gradient, messages)`` at ``p`` by lme4's finite differences."""
+    g, hess = _derivs(fun, p)
+    messages = []
+    if p[0] == 0.0:  # the deviance is even in theta: no cross term at the boundary
+        hess[0, 1] = hess[1, 0] = g[0] = 0.0
+    eig = np.linalg.eigvalsh(hess)
+    if (p[0] == 0.0 and hess[1, 1] > 0) or (p[0] > 0 and np.all(eig > 0)):
+        var_beta = 2 / hess[1, 1] if p[0] == 0.0 else 2 * float(np.linalg.inv(hess)[1, 1])
+    else:
+        var_beta = math.nan
+        messages.append("Hessian of the deviance not positive definite: standard error unavailable")
+    if np.max(np.abs(g)) > 1e-3:
+        messages.append(f"gradient not zero at the optimum (max |gradient| {np.max(np.abs(g)):.2g})")
+    return var_beta, g, messages
+
+
+#: PIRLS tolerance of the deviance at (nearly) exact conditional modes, see :func:`fit_glmm`
+TOL_EXACT = 1e-10
+
+
 def fit_glmm(events, totals, tol_pwrss: float = TOL_PWRSS) -> GlmmFit:
-    """Maximum-likelihood fit of the random-intercept logistic model (see module doc)."""
+    """Maximum-likelihood fit of the random-intercept logistic model (see module doc).
+
+    lme4's deviance stops PIRLS at ``tol_pwrss``, so it has small steps where PIRLS takes one
+    iteration fewer; rarely (a flat likelihood at large tau2, e.g. an n/n study among very
+    different ones) the minimiser settles in such a pocket, up to 1e-5 below the smooth
+    deviance, where the finite-difference gradient and Hessian are meaningless. When the
+    gradient or the Hessian check fails there, the fit is repeated on the deviance at
+    (nearly) exact modes (PIRLS to ``TOL_EXACT``), which has no pockets, and checked again.
+    """
     x = np.asarray(events, dtype=float)
     n = np.asarray(totals, dtype=float)
     lp0 = start_predictor(x, n, tol_pwrss)
@@ -178,11 +215,7 @@ def fit_glmm(events, totals, tol_pwrss: float = TOL_PWRSS) -> GlmmFit:
 
     beta0 = math.log((x.sum() + 0.5) / (n.sum() - x.sum() + 0.5))
     start = min([(t, beta0) for t in (0.0, 0.3, 1.0, 2.5)], key=fun)
-    simplex = [start, (start[0] + 0.25, start[1]), (start[0], start[1] + 0.25)]
-    res = optimize.minimize(fun, start, method="Nelder-Mead",
-                            options={"initial_simplex": simplex, "xatol": 1e-10, "fatol": 1e-13,
-                                     "maxiter": 4000, "maxfev": 8000})
-    p = np.array([abs(res.x[0]), res.x[1]])
+    res, p = _minimise(fun, start)
     messages = [] if res.success else [f"optimiser: {res.message}"]
     if p[0] > DIVERGED or abs(p[1]) > DIVERGED:
         return GlmmFit(float(p[1]), math.nan, float(p[0] ** 2), fun(p), False,
@@ -190,21 +223,20 @@ def fit_glmm(events, totals, tol_pwrss: float = TOL_PWRSS) -> GlmmFit:
                        "no finite maximum-likelihood estimate")
     if p[0] < 1e-5 and fun([0.0, p[1]]) <= fun(p) + 1e-12:  # lme4's check.boundary
         p[0] = 0.0
-    g, hess = _derivs(fun, p)
-    if p[0] == 0.0:  # the deviance is even in theta: no cross term at the boundary
-        hess[0, 1] = hess[1, 0] = g[0] = 0.0
+    var_beta, g, problems = _curvature(fun, p)
+    if problems and p[0] > 0 and tol_pwrss > TOL_EXACT:
+        def smooth(q):
+            return deviance(q[0], q[1], x, n, lp0, TOL_EXACT)
+
+        res2, p2 = _minimise(smooth, tuple(p), step=0.05)
+        var2, g2, problems2 = _curvature(smooth, p2)
+        if not problems2:
+            res, p, var_beta, g, problems = res2, p2, var2, g2, []
+            messages = [] if res.success else [f"optimiser: {res.message}"]
+    if p[0] == 0.0:
         messages.append("tau2 = 0 at the boundary (no heterogeneity beyond binomial sampling)")
-    converged = bool(res.success)
-    eig = np.linalg.eigvalsh(hess)
-    if (p[0] == 0.0 and hess[1, 1] > 0) or (p[0] > 0 and np.all(eig > 0)):
-        var_beta = 2 / hess[1, 1] if p[0] == 0.0 else 2 * float(np.linalg.inv(hess)[1, 1])
-    else:
-        var_beta = math.nan
-        converged = False
-        messages.append("Hessian of the deviance not positive definite: standard error unavailable")
-    if np.max(np.abs(g)) > 1e-3:
-        converged = False
-        messages.append(f"gradient not zero at the optimum (max |gradient| {np.max(np.abs(g)):.2g})")
+    messages.extend(problems)
+    converged = bool(res.success) and not problems
     return GlmmFit(float(p[1]), math.sqrt(var_beta) if var_beta > 0 else math.nan,
                    float(p[0] ** 2), fun(p), converged, "; ".join(messages))
 
@@ -258,3 +290,13 @@ def saturated_wald_q(events, totals, epsilon: float = 1e-8, maxit: int = 25) -> 
         dev_old = dev
     q = float(np.sum(w * (eta - np.sum(w * eta) / np.sum(w)) ** 2))
     return max(q, 0.0)
+
+
+def common_effect_deviance(events, totals) -> float:
+    """``rma.glmm``'s ``QE.LRT``: the deviance of the common-effect logistic model (one
+    proportion, ``sum(x) / sum(n)``) against the saturated one, which fits every study exactly;
+    chi2 with k - 1 df. Finite with 0/n and n/n studies, where the Wald test is not."""
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    p = x.sum() / n.sum()
+    return max(float(np.sum(dev_resid(x, n, np.log(p / (1 - p))))), 0.0)
