@@ -176,7 +176,7 @@ def _table(path: Path, rows, group) -> tuple[str, list, int]:
     widths = [len(r) for r in data]
     width = max(set(widths), key=widths.count) if data else 0  # the most common
     note = "" if group else f"; curve named {_shown(path.stem)} after the file (--group to rename)"
-    if width == 3 and [_num(r[0]) for r in data] == list(range(1, len(data) + 1)):
+    if width == 3 and [_num(r[0]) if r else None for r in data] == list(range(1, len(data) + 1)):
         pairs = [r[1:] if len(r) == 3 else (None, None) for r in data]
         return f"Guyot's survival.txt (row, time, survival){note}", [(group or path.stem, pairs)], len(data)
     if width != 2:
