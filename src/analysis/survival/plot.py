@@ -21,7 +21,8 @@ import pandas as pd
 
 from analysis.schemas import evidence_words
 from analysis.style import OKABE_ITO, RC, TICK_STEPS_SURVIVAL, group_colors
-from analysis.survival.km import KMFit, _text, at_risk_table, km_landmarks, km_summary, logrank
+from analysis.survival.km import KMFit, _text, at_risk_table, km_landmarks, km_summary
+from analysis.survival.summaries import logrank
 
 # --------------------------------------------------------------------------- sentences
 
