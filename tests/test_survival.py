@@ -232,7 +232,7 @@ def test_confidence_limits_by_hand():
 # --------------------------------------------------------------------------- survival data
 
 
-def _ds(patients, events, lines, sources=None):
+def _ds(patients, events, lines, sources=None, graph=None):
     if sources is None:
         sources = pd.DataFrame({"source_id": ["S1", "S2"], "kind": ["case_report", "case_series"],
                                 "evidence_level": ["case_report", "case_series"]})
@@ -244,7 +244,16 @@ def _ds(patients, events, lines, sources=None):
     return SimpleNamespace(
         sources=sources, patients=pd.DataFrame(patients), events=ev,
         lines=pd.DataFrame(lines), cohort_outcomes=pd.DataFrame(),
-        ipd=pd.DataFrame(), km_curves_points=pd.DataFrame(), km_curves_at_risk=pd.DataFrame())
+        ipd=pd.DataFrame(), km_curves_points=pd.DataFrame(), km_curves_at_risk=pd.DataFrame(),
+        graph=graph)
+
+
+def _calendar_graph(dates: dict) -> timing.OffsetGraph:
+    """The loader's offset graph of events dated ``{event_id: (lo, best, hi)}`` (text dates)."""
+    def day(text):
+        return (pd.Timestamp(text) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+    return timing.OffsetGraph({e: (timing.CALENDAR, timing.Interval(day(lo), day(best), day(hi)))
+                               for e, (lo, best, hi) in dates.items()})
 
 
 def _pat(pid, role="autoimmune_case", source="S1", diseases="psoriasis", therapy="UC-MSC"):
@@ -341,6 +350,8 @@ def test_cases_two_treatment_lines():
         ],
         lines=[_line("P1", 1, "E1", "autologous HSCT"), _line("P1", 2, "E3"),
                _line("P1", 3, "E5"), _line("P1", 4, "E6")],
+        graph=_calendar_graph({"E1": ("2010-01-01",) * 3, "E3": ("2010-06-01", "2010-06-15", "2010-06-30"),
+                               "E5": ("2015-01-01",) * 3, "E6": ("2015-03-01",) * 3}),
     )
     surv, excluded = sv.survival_from_cases(ds, "days")
     by = surv.set_index("line")
@@ -350,6 +361,37 @@ def test_cases_two_treatment_lines():
     assert (by.loc[2, "time_lo"], by.loc[2, "time_hi"]) == (1400, 1600)
     assert by.loc[3, "end"] == "next_line" and by.loc[3, "time"] == 59
     assert excluded.set_index("line").loc[4, "reason"].startswith("no usable follow-up")
+
+
+def test_next_line_censoring_asks_the_offset_graph(make_folder, tables):
+    """Issue 13: admission undated (not_reported); line 1's infusion 2 weeks after it, its
+    follow-up 3 years after the infusion; line 2's infusion 1 year after the first, its
+    follow-up 1 year after that. No event has a date, yet the graph knows line 2 starts
+    12 months after line 1: line 1 is censored there, not at its 36-month follow-up."""
+    from analysis.load import load_dataset
+
+    def ev(eid, line, kind, offset, ref):
+        return {"event_id": eid, "patient_id": "P1", "line": line, "event_type": kind, "offset": offset,
+                "offset_from": ref, "source_id": "T1", "quote": "q",
+                **({"product": "UC-MSC"} if kind == "infusion" else {})}
+
+    tables["events"] = [
+        {"event_id": "E1", "patient_id": "P1", "line": "0", "event_type": "admission", "date": "not_reported",
+         "source_id": "T1", "quote": "q"},
+        ev("E2", "1", "infusion", "+2 weeks", "E1"),
+        ev("E3", "1", "last_followup", "+3 years", "E2"),
+        ev("E4", "2", "infusion", "+1 years", "E2"),
+        ev("E5", "2", "last_followup", "+1 years", "E4"),
+    ]
+    ds = load_dataset(make_folder(tables))
+    assert ds.graph.relative("E4", "E2").best == pytest.approx(365.25)
+    surv, excluded = sv.survival_from_cases(ds, "months")
+    by = surv.set_index("line")
+    assert list(by.index) == [1, 2] and excluded.empty
+    assert by.loc[1, "end"] == "next_line" and by.loc[1, "event"] == 0
+    assert by.loc[1, "time"] == pytest.approx(12.0)
+    assert (by.loc[1, "time_lo"], by.loc[1, "time_hi"]) == (pytest.approx(12.0), pytest.approx(12.0))
+    assert by.loc[2, "end"] == "last_followup" and by.loc[2, "time"] == pytest.approx(12.0)
 
 
 def test_survival_from_ipd_units_and_errors():

@@ -70,7 +70,8 @@ def survival_from_cases(ds, time_unit: str = "months") -> tuple[pd.DataFrame, pd
     sources = ds.sources.drop_duplicates("source_id").set_index("source_id")
     rows, excluded = [], []
     by_patient = {pid: grp for pid, grp in events.groupby("patient_id", sort=False)}
-    anchors_by_patient = _anchor_dates(lines, events)
+    anchors_by_patient = _anchors(lines)
+    graph = getattr(ds, "graph", None)
     for _, ln in lines.sort_values(["patient_id", "line"]).iterrows():
         pid, line = ln["patient_id"], int(ln["line"])
         pat = patients.loc[pid] if pid in patients.index else None
@@ -118,7 +119,7 @@ def survival_from_cases(ds, time_unit: str = "months") -> tuple[pd.DataFrame, pd
         if len(fu_ok):
             last = fu_ok.loc[fu_ok["t_best"].astype(float).idxmax()]
             ends.append((float(last["t_best"]), float(last["t_lo"]), float(last["t_hi"]), "last_followup"))
-        nxt = _next_line_start(anchors_by_patient.get(pid, {}), line)
+        nxt = _next_line_start(graph, anchors_by_patient.get(pid, {}), line)
         if nxt is not None:
             ends.append((*nxt, "next_line"))
         if not ends:
@@ -143,29 +144,27 @@ def _times(best, lo, hi, scale) -> dict:
     return {"time": float(best) / scale, "time_lo": float(lo) / scale, "time_hi": float(hi) / scale}
 
 
-def _anchor_dates(lines: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """patient_id -> {line: (date_lo, date_best, date_hi)} of each line's anchor event."""
-    if "date_best" not in events.columns or lines.empty:
-        return {}
-    ev = events.drop_duplicates("event_id").set_index("event_id")
+def _anchors(lines: pd.DataFrame) -> dict:
+    """patient_id -> {line: anchor event id} (each line's first stem-cell therapy)."""
     out: dict = {}
-    for _, ln in lines.iterrows():
-        aid = ln["anchor_event_id"]
-        if aid in ev.index and not pd.isna(ev.at[aid, "date_best"]):
-            out.setdefault(ln["patient_id"], {})[int(ln["line"])] = (
-                ev.at[aid, "date_lo"], ev.at[aid, "date_best"], ev.at[aid, "date_hi"])
+    for pid, line, aid in zip(lines["patient_id"], lines["line"], lines["anchor_event_id"]):
+        if not pd.isna(aid):
+            out.setdefault(pid, {})[int(line)] = aid
     return out
 
 
-def _next_line_start(anchor_dates: dict, line: int):
-    """(best, lo, hi) days from this line's anchor to the next line's anchor, if dated."""
-    later = sorted(k for k in anchor_dates if k > line)
-    if line not in anchor_dates or not later:
+def _next_line_start(graph, anchors: dict, line: int):
+    """(best, lo, hi) days from this line's anchor to the next line's anchor, as the offset
+    graph relates them (``ds.graph.relative``, through their nearest common reference: a
+    calendar date, an offset chain, even from an undated event); None when the patient has
+    no later line or the graph cannot relate the two."""
+    later = sorted(k for k in anchors if k > line)
+    if graph is None or line not in anchors or not later:
         return None
-    lo0, best0, hi0 = anchor_dates[line]
-    lo1, best1, hi1 = anchor_dates[later[0]]
-    day = pd.Timedelta(days=1)
-    return ((best1 - best0) / day, (lo1 - hi0) / day, (hi1 - lo0) / day)
+    rel = graph.relative(anchors[later[0]], anchors[line])
+    if rel is None or not np.isfinite(rel.best):
+        return None
+    return (rel.best, rel.lo, rel.hi)
 
 
 def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
