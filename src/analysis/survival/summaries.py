@@ -242,12 +242,30 @@ def logrank_stratified(time, event, group, strata=None, timefix: bool = True) ->
                    observed=observed, expected=expected, variance=var)
 
 
+def strata_values(data: pd.DataFrame, strata: str) -> np.ndarray:
+    """The stratum of each row: the column ``strata``, or several joined (``"study,
+    strata"``); a missing value is its own stratum, "not stated". Raises ``ValueError``
+    naming a column the data lack."""
+    names = [s.strip() for s in str(strata).split(",") if s.strip()]
+    missing = [n for n in names if n not in data.columns]
+    if missing:
+        raise ValueError(f"logrank_strata: the survival data have no column {missing[0]!r}; "
+                         f"columns are {', '.join(map(str, data.columns))}")
+    parts = [data[n].astype(object).where(data[n].notna() & (data[n].astype(str) != ""), "not stated").astype(str)
+             for n in names]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " / " + p
+    return out.to_numpy(dtype=object)
+
+
 def logrank(fit: KMFit, strata: str | None = None, groups=None,
             comparison: str = "all curves") -> pd.DataFrame:
     """``logrank.csv`` rows (:data:`LOGRANK_COLUMNS`): the log-rank test of equal survival
     across the fit's groups (or only ``groups``, a list of their labels), stratified by the
-    column ``strata`` of the fit's data when given: :func:`logrank_stratified`, i.e. R's
-    ``survdiff`` (tested equal to R and to lifelines' ``multivariate_logrank_test``).
+    column(s) ``strata`` of the fit's data when given (:func:`strata_values`):
+    :func:`logrank_stratified`, i.e. R's ``survdiff`` (tested equal to R and to lifelines'
+    ``multivariate_logrank_test``).
 
     Empty (header only) with fewer than two groups or when no group has events to compare
     (R would report chi-squared 0 on 0 df). ``comparison`` is written in the row.
@@ -259,13 +277,7 @@ def logrank(fit: KMFit, strata: str | None = None, groups=None,
     data = fit.data
     lab = group_labels(data, fit.group_by).to_numpy(dtype=object)
     keep = np.isin(lab, labels)
-    if strata is not None and strata not in data.columns:
-        raise ValueError(f"logrank_strata: the survival data have no column {strata!r}; "
-                         f"columns are {', '.join(map(str, data.columns))}")
-    st = None
-    if strata is not None:
-        st = data[strata].astype(object).where(data[strata].notna(), "not stated").astype(str)
-        st = st.to_numpy(dtype=object)[keep]
+    st = strata_values(data, strata)[keep] if strata else None
     res = logrank_stratified(data["time"].to_numpy(dtype=float)[keep],
                              data["event"].to_numpy()[keep], lab[keep], st)
     if res.df < 1:
