@@ -180,3 +180,89 @@ def test_cohort_points_have_exact_intervals_equal_to_binom_test(ds):
     for oid in r.index:
         assert st.loc[oid, "kind"] == "point" and st.loc[oid, "time"] == pytest.approx(60.0)
         close(st.loc[oid, ["survival", "ci_lower", "ci_upper"]], r.loc[oid], oid, 1e-9)
+
+
+def test_issue_scenario_rebuilt_curve_and_case_reports_stay_apart(tmp_path, tables):
+    """The issue's first try: a curve rebuilt from a published figure beside psoriasis case
+    reports. Default: separate curves, no test between them; group_by=disease names the
+    rebuilt curve's disease (from its source's cohort_outcomes row), never "not stated"."""
+    import shutil
+
+    from conftest import write_folder
+
+    ref = HERE / "reference_data" / "ipd_folder"
+    tables["sources"].append({"source_id": "R-lung", "kind": "cohort", "citation": "Rebuilt curves",
+                              "evidence_level": "uncontrolled_study"})
+    tables["cohort_outcomes"].append({
+        "outcome_id": "O2", "source_id": "R-lung", "study": "Rebuilt", "arm": "all", "disease": "Crohn's disease",
+        "therapy": "autologous HSCT", "design": "uncontrolled_cohort", "controlled": "no", "outcome": "relapse_free",
+        "definition": "relapse-free", "events": "", "total": "228", "total_qualifier": "exact", "approximate": "no",
+        "quote": "q"})
+    folder = write_folder(tmp_path / "data", tables)
+    shutil.copytree(ref / "km_curves", folder / "km_curves")
+    ds = load_dataset(folder)
+    data = sv.survival_data(ds, time_unit="months")[0]
+    assert set(data["curve"]) == {"case reports", "R-lung: female", "R-lung: male"}
+    fit = sv.km_fit(data, "curve", time_unit="months")
+    table = sv.logrank_table(fit)
+    assert list(table["groups"]) == ["R-lung: female | R-lung: male"]
+    text = sv.logrank_text(fit, table, sv.comparisons(fit))
+    assert "published figure" in text and "case reports" not in text.split("\n")[0]
+    by_disease = sv.survival_data(ds, time_unit="months", group_by="disease")[0]
+    assert set(by_disease["curve"]) == {"psoriasis · case reports", "Crohn's disease · R-lung: female",
+                                        "Crohn's disease · R-lung: male"}
+    assert (by_disease.loc[by_disease["survival_source"] == "reconstructed", "therapy"] == "autologous HSCT").all()
+
+
+def test_a_case_report_and_a_rebuilt_curve_alone_are_not_compared(data):
+    two = data[data["curve"].isin(["case reports", "M-trial: A"])]
+    fit = sv.km_fit(two, "curve", time_unit="months")
+    assert sv.comparisons(fit) == [] and sv.logrank_table(fit).empty
+    assert sv.logrank_text(fit, sv.logrank_table(fit), sv.comparisons(fit)).startswith(
+        "Log-rank test: not done: no two curves come from the same study or source")
+
+
+@pytest.mark.slow
+def test_notebook_competing_risks_and_strata(tmp_path):
+    import papermill
+
+    nb = HERE.parent / "notebooks" / "02_relapse_free_survival.ipynb"
+    out = tmp_path / "out"
+    papermill.execute_notebook(str(nb), str(tmp_path / "run.ipynb"), cwd=str(nb.parent), progress_bar=False,
+                               kernel_name="python3",
+                               parameters={"data_dir": str(FOLDER), "output_dir": str(out), "competing_event": "death",
+                                           "logrank_strata": "strata", "rmst_tau": [12, 60]})
+    tables = out / "tables"
+    cif = pd.read_csv(tables / "cif_estimates.csv")
+    assert list(cif.columns[:6]) == ["curve", "cause", "time", "cif", "ci_lower", "ci_upper"]
+    assert set(cif["cause"]) == {"relapse", "death"}
+    tests = pd.read_csv(tables / "cif_tests.csv", keep_default_na=False)
+    assert list(tests.columns[:4]) == ["cause", "statistic", "df", "p_value"] and set(tests["strata"]) == {"strata"}
+    logrank = pd.read_csv(tables / "logrank.csv", keep_default_na=False)
+    assert set(logrank["strata"]) == {"strata"} and len(logrank) == 2
+    assert list(pd.read_csv(tables / "rmst.csv").columns[:4]) == ["curve", "tau", "rmst", "se"]
+    assert list(pd.read_csv(tables / "followup.csv").columns) == sv.FOLLOWUP_COLUMNS
+    assert set(pd.read_csv(tables / "turnbull.csv")["curve"]) == {"case reports", "M-mgus: F", "M-mgus: M"}
+    assert (out / "figures" / "cumulative_incidence.png").exists()
+
+
+@pytest.mark.slow
+def test_real_evidence_folder_renders_with_no_merged_curve(tmp_path):
+    """examples/primary-studies (issue 13's "done when"): every curve from one study or the
+    case reports, the cohort statements drawn as points, nothing compared across studies."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "analysis", "render", "--data", str(HERE.parent / "examples" /
+                           "primary-studies"), "--out", str(out), "--only", "02_relapse_free_survival", "--force"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tables = out / "02_relapse_free_survival" / "tables"
+    survival = pd.read_csv(tables / "survival_data.csv")
+    assert (survival.groupby("curve")["study"].nunique()[lambda s: s.index != "case reports"] == 1).all()
+    assert survival.groupby("curve")["survival_source"].nunique().max() == 1
+    statements = pd.read_csv(tables / "cohort_statements.csv", keep_default_na=False)
+    points = statements[statements["kind"] == "point"]
+    assert len(points) >= 20 and not (points["design"] == "case_report").any()
+    assert points.loc[points["drawn"].astype(str) == "False", "note"].str.startswith("same cohort").all()
