@@ -164,8 +164,10 @@ def gray_table(fit: KMFit, pool_curves: bool = False, strata: str | None = None)
         if not (cause[keep] != "").any():
             continue
         st = strata_values(fit.data, c.strata)[keep] if c.strata else None
+        if st is not None and len(set(st.tolist())) < 2:
+            st = None  # one stratum: the plain test
         t = gray_test(fit.data["time"].to_numpy(dtype=float)[keep], cause[keep], lab[keep], strata=st)
-        frames.append(t.assign(strata=c.strata, comparison=c.comparison,
+        frames.append(t.assign(strata=c.strata if st is not None else "", comparison=c.comparison,
                                groups=" | ".join(sorted(set(lab[keep].tolist())))))
     return pd.concat(frames, ignore_index=True)[CIF_TEST_COLUMNS] if frames else pd.DataFrame(columns=CIF_TEST_COLUMNS)
 

@@ -117,7 +117,8 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         n_fu = 0 if followup is None else len(followup) + 1
         n_lr = 1 if logrank_table is None else max(1, len(logrank_table)) + 1
         n_text = max(4 + len(groups) + n_fu + n_lr + (2 if turnbull is not None else 0), n_land + 1)
-        heights = ([5.5] + ([3.2, 0.125 * (n_pts if n_pts <= 8 else (n_pts + 1) // 2) + 0.25] if n_pts else [])
+        heights = ([5.5] + ([2.0 if n_pts <= 5 else 3.2, 0.125 * (n_pts if n_pts <= 8 else (n_pts + 1) // 2) + 0.25]
+                            if n_pts else [])
                    + ([0.45 * n_rng + 0.3] if n_rng else [])
                    + [0.2 * n_table_rows + 0.4, 0.15 * n_text + 0.3])
         fig = plt.figure(figsize=(10, sum(heights) + 0.4 * len(groups) + 0.8), layout="constrained")
@@ -221,8 +222,9 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         fig.suptitle(title or "Relapse-free survival (Kaplan-Meier)", x=0.01, ha="left",
                      fontsize=12)
         tests = logrank_text(fit, logrank_table, comparisons).split("\n")
-        if comparisons is not None and len(groups) > 1 and len(tests) > 1 and not pooled:
-            tests.append(COMPARISON_RULE)
+        if comparisons is not None and len(groups) > 1 and not pooled and not any(COMPARISON_RULE in t for t in tests):
+            # say once which curves are never compared, and why
+            tests = [t for t in tests if not t.startswith("Curves of different studies")] + [COMPARISON_RULE]
         fu = (["Median follow-up (reverse Kaplan-Meier):", *("  " + m for m in followup_text(fit, followup))]
               if followup is not None and len(followup) else [])
         tb = turnbull_text(fit, turnbull if turnbull is not None else pd.DataFrame(columns=["curve"]),

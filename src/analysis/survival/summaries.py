@@ -263,7 +263,8 @@ def logrank(fit: KMFit, strata: str | None = None, groups=None,
             comparison: str = "all curves") -> pd.DataFrame:
     """``logrank.csv`` rows (:data:`LOGRANK_COLUMNS`): the log-rank test of equal survival
     across the fit's groups (or only ``groups``, a list of their labels), stratified by the
-    column(s) ``strata`` of the fit's data when given (:func:`strata_values`):
+    column(s) ``strata`` of the fit's data when given (:func:`strata_values`; where the
+    compared rows hold one stratum only the test is the plain one and ``strata`` is empty):
     :func:`logrank_stratified`, i.e. R's ``survdiff`` (tested equal to R and to lifelines'
     ``multivariate_logrank_test``).
 
@@ -278,6 +279,8 @@ def logrank(fit: KMFit, strata: str | None = None, groups=None,
     lab = group_labels(data, fit.group_by).to_numpy(dtype=object)
     keep = np.isin(lab, labels)
     st = strata_values(data, strata)[keep] if strata else None
+    if st is not None and len(set(st.tolist())) < 2:
+        st, strata = None, None  # one stratum: the plain test, and said so
     res = logrank_stratified(data["time"].to_numpy(dtype=float)[keep],
                              data["event"].to_numpy()[keep], lab[keep], st)
     if res.df < 1:

@@ -341,9 +341,12 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     nr_x = np.full(n_lanes, np.nan)
     if len(nr):
         end_nr = drawn["end"].to_numpy()[nr]
-        # "?" after the lane's last mark, never on it: every reported event comes before the
-        # end of follow-up, also those known only as "at least" (their whiskers run on)
-        last_x = per_lane(ev["x"].to_numpy(dtype=float), ev["lane_k"].to_numpy(), "max")
+        # "?" after the lane's last mark and the end of its range ("within 6 months": after 6
+        # months), never on a reported event: every one comes before the end of follow-up
+        # (an "at least" event's open whisker runs on past it)
+        hi = ev["time_hi"].to_numpy(dtype=float)
+        reach = np.fmax(ev["x"].to_numpy(dtype=float), np.where(np.isfinite(hi), np.clip(hi, x0, x1), np.nan))
+        last_x = per_lane(reach, ev["lane_k"].to_numpy(), "max")  # the latest a reported event may be
         nr_x[nr] = np.clip(np.fmax(last_x[nr], end_nr) + 1.6 * min_sep, x0, x1)
         fake = pd.DataFrame({
             "lane_id": drawn["lane_id"].to_numpy()[nr], "lane_k": nr, "event_id": "",
