@@ -71,13 +71,22 @@ def test_disease_and_therapy_come_from_the_named_row_or_the_source(data):
 
 
 def test_pooling_is_explicit_and_tested_stratified_by_study(data):
-    pooled = sv.assign_curves(data, "survival_source", pool_curves=True)
-    assert set(pooled["curve"]) == {"cases", "ipd"}
+    pooled = sv.assign_curves(data, "group", pool_curves=True)
+    assert set(pooled["curve"]) == {"A", "B", "F", "M", "UC-MSC"}
     fit = sv.km_fit(pooled, "curve", time_unit="months")
     table = sv.logrank_table(fit, pool_curves=True)
     assert list(table["strata"]) == ["study"] and "pooled across studies" in table.loc[0, "comparison"]
     direct = sv.logrank_stratified(pooled["time"], pooled["event"], pooled["curve"], pooled["study"])
     assert table.loc[0, "statistic"] == pytest.approx(direct.statistic, abs=1e-12)
+
+
+def test_a_stratified_test_where_no_study_holds_two_groups_compares_nothing(data):
+    pooled = sv.assign_curves(data, "disease", pool_curves=True)  # each disease comes from one study
+    fit = sv.km_fit(pooled, "curve", time_unit="months")
+    table = sv.logrank_table(fit, pool_curves=True)
+    assert len(table) == 1 and np.isnan(table.loc[0, "statistic"]) and table.loc[0, "df"] == 0
+    assert "nothing is compared" in table.loc[0, "comparison"]
+    assert "not computable" in sv.logrank_text(fit, table, sv.comparisons(fit, True))
 
 
 def test_anecdotes_never_share_a_curve_with_case_reports():

@@ -219,8 +219,10 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         # legend above the axes; numbers in words below the table
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=8.5,
                   borderaxespad=0, title=None)
-        fig.suptitle(title or "Relapse-free survival (Kaplan-Meier)", x=0.01, ha="left",
-                     fontsize=12)
+        title = title or "Relapse-free survival (Kaplan-Meier)"
+        if pooled:
+            title += " - curves pooled across studies and sources (exploratory)"
+        fig.suptitle(title, x=0.01, ha="left", fontsize=12)
         tests = logrank_text(fit, logrank_table, comparisons).split("\n")
         if comparisons is not None and len(groups) > 1 and not pooled and not any(COMPARISON_RULE in t for t in tests):
             # say once which curves are never compared, and why
@@ -232,7 +234,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         left = [ci_text(fit), *tests, "Median relapse-free survival:", *("  " + m for m in med_lines),
                 *fu, *tb, *notes]
         right = (["Landmarks: survival (CI)", *("  " + m for m in land_lines)] if land_lines else [])
-        text_ax.text(0, 1, "\n".join(textwrap.fill(t, 78, subsequent_indent="    ") for t in left),
+        text_ax.text(0, 1, "\n".join(textwrap.fill(t, 68, subsequent_indent="    ") for t in left),
                      transform=text_ax.transAxes, va="top", ha="left", fontsize=8.5)
         text_ax.text(0.6, 1, "\n".join(textwrap.fill(t, 55, subsequent_indent="    ") for t in right),
                      transform=text_ax.transAxes, va="top", ha="left", fontsize=8.5)

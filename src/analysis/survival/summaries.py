@@ -281,6 +281,12 @@ def logrank(fit: KMFit, strata: str | None = None, groups=None,
     st = strata_values(data, strata)[keep] if strata else None
     if st is not None and len(set(st.tolist())) < 2:
         st, strata = None, None  # one stratum: the plain test, and said so
+    if st is not None and pd.Series(lab[keep]).groupby(st).nunique().max() < 2:
+        # every stratum holds one group: a stratified test compares nothing (R: chi-squared 0)
+        return pd.DataFrame([{"statistic": np.nan, "df": 0, "p_value": np.nan, "strata": strata,
+                              "comparison": f"{comparison}; no stratum holds two of the groups, so nothing "
+                                            "is compared", "groups": " | ".join(sorted(set(lab[keep])))}],
+                            columns=LOGRANK_COLUMNS)
     res = logrank_stratified(data["time"].to_numpy(dtype=float)[keep],
                              data["event"].to_numpy()[keep], lab[keep], st)
     if res.df < 1:

@@ -53,7 +53,8 @@ def logrank_text(fit: KMFit, table: pd.DataFrame | None = None, comparisons=None
         strata = str(r.get("strata", "") or "")
         strat = f", stratified by {strata}" if strata else ""
         if pd.isna(r["statistic"]):
-            lines.append(f"{head}: not computable (singular variance){strat}")
+            why = "" if "nothing is compared" in what else " (singular variance)"
+            lines.append(f"{head}: not computable{why}{strat}")
             continue
         lines.append(f"{head}: chi-squared = {r['statistic']:.2f}, df = {int(r['df'])}, {_p(r['p_value'])}{strat}")
     compared = {g for gs in table.get("groups", pd.Series(dtype=str)) for g in str(gs).split(" | ") if g}
