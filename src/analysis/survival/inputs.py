@@ -63,10 +63,10 @@ def check_causes(cause) -> np.ndarray:
 
 def check_labels(values, what: str, name: str) -> np.ndarray:
     """Group/strata labels as str; missing values are an error."""
-    values = list(np.asarray(values, dtype=object).reshape(-1))
-    if any(v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) for v in values):
+    values = pd.Series(np.asarray(values, dtype=object).reshape(-1), dtype=object)
+    if values.isna().any():
         raise ValueError(f"{what}: {name} has missing values")
-    return np.array([str(v) for v in values], dtype=object)
+    return values.astype(str).to_numpy(dtype=object)
 
 
 def aeq_times(values: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:

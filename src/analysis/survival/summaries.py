@@ -31,7 +31,7 @@ from scipy.special import chdtrc  # chi-squared upper tail
 
 from analysis.survival.inputs import (aeq_times, check_events, check_labels, check_same_length,
                                       check_times)
-from analysis.survival.km import (CI_METHODS, KMFit, confidence_limits, group_labels, km_table,
+from analysis.survival.km import (CI_METHODS, KMFit, _group_codes, confidence_limits, km_table,
                                   r_median, r_quantile_time)
 
 LOGRANK_COLUMNS = ["statistic", "df", "p_value", "strata", "comparison", "groups"]
@@ -190,31 +190,54 @@ def logrank_stratified(time, event, group, strata=None, timefix: bool = True) ->
     check_same_length(what, len(t), group=g)
     if timefix:
         (t,) = aeq_times(t, t)
-    labels, gi = np.unique(g, return_inverse=True)
-    k = len(labels)
-    if k < 2:
-        raise ValueError(f"{what}: needs at least two groups, found {k}")
-    if strata is None:
-        si = np.zeros(len(t), dtype=np.int64)
-    else:
+    labels, gi = _sorted_codes(g)
+    if len(labels) < 2:
+        raise ValueError(f"{what}: needs at least two groups, found {len(labels)}")
+    si = None
+    if strata is not None:
         s = check_labels(strata, what, "strata")
         check_same_length(what, len(t), strata=s)
-        _, si = np.unique(s, return_inverse=True)
+        si = _sorted_codes(s)[1]
+    return _logrank(t, e, gi, labels, si)
+
+
+def _sorted_codes(values: np.ndarray) -> tuple[list, np.ndarray]:
+    """(sorted distinct labels, code of each value): ``np.unique(return_inverse=True)``
+    by hashing (fast for a million text labels)."""
+    codes, uniq = pd.factorize(values)
+    order = np.argsort(np.asarray(uniq, dtype=object), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return [uniq[i] for i in order], rank[codes]
+
+
+def _logrank(t: np.ndarray, e: np.ndarray, gi: np.ndarray, labels: list, si: np.ndarray | None) -> Logrank:
+    """The log-rank test of :func:`logrank_stratified` on checked arrays: group codes ``gi``
+    (0..k-1, of ``labels``) and stratum codes ``si`` (None: one stratum)."""
+    k = len(labels)
+    strata = [slice(None)] if si is None else [si == s for s in np.unique(si)]
+    per_stratum = []
+    for idx in strata:
+        ts, es, gs = t[idx], e[idx], gi[idx]
+        per_stratum.append([(np.sort(ts[gs == j]), np.sort(ts[(gs == j) & (es == 1)])) for j in range(k)])
+    return _logrank_sorted(per_stratum, labels)
+
+
+def _logrank_sorted(per_stratum: list, labels: list) -> Logrank:
+    """Observed and expected events, their covariance and the chi-squared statistic from, per
+    stratum and group, the sorted follow-up times and the sorted event times."""
+    k = len(labels)
     observed = np.zeros(k)
     expected = np.zeros(k)
     var = np.zeros((k, k))
-    for stratum in np.unique(si):
-        idx = si == stratum
-        ts, es, gs = t[idx], e[idx], gi[idx]
-        times = np.unique(ts[es == 1])
+    for groups in per_stratum:
+        times = np.unique(np.concatenate([ev for _, ev in groups]))
         if not len(times):
             continue
         # at risk (time >= t) and events at t, per group and event time
         n_gj = np.empty((k, len(times)))
         d_gj = np.empty((k, len(times)))
-        for j in range(k):
-            tg = np.sort(ts[gs == j])
-            eg = np.sort(ts[(gs == j) & (es == 1)])
+        for j, (tg, eg) in enumerate(groups):
             n_gj[j] = len(tg) - np.searchsorted(tg, times, side="left")
             d_gj[j] = (np.searchsorted(eg, times, side="right")
                        - np.searchsorted(eg, times, side="left"))
@@ -238,7 +261,7 @@ def logrank_stratified(time, event, group, strata=None, timefix: bool = True) ->
         except np.linalg.LinAlgError:
             stat = float(np.sum((np.linalg.pinv(vv) @ x) * x))
         p = float(chdtrc(df, stat))
-    return Logrank(statistic=stat, df=df, p_value=p, groups=tuple(labels.tolist()),
+    return Logrank(statistic=stat, df=df, p_value=p, groups=tuple(labels),
                    observed=observed, expected=expected, variance=var)
 
 
@@ -269,26 +292,35 @@ def logrank(fit: KMFit, strata: str | None = None, groups=None,
     ``multivariate_logrank_test``).
 
     Empty (header only) with fewer than two groups or when no group has events to compare
-    (R would report chi-squared 0 on 0 df). ``comparison`` is written in the row.
+    (R would report chi-squared 0 on 0 df). ``comparison`` is written in the row. Times are
+    used as the fit has them (as :func:`~analysis.survival.km.km_fit`, without R's
+    ``timefix``, which merges only times closer than sqrt(machine eps)); the unstratified test
+    reads the fit's sorted times, so it costs no pass over a million rows.
     """
     labels = [g.label for g in fit.groups] if groups is None else list(groups)
     empty = pd.DataFrame(columns=LOGRANK_COLUMNS)
     if len(labels) < 2 or fit.data is None or not len(fit.data):
         return empty
     data = fit.data
-    lab = group_labels(data, fit.group_by).to_numpy(dtype=object)
-    keep = np.isin(lab, labels)
-    st = strata_values(data, strata)[keep] if strata else None
-    if st is not None and len(set(st.tolist())) < 2:
-        st, strata = None, None  # one stratum: the plain test, and said so
-    if st is not None and pd.Series(lab[keep]).groupby(st).nunique().max() < 2:
-        # every stratum holds one group: a stratified test compares nothing (R: chi-squared 0)
-        return pd.DataFrame([{"statistic": np.nan, "df": 0, "p_value": np.nan, "strata": strata,
-                              "comparison": f"{comparison}; no stratum holds two of the groups, so nothing "
-                                            "is compared", "groups": " | ".join(sorted(set(lab[keep])))}],
-                            columns=LOGRANK_COLUMNS)
-    res = logrank_stratified(data["time"].to_numpy(dtype=float)[keep],
-                             data["event"].to_numpy()[keep], lab[keep], st)
+    if not strata:  # the fit's own sorted times (no pass over the rows; as km_fit, no timefix)
+        chosen = sorted(lb for lb in labels if any(g.label == lb for g in fit.groups))
+        res = _logrank_sorted([[(fit.group(lb).durations, fit.group(lb).event_times) for lb in chosen]], chosen)
+    else:
+        codes, names = _group_codes(data, fit.group_by)
+        chosen = sorted(names.index(lb) for lb in labels if lb in names)  # label order, as R's factor
+        keep = np.isin(codes, chosen)
+        st = strata_values(data, strata)[keep]
+        if len(set(st.tolist())) < 2:
+            strata = None  # one stratum: the plain test, and said so
+        elif pd.Series(codes[keep]).groupby(st).nunique().max() < 2:
+            # every stratum holds one group: a stratified test compares nothing (R: chi-squared 0)
+            return pd.DataFrame([{"statistic": np.nan, "df": 0, "p_value": np.nan, "strata": strata,
+                                  "comparison": f"{comparison}; no stratum holds two of the groups, so "
+                                                "nothing is compared", "groups": " | ".join(sorted(labels))}],
+                                columns=LOGRANK_COLUMNS)
+        gi = np.searchsorted(np.array(chosen), codes[keep])
+        res = _logrank(data["time"].to_numpy(dtype=float)[keep], data["event"].to_numpy()[keep].astype(np.int64),
+                       gi, [names[i] for i in chosen], None if strata is None else _sorted_codes(st)[1])
     if res.df < 1:
         return empty
     return pd.DataFrame([{"statistic": res.statistic, "df": res.df, "p_value": res.p_value,
