@@ -169,6 +169,10 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         notes = []
         if any(((g.n_censored > 0).sum() > max_censor_ticks) for g in groups):
             notes.append(f"Censor ticks omitted for groups with more than {max_censor_ticks} censoring times.")
+        for g, m in zip(groups, summary["median"]):
+            if not np.isnan(m) and g.n < 10:
+                notes.append(f"The median of {g.label} rests on {g.n} line(s) or patient(s): it describes them; "
+                             "it does not estimate how long remission lasts.")
         if pooled:
             notes.append("Curves pool patients of different studies and sources (pool_curves = True); "
                          "the log-rank test is stratified by study.")
