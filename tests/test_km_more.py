@@ -1,6 +1,6 @@
-"""Tests of analysis.km_more (with km_cif and km_turnbull): competing-risks cumulative
-incidence, Gray's test, RMST, median follow-up, stratified log-rank and the Turnbull
-estimate, against R (expected values and their input data made by
+"""Tests of analysis.survival's summaries, competing and interval modules: competing-risks
+cumulative incidence, Gray's test, RMST, median follow-up, stratified log-rank and the
+Turnbull estimate, against R (expected values and their input data made by
 tests/r/km_more_reference.R; no R needed here)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import km_more as km
+from analysis import survival as km
 
 FIX = Path(__file__).parent / "r" / "km_more"
 TOL_AJ = 1e-10  # Aalen-Johansen point estimates
@@ -93,8 +93,8 @@ def test_one_cause_is_one_minus_kaplan_meier():
     time, cause, _ = cif_data("one_cause")
     ours = km.cumulative_incidence(time, cause)
     assert set(ours["cause"]) == {"relapse"}
-    tab = km.kaplan_meier(time, cause != "")
-    assert_close(ours["cif"], 1 - tab["surv"], 1e-14, "1 - KM")
+    tab = km.km_table(time, cause != "")
+    assert_close(ours["cif"], 1 - tab["survival"], 1e-14, "1 - KM")
 
 
 def test_causes_argument_keeps_absent_cause_and_order():
@@ -135,9 +135,9 @@ def test_aalen_johansen_states_sum_to_one_and_is_input_order_free():
     perm = rng.permutation(len(time))
     shuffled = km.cumulative_incidence(time[perm], cause[perm])
     pd.testing.assert_frame_equal(ours, shuffled, rtol=0, atol=1e-13)
-    tab = km.kaplan_meier(time, cause != "")
+    tab = km.km_table(time, cause != "")
     total = ours.groupby("time")["cif"].sum().to_numpy()
-    assert_close(total, 1 - tab["surv"], 1e-12, "sum of CIFs = 1 - KM")
+    assert_close(total, 1 - tab["survival"], 1e-12, "sum of CIFs = 1 - KM")
 
 
 # --------------------------------------------------------------------------- Gray's test

@@ -232,7 +232,7 @@ def test_confidence_limits_by_hand():
 # --------------------------------------------------------------------------- survival data
 
 
-def _ds(patients, events, lines, sources=None):
+def _ds(patients, events, lines, sources=None, graph=None):
     if sources is None:
         sources = pd.DataFrame({"source_id": ["S1", "S2"], "kind": ["case_report", "case_series"],
                                 "evidence_level": ["case_report", "case_series"]})
@@ -244,7 +244,16 @@ def _ds(patients, events, lines, sources=None):
     return SimpleNamespace(
         sources=sources, patients=pd.DataFrame(patients), events=ev,
         lines=pd.DataFrame(lines), cohort_outcomes=pd.DataFrame(),
-        ipd=pd.DataFrame(), km_curves_points=pd.DataFrame(), km_curves_at_risk=pd.DataFrame())
+        ipd=pd.DataFrame(), km_curves_points=pd.DataFrame(), km_curves_at_risk=pd.DataFrame(),
+        graph=graph)
+
+
+def _calendar_graph(dates: dict) -> timing.OffsetGraph:
+    """The loader's offset graph of events dated ``{event_id: (lo, best, hi)}`` (text dates)."""
+    def day(text):
+        return (pd.Timestamp(text) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+    return timing.OffsetGraph({e: (timing.CALENDAR, timing.Interval(day(lo), day(best), day(hi)))
+                               for e, (lo, best, hi) in dates.items()})
 
 
 def _pat(pid, role="autoimmune_case", source="S1", diseases="psoriasis", therapy="UC-MSC"):
@@ -341,6 +350,8 @@ def test_cases_two_treatment_lines():
         ],
         lines=[_line("P1", 1, "E1", "autologous HSCT"), _line("P1", 2, "E3"),
                _line("P1", 3, "E5"), _line("P1", 4, "E6")],
+        graph=_calendar_graph({"E1": ("2010-01-01",) * 3, "E3": ("2010-06-01", "2010-06-15", "2010-06-30"),
+                               "E5": ("2015-01-01",) * 3, "E6": ("2015-03-01",) * 3}),
     )
     surv, excluded = sv.survival_from_cases(ds, "days")
     by = surv.set_index("line")
@@ -350,6 +361,37 @@ def test_cases_two_treatment_lines():
     assert (by.loc[2, "time_lo"], by.loc[2, "time_hi"]) == (1400, 1600)
     assert by.loc[3, "end"] == "next_line" and by.loc[3, "time"] == 59
     assert excluded.set_index("line").loc[4, "reason"].startswith("no usable follow-up")
+
+
+def test_next_line_censoring_asks_the_offset_graph(make_folder, tables):
+    """Issue 13: admission undated (not_reported); line 1's infusion 2 weeks after it, its
+    follow-up 3 years after the infusion; line 2's infusion 1 year after the first, its
+    follow-up 1 year after that. No event has a date, yet the graph knows line 2 starts
+    12 months after line 1: line 1 is censored there, not at its 36-month follow-up."""
+    from analysis.load import load_dataset
+
+    def ev(eid, line, kind, offset, ref):
+        return {"event_id": eid, "patient_id": "P1", "line": line, "event_type": kind, "offset": offset,
+                "offset_from": ref, "source_id": "T1", "quote": "q",
+                **({"product": "UC-MSC"} if kind == "infusion" else {})}
+
+    tables["events"] = [
+        {"event_id": "E1", "patient_id": "P1", "line": "0", "event_type": "admission", "date": "not_reported",
+         "source_id": "T1", "quote": "q"},
+        ev("E2", "1", "infusion", "+2 weeks", "E1"),
+        ev("E3", "1", "last_followup", "+3 years", "E2"),
+        ev("E4", "2", "infusion", "+1 years", "E2"),
+        ev("E5", "2", "last_followup", "+1 years", "E4"),
+    ]
+    ds = load_dataset(make_folder(tables))
+    assert ds.graph.relative("E4", "E2").best == pytest.approx(365.25)
+    surv, excluded = sv.survival_from_cases(ds, "months")
+    by = surv.set_index("line")
+    assert list(by.index) == [1, 2] and excluded.empty
+    assert by.loc[1, "end"] == "next_line" and by.loc[1, "event"] == 0
+    assert by.loc[1, "time"] == pytest.approx(12.0)
+    assert (by.loc[1, "time_lo"], by.loc[1, "time_hi"]) == (pytest.approx(12.0), pytest.approx(12.0))
+    assert by.loc[2, "end"] == "last_followup" and by.loc[2, "time"] == pytest.approx(12.0)
 
 
 def test_survival_from_ipd_units_and_errors():
@@ -430,8 +472,38 @@ def test_cohort_statements_table():
     out = sv.cohort_statements(co, pd.DataFrame({"source_id": ["S1"], "kind": ["cohort"],
                                                  "evidence_level": ["uncontrolled_study"]}), "months")
     assert list(out.columns) == sv.STATEMENT_COLUMNS
-    assert list(out["outcome_id"]) == ["O1"]
-    assert out.loc[0, "time"] == pytest.approx(180.0) and out.loc[0, "evidence_level"] == "uncontrolled_study"
+    # issue 13: "4 of 5 relapse-free at 1 year" is a point with its exact interval; "up to 15
+    # years" stays a range; a response is no survival statement
+    assert list(out["outcome_id"]) == ["O3", "O1"] and list(out["kind"]) == ["point", "range"]
+    rng = out.set_index("outcome_id").loc["O1"]
+    assert rng["time"] == pytest.approx(180.0) and rng["evidence_level"] == "uncontrolled_study"
+    assert np.isnan(rng["survival"]) and rng["ci_method"] == ""
+    pt = out.set_index("outcome_id").loc["O3"]
+    assert pt["time"] == pytest.approx(12.0) and pt["survival"] == pytest.approx(0.8)
+    from analysis.rates import proportion_ci  # the rates analysis' Clopper-Pearson (statsmodels)
+
+    lo, hi = proportion_ci(4, 5, "clopper-pearson")
+    assert (pt["ci_lower"], pt["ci_upper"]) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
+    assert pt["ci_method"] == "clopper-pearson"
+
+
+def test_cohort_points_relapse_is_one_minus_and_a_share_gets_no_interval():
+    co = pd.DataFrame({
+        "outcome_id": ["A", "B", "C", "D"], "source_id": ["S1"] * 4, "study": ["X"] * 4, "arm": ["all"] * 4,
+        "disease": ["MS"] * 4, "therapy": ["HSCT"] * 4, "design": ["uncontrolled_cohort"] * 4,
+        "outcome": ["relapse", "event_free_survival", "overall_survival", "disease_free"],
+        "definition": [""] * 4, "events": pd.array([9, pd.NA, 68, 0], dtype="Int64"),
+        "total": pd.array([37, 99, 81, 10], dtype="Int64"), "total_qualifier": ["exact"] * 4,
+        "proportion": [np.nan, 0.8, np.nan, np.nan], "time_value": [5, 48.9, 5, 2],
+        "time_unit": ["years", "months", "years", "years"], "time_qualifier": ["at", "at", "at", "up_to"],
+        "quote": [""] * 4})
+    out = sv.cohort_statements(co, None, "months").set_index("outcome_id")
+    assert list(out.index) == ["A", "B", "C"]  # D: "0 disease-free up to 2 years" is neither
+    lo, hi = sv.clopper_pearson(28, 37)
+    assert out.loc["A", "survival"] == pytest.approx(28 / 37) and out.loc["A", "endpoint"].startswith("relapse-free")
+    assert (out.loc["A", "ci_lower"], out.loc["A", "ci_upper"]) == (pytest.approx(lo), pytest.approx(hi))
+    assert out.loc["B", "survival"] == 0.8 and np.isnan(out.loc["B", "ci_lower"]) and out.loc["B", "ci_method"] == ""
+    assert out.loc["C", "time"] == pytest.approx(60.0) and out.loc["C", "endpoint"] == "overall survival"
 
 
 # --------------------------------------------------------------------------- figure
@@ -517,7 +589,7 @@ def _run_notebook(tmp_path, **params):
 def test_notebook_on_shipped_data(tmp_path):
     out, text = _run_notebook(tmp_path, data_dir=str(HERE.parent / "data"))
     for name in ("km_estimates", "km_summary", "km_landmarks", "logrank", "km_at_risk", "km_excluded",
-                 "cohort_statements", "survival_data"):
+                 "cohort_statements", "survival_data", "followup", "rmst", "turnbull"):
         assert (out / "tables" / f"{name}.csv").exists(), name
     summary = pd.read_csv(out / "tables" / "km_summary.csv")
     assert list(summary.columns) == sv.KM_SUMMARY_COLUMNS
@@ -536,15 +608,22 @@ def test_notebook_on_reference_data(tmp_path):
     out, text = _run_notebook(tmp_path, data_dir=str(REF / "ipd_folder"), group_by="group",
                               ci_method="log", time_unit="days", landmarks=[12, 24])
     summary = pd.read_csv(out / "tables" / "km_summary.csv").set_index("group")
-    # the colon IPD arms are R's colon recurrence curves (log CI): compare with R
+    # the colon IPD arms are R's colon recurrence curves (log CI): compare with R; each curve
+    # is labelled with its study (issue 13: curves of different studies never merge)
     r = R_SUMMARY[(R_SUMMARY.dataset == "colon") & (R_SUMMARY.conf_type == "log")
                   & (R_SUMMARY.conf_int == 0.95)].set_index("group")
     for arm in r.index:
         for col in ("median", "median_ci_lower", "median_ci_upper"):
-            assert_same([summary.loc[arm, col]], [r.loc[arm, col]], f"{arm} {col}")
+            assert_same([summary.loc[f"R-colon: {arm}", col]], [r.loc[arm, col]], f"{arm} {col}")
     checks = pd.read_csv(out / "tables" / "reconstruction_checks.csv")
     assert set(checks["group"]) == {"female", "male"} and (checks["rmse"] < 0.01).all()
-    assert "reconstructed" in text and len(pd.read_csv(out / "tables" / "logrank.csv")) == 1
+    # one test among the colon arms, one between the two reconstructed lung curves; never colon vs lung
+    logrank = pd.read_csv(out / "tables" / "logrank.csv", keep_default_na=False)
+    assert "reconstructed" in text and len(logrank) == 2
+    assert set(logrank["groups"]) == {"R-colon: Lev | R-colon: Lev+5FU | R-colon: Obs",
+                                      "R-lung: female | R-lung: male"}
+    survival = pd.read_csv(out / "tables" / "survival_data.csv")
+    assert survival.groupby("curve")["study"].nunique().max() == 1
 
 
 def test_logrank_without_events_is_empty_and_said_in_words():

@@ -623,3 +623,95 @@ def test_follow_up_not_reported_marker_is_the_mathtext_question_mark_without_mat
     assert (a.codes == b.codes).all()
     np.testing.assert_allclose(a.vertices, b.vertices, atol=1e-12)
     assert np.abs(a.vertices).max() == pytest.approx(0.5)  # centred, larger side 1 (as "$?$")
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_a_status_is_solid_only_where_it_is_known_to_hold(layout):
+    seg = layout.segments.set_index("event_id")
+    # F2 line 2: remission "at least 0 days" after the infusion, confirmed at the 18-month follow-up:
+    # the whole stretch is uncertain (it may have begun just before 18 months), none of it solid
+    assert seg.loc["F2-E6", "x0"] == 0 and seg.loc["F2-E6", "solid_from"] == pytest.approx(18.0)
+    # F1: complete remission "within 4 months" of the infusion (best 2): solid from 4 months on
+    assert seg.loc["F1-E6", "x0"] == pytest.approx(2.0) and seg.loc["F1-E6", "solid_from"] == pytest.approx(4.0)
+    # an exact report is solid from its time
+    assert seg.loc["F3-E2", "solid_from"] == seg.loc["F3-E2", "x0"]
+    assert (seg["solid_from"] >= seg["x0"]).all() and (seg["solid_from"] <= seg["x1"]).all()
+
+
+def test_uncertain_stretches_are_drawn_pale_and_named_in_the_legend(layout):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    drawn = tl.draw_status_segments(ax, layout)
+    unsure = layout.segments[layout.segments["solid_from"] > layout.segments["x0"]]
+    assert len(drawn["uncertain"].get_paths()) == len(unsure) > 0
+    labels = [h.get_label() for h in tl.legend_handles(layout)]
+    assert any(lbl.startswith("Status began somewhere in this stretch") for lbl in labels)
+
+
+def test_follow_up_not_reported_comes_after_every_reported_event(shipped, layout):
+    for lay in (layout, tl.lane_layout(tl.timeline_table(shipped))):
+        ev = lay.events
+        for lane, g in ev.groupby("lane_id"):
+            q = g[g["mark"] == tl.FOLLOWUP_NOT_REPORTED]
+            if len(q):
+                others = g[g["mark"] != tl.FOLLOWUP_NOT_REPORTED]
+                assert (q["x"].iloc[0] > others["x"]).all(), lane
+                assert q["row"].iloc[0] == 0, lane  # at the end of the lane's own row
+
+
+def _glyph(h):
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Patch
+
+    if isinstance(h, Patch):
+        return ("patch", to_hex(h.get_facecolor(), keep_alpha=False), h.get_hatch(), to_hex(h.get_edgecolor()))
+    marker = h.get_marker()
+    has_marker = marker not in ("", "None", "none", None)
+    marker = repr(marker.vertices.round(3).tolist()) if hasattr(marker, "vertices") else str(marker)
+    has_line = h.get_linestyle() not in ("", "None", "none", None)
+    # what a reader sees: the marker's shape and fill, the line's colour and dash (edges aside)
+    return ("line", marker if has_marker else "", to_hex(h.get_markerfacecolor()) if has_marker else "",
+            to_hex(h.get_color()) if has_line else "", str(h.get_linestyle()) if has_line else "")
+
+
+@pytest.mark.parametrize("folder", ["data", "examples/primary-studies", "tests/fixtures/timelines/cases"])
+def test_no_two_legend_entries_share_a_glyph_and_colour(folder):
+    ds = load_dataset(ROOT / folder)
+    lay = tl.lane_layout(tl.timeline_table(ds))
+    handles = tl.legend_handles(lay)
+    glyphs = [_glyph(h) for h in handles]
+    dupes = {g: [h.get_label() for h in handles if _glyph(h) == g] for g in glyphs if glyphs.count(g) > 1}
+    assert dupes == {}
+    labels = [h.get_label() for h in handles]
+    if "Conditioning" in labels and "Evidence: case report" in labels:  # both orange: square vs bookmark
+        assert _glyph(handles[labels.index("Conditioning")]) != _glyph(handles[labels.index("Evidence: case report")])
+
+
+def test_timeline_lanes_one_row_per_lane_with_remission_and_curve(shipped):
+    t = tl.timeline_table(shipped)
+    lanes = tl.timeline_lanes(t, shipped, tl.lane_layout(t)).set_index("lane_id")
+    assert list(lanes.reset_index().columns) == tl.LANE_TABLE_COLUMNS
+    assert len(lanes) == t["lane_id"].nunique()
+    p1 = lanes.loc["S001-P1 · line 2"]  # skin normal within 12 months of the dose (6 to 12), no relapse ~5 y
+    assert p1["best_response"] == "complete" and p1["time_to_response_lo"] == pytest.approx(6.0)
+    assert p1["time_to_response_hi"] == pytest.approx(12.0)
+    assert p1["remission_end"] == "ongoing at last follow-up" and p1["remission_ongoing"]
+    assert (p1["remission_duration_lo"], p1["remission_duration_hi"]) == (pytest.approx(42.0), pytest.approx(60.0))
+    assert p1["curve"] == "case reports" and p1["survival_note"] == ""
+    anecdote = lanes.loc["S000-P3 · line 1"]
+    assert anecdote["curve"] == "" and "adverse-event anecdote" in anecdote["survival_note"]
+
+
+def test_timeline_lanes_remission_known_only_as_at_least_is_an_interval():
+    """The Gut letter (examples/primary-studies, P22): remission "at least" after the HSCT,
+    relapse about 8 years after it: at most 8.8 years, not a remission from day 0."""
+    ds = load_dataset(ROOT / "examples" / "primary-studies")
+    t = tl.timeline_table(ds)
+    row = tl.timeline_lanes(t, ds).set_index("lane_id").loc["P22-P1 · line 1"]
+    assert row["remission_end"] == "relapse" and not row["remission_ongoing"]
+    assert row["remission_duration_lo"] == 0 and row["remission_duration_hi"] == pytest.approx(8 * 12 * 1.1)
+    assert row["time_to_response_lo"] == 0 and np.isinf(row["time_to_response_hi"])
+    assert row["curve"] == "case reports"

@@ -43,8 +43,8 @@ import pandas as pd
 
 from analysis.schemas import KM_AT_RISK, KM_POINTS, TIME_UNITS
 
-POINTS_COLUMNS = KM_POINTS.column_names
-AT_RISK_COLUMNS = KM_AT_RISK.column_names
+POINTS_COLUMNS = [c.name for c in KM_POINTS.columns if c.in_header]  # optional disease, therapy, outcome_id left out
+AT_RISK_COLUMNS = [c.name for c in KM_AT_RISK.columns if c.in_header]
 PERCENT_TOLERANCE = 0.05
 MAX_BYTES = 10 * 2**20
 EXPECTED = ("expected digitised points (WebPlotDigitizer CSV or JSON project, two columns "
@@ -330,7 +330,8 @@ def write_points(result: ImportResult, folder, replace: bool = False) -> list[st
         if path.with_suffix(".xlsx").exists():
             raise ImportKMError(path.with_suffix(".xlsx"), "expected km_curves/*.csv to add rows to, found a "
                                 "workbook; save it as CSV (or add the rows by hand)")
-        header, old, delim = list(data_file.column_names), [], ","
+        required = [c.name for c in data_file.columns if c.in_header]
+        header, old, delim = required, [], ","
         if path.exists():
             try:
                 text = path.read_text(encoding="utf-8-sig")
@@ -342,8 +343,8 @@ def write_points(result: ImportResult, folder, replace: bool = False) -> list[st
             if rows:
                 header = [c.strip() for c in rows[0]]
                 old = [r + [""] * (len(header) - len(r)) for r in rows[1:]]
-                if sorted(header) != sorted(data_file.column_names):
-                    raise ImportKMError(path, f"expected the columns {', '.join(data_file.column_names)}, found "
+                if not set(required) <= set(header) <= set(data_file.column_names) or len(set(header)) < len(header):
+                    raise ImportKMError(path, f"expected the columns {', '.join(required)}, found "
                                         f"{', '.join(header)}")
         i_s, i_g = header.index("study"), header.index("group")
         curves = set(zip(df["study"].astype(str), df["group"].astype(str)))
@@ -354,7 +355,7 @@ def write_points(result: ImportResult, folder, replace: bool = False) -> list[st
             raise ImportKMError(path, f"already holds {n} rows of study {_shown(s)}, group {_shown(g)}; "
                                 "pass replace=True (--replace) to replace them")
         keep = [r for r, c in zip(old, clash) if not c]
-        new = [["" if pd.isna(rec[c]) else str(rec[c]) for c in header] for rec in df.to_dict("records")]
+        new = [["" if pd.isna(rec.get(c)) else str(rec[c]) for c in header] for rec in df.to_dict("records")]
         plan.append((path, header, delim, keep + new, len(new), sum(clash)))
     lines = []
     for path, header, delim, rows, n_new, n_old in plan:

@@ -301,6 +301,34 @@ COHORT_OUTCOMES = DataFile(
     ),
 )
 
+def _curve_context() -> tuple[Col, ...]:
+    """Optional columns of IPD and curve files saying what a curve is about (older files may
+    leave them out): its disease and therapy, or a cohort_outcomes row that gives them."""
+    return (
+        Col("disease", "text", "Disease of the patients (else from `outcome_id`, or from the "
+            "source's cohort_outcomes rows when they name one disease).", required=False,
+            example="Crohn's disease", in_header=False),
+        Col("therapy", "text", "Therapy (else from `outcome_id` or the source's rows, as "
+            "`disease`).", required=False, example="autologous HSCT", in_header=False),
+        Col("outcome_id", "text", "A `cohort_outcomes` row about the same patients, whose "
+            "disease and therapy apply.", required=False, example="", in_header=False),
+    )
+
+
+_IPD_EXTRA = (
+    *_curve_context(),
+    Col("cause", "text", "With `event` 1: what the event was (relapse, death, ...; the "
+        "competing-risks analysis separates them); empty when `event` is 0.", required=False,
+        example="", in_header=False),
+    Col("strata", "text", "Stratum for a stratified log-rank test (centre, risk group, ...).",
+        required=False, example="", in_header=False),
+    Col("time_lo", "float", "Earliest time the event can have happened (interval-censored "
+        "rows; in `time_unit`).", required=False, min_value=0, example="", in_header=False),
+    Col("time_hi", "float", "Latest time the event can have happened (with `time_lo`).",
+        required=False, min_value=0, example="", in_header=False),
+)
+
+
 IPD = DataFile(
     "ipd", "ipd/*.csv",
     "Optional: individual patient survival data, one row per patient, any number of files.",
@@ -308,12 +336,14 @@ IPD = DataFile(
         Col("study", "ref", "Source id of the study (a `sources` row).", example="S010"),
         Col("patient_id", "text", "Patient id within the study.", example="1"),
         Col("group", "text", "Group (arm, disease, ...).", example="HSCT"),
-        Col("time", "float", "Time from the anchor therapy to relapse/death or censoring.",
-            min_value=0, example="14.5"),
+        Col("time", "float", "Time from the anchor therapy to relapse/death or censoring. "
+            "Empty only when `time_lo` and `time_hi` give the interval of an event.",
+            required=False, min_value=0, example="14.5"),
         Col("time_unit", "category", "Unit of `time`.", allowed=tuple(TIME_UNITS),
             example="months"),
         Col("event", "int", "1 = relapse or death, 0 = censored.", min_value=0, max_value=1,
             example="0"),
+        *_IPD_EXTRA,
     ),
     optional=True,
 )
@@ -330,6 +360,7 @@ KM_POINTS = DataFile(
             example="months"),
         Col("survival", "float", "Survival read off the curve (0-1).", min_value=0,
             max_value=1, example="0.82"),
+        *_curve_context(),
     ),
     optional=True,
 )

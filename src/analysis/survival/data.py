@@ -1,17 +1,27 @@
 """Survival data: one table layout for relapse-free survival from coded cases, individual
-patient data and reconstructed published curves, and the cohort statements that give a
-duration but no data.
+patient data and reconstructed published curves, and the curves the rows belong to.
 
 Survival data come from three places and share one layout (:data:`SURVIVAL_COLUMNS`):
 
 * **cases** (:func:`survival_from_cases`): per treatment line, the time from the line's
   anchor (its first transplant or infusion) to the first relapse of the target disease or
-  death after it (``event = 1``), else to the last follow-up (``event = 0``). The best
-  estimate of an imprecise time is used and its interval kept in ``time_lo``/``time_hi``.
-  Lines without usable follow-up are returned in a second table with the reason.
+  death after it (``event = 1``, ``cause`` relapse or death), else to the last follow-up or
+  the start of the patient's next line (``event = 0``). The best estimate of an imprecise
+  time is used and its interval kept in ``time_lo``/``time_hi``. Lines without usable
+  follow-up are returned in a second table with the reason.
 * **individual patient data** (:func:`survival_from_ipd`), the ``ipd/*.csv`` files;
 * **reconstructed** data (:func:`survival_from_reconstructed`), rebuilt from published
   curves by :mod:`analysis.survival.reconstruct`; its evidence level is ``reconstructed``.
+
+IPD and curve files may say what they are about (``disease``, ``therapy``), or name a
+``cohort_outcomes`` row that does (``outcome_id``); otherwise the source's own
+cohort_outcomes rows give them when they name one disease (and one therapy, or the therapy
+of the row whose ``arm`` is the curve's group).
+
+**Curves** (:func:`assign_curves`, column ``curve``): rows of different sources or studies
+never share a curve unless asked. By default case reports form one curve per group (and
+evidence tier), each IPD study and arm its own curve, each reconstructed published curve
+its own; ``pool_curves=True`` pools across studies by the ``group_by`` values only.
 
 **Conventions.** Coded times arrive in days (``t_best``/``t_lo``/``t_hi`` of the loaded
 events) or in each row's own ``time_unit``; every returned table has its times in the
@@ -20,7 +30,8 @@ requested ``time_unit`` (days, weeks, months, years; a month is 365.25/12 = 30.4
 for relapse or death, 0 for censored.
 
 The data room of :mod:`analysis.survival`: tables only, no estimates and no figure (the
-Kaplan-Meier numbers are in :mod:`.km`, the figure in :mod:`.plot`).
+Kaplan-Meier numbers are in :mod:`.km`, the figure in :mod:`.plot`, the cohort statements in
+:mod:`.statements`).
 """
 
 from __future__ import annotations
@@ -28,20 +39,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.schemas import RECONSTRUCTED
-from analysis.survival.km import _text
+from analysis.schemas import RECONSTRUCTED, evidence_words
+from analysis.survival.km import NOT_STATED, _normalise_group_by, _text
 from analysis.survival.reconstruct import CHECK_COLUMNS, reconstruct_curves
 from analysis.timing import TIME_UNITS, shown_value, unit_days
 
 SURVIVAL_SOURCES = ("cases", "ipd", RECONSTRUCTED)
 SURVIVAL_COLUMNS = [
-    "survival_source", "study", "source_id", "patient_id", "line", "group", "therapy",
+    "curve", "survival_source", "study", "source_id", "patient_id", "line", "group", "therapy",
     "disease", "source_kind", "evidence_level", "time", "time_lo", "time_hi", "event",
-    "end", "time_unit",
+    "end", "cause", "strata", "time_unit",
 ]
-"""Columns of every survival table. ``end`` says what ended follow-up: relapse, death,
-last_followup, next_line (censored at the start of the patient's next treatment line) or
-ipd / reconstructed."""
+"""Columns of every survival table (``survival_data.csv``). ``curve``: the curve the row
+belongs to (:func:`assign_curves`; empty before curves are assigned). ``time_lo``/``time_hi``:
+the interval the time is known to lie in (``inf``: unbounded). ``end`` says what ended
+follow-up: relapse, death, last_followup, next_line (censored at the start of the patient's
+next treatment line) or ipd / reconstructed. ``cause``: with ``event`` 1, what the event was
+(cases: ``relapse`` or ``death`` -- a death before any relapse; IPD: its ``cause`` column;
+otherwise :data:`EVENT_UNSPECIFIED`), empty when censored. ``strata``: the IPD's stratum
+for a stratified log-rank test."""
+
+EVENT_UNSPECIFIED = "relapse or death (not specified)"
+"""``cause`` of an event whose kind the data do not give (reconstructed curves; IPD without
+``cause``)."""
 
 EXCLUDED_COLUMNS = ["survival_source", "study", "patient_id", "line", "therapy", "reason"]
 
@@ -70,7 +90,8 @@ def survival_from_cases(ds, time_unit: str = "months") -> tuple[pd.DataFrame, pd
     sources = ds.sources.drop_duplicates("source_id").set_index("source_id")
     rows, excluded = [], []
     by_patient = {pid: grp for pid, grp in events.groupby("patient_id", sort=False)}
-    anchors_by_patient = _anchor_dates(lines, events)
+    anchors_by_patient = _anchors(lines)
+    graph = getattr(ds, "graph", None)
     for _, ln in lines.sort_values(["patient_id", "line"]).iterrows():
         pid, line = ln["patient_id"], int(ln["line"])
         pat = patients.loc[pid] if pid in patients.index else None
@@ -105,7 +126,7 @@ def survival_from_cases(ds, time_unit: str = "months") -> tuple[pd.DataFrame, pd
         if len(after):
             first = after.loc[after["t_best"].astype(float).idxmin()]
             rows.append(base | _times(first["t_best"], first["t_lo"], first["t_hi"], scale)
-                        | {"event": 1, "end": first["event_type"]})
+                        | {"event": 1, "end": first["event_type"], "cause": first["event_type"]})
             continue
         unknown = cands[~np.isfinite(t_best)]
         if len(unknown):
@@ -118,7 +139,7 @@ def survival_from_cases(ds, time_unit: str = "months") -> tuple[pd.DataFrame, pd
         if len(fu_ok):
             last = fu_ok.loc[fu_ok["t_best"].astype(float).idxmax()]
             ends.append((float(last["t_best"]), float(last["t_lo"]), float(last["t_hi"]), "last_followup"))
-        nxt = _next_line_start(anchors_by_patient.get(pid, {}), line)
+        nxt = _next_line_start(graph, anchors_by_patient.get(pid, {}), line)
         if nxt is not None:
             ends.append((*nxt, "next_line"))
         if not ends:
@@ -131,8 +152,10 @@ def survival_from_cases(ds, time_unit: str = "months") -> tuple[pd.DataFrame, pd
         if best < 0:
             exclude(f"follow-up ends before the anchor ({end}, {best:.0f} days)")
             continue
-        rows.append(base | _times(best, lo, hi, scale) | {"event": 0, "end": end})
+        rows.append(base | _times(best, lo, hi, scale) | {"event": 0, "end": end, "cause": ""})
     out = pd.DataFrame(rows, columns=SURVIVAL_COLUMNS[:-1])
+    out["curve"] = ""
+    out["strata"] = ""
     out["time_unit"] = time_unit
     out["event"] = out["event"].astype(int)
     out["line"] = out["line"].astype("Int64")
@@ -143,44 +166,126 @@ def _times(best, lo, hi, scale) -> dict:
     return {"time": float(best) / scale, "time_lo": float(lo) / scale, "time_hi": float(hi) / scale}
 
 
-def _anchor_dates(lines: pd.DataFrame, events: pd.DataFrame) -> dict:
-    """patient_id -> {line: (date_lo, date_best, date_hi)} of each line's anchor event."""
-    if "date_best" not in events.columns or lines.empty:
-        return {}
-    ev = events.drop_duplicates("event_id").set_index("event_id")
+def _anchors(lines: pd.DataFrame) -> dict:
+    """patient_id -> {line: anchor event id} (each line's first stem-cell therapy)."""
     out: dict = {}
-    for _, ln in lines.iterrows():
-        aid = ln["anchor_event_id"]
-        if aid in ev.index and not pd.isna(ev.at[aid, "date_best"]):
-            out.setdefault(ln["patient_id"], {})[int(ln["line"])] = (
-                ev.at[aid, "date_lo"], ev.at[aid, "date_best"], ev.at[aid, "date_hi"])
+    for pid, line, aid in zip(lines["patient_id"], lines["line"], lines["anchor_event_id"]):
+        if not pd.isna(aid):
+            out.setdefault(pid, {})[int(line)] = aid
     return out
 
 
-def _next_line_start(anchor_dates: dict, line: int):
-    """(best, lo, hi) days from this line's anchor to the next line's anchor, if dated."""
-    later = sorted(k for k in anchor_dates if k > line)
-    if line not in anchor_dates or not later:
+def _next_line_start(graph, anchors: dict, line: int):
+    """(best, lo, hi) days from this line's anchor to the next line's anchor, as the offset
+    graph relates them (``ds.graph.relative``, through their nearest common reference: a
+    calendar date, an offset chain, even from an undated event); None when the patient has
+    no later line or the graph cannot relate the two."""
+    later = sorted(k for k in anchors if k > line)
+    if graph is None or line not in anchors or not later:
         return None
-    lo0, best0, hi0 = anchor_dates[line]
-    lo1, best1, hi1 = anchor_dates[later[0]]
-    day = pd.Timedelta(days=1)
-    return ((best1 - best0) / day, (lo1 - hi0) / day, (hi1 - lo0) / day)
+    rel = graph.relative(anchors[later[0]], anchors[line])
+    if rel is None or not np.isfinite(rel.best):
+        return None
+    return (rel.best, rel.lo, rel.hi)
+
+
+def _row_error(i, message: str):
+    raise ValueError(f"individual patient data row {i}: {message}")
+
+
+def _ipd_times(ipd: pd.DataFrame, event: pd.Series, factor: np.ndarray):
+    """(time, time_lo, time_hi) in the target unit: ``time``, or the midpoint of
+    ``time_lo``/``time_hi`` for an interval-censored event whose ``time`` is empty."""
+    def num(col):
+        if col not in ipd.columns:
+            return pd.Series(np.nan, index=ipd.index)
+        return pd.to_numeric(ipd[col], errors="coerce").astype(float)
+
+    time, lo, hi = num("time"), num("time_lo"), num("time_hi")
+    for col, values in (("time", time), ("time_lo", lo), ("time_hi", hi)):
+        raw = ipd[col] if col in ipd.columns else pd.Series(np.nan, index=ipd.index)
+        bad = (raw.notna() & raw.astype(str).str.strip().ne("") & ~np.isfinite(values)) | (values < 0)
+        if bad.any():
+            i = bad.idxmax()
+            _row_error(i, f"{col} must be a number >= 0, found {shown_value(ipd.at[i, col])}")
+    no_time = time.isna()
+    need = no_time & (lo.isna() | hi.isna())
+    if need.any():
+        i = need.idxmax()
+        _row_error(i, f"time must be a number >= 0, found {shown_value(ipd.at[i, 'time']) if 'time' in ipd else 'none'}"
+                   " (an interval-censored event gives time_lo and time_hi instead)")
+    censored_interval = no_time & (event == 0)
+    if censored_interval.any():
+        _row_error(censored_interval.idxmax(), "an interval (time_lo, time_hi) without a time is an event; "
+                   "give event 1, or the censoring time in time")
+    time = time.where(~no_time, (lo + hi) / 2)
+    lo, hi = lo.fillna(time), hi.fillna(time)
+    wrong = (lo > time) | (time > hi)
+    if wrong.any():
+        i = wrong.idxmax()
+        _row_error(i, f"expected time_lo <= time <= time_hi, found {lo[i]:g}, {time[i]:g}, {hi[i]:g}")
+    return time.to_numpy() * factor, lo.to_numpy() * factor, hi.to_numpy() * factor
+
+
+def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> pd.DataFrame:
+    """``disease`` and ``therapy`` of IPD or curve rows (``study``, ``group``, optional
+    ``disease``, ``therapy``, ``outcome_id``): the row's own value, else that of the
+    ``cohort_outcomes`` row it names (``outcome_id``), else the source's cohort_outcomes rows
+    (``source_id`` = ``study``) when they name one disease -- and for the therapy, the row
+    whose ``arm`` is the curve's ``group``, else the source's one therapy. Empty when none
+    says. Raises ``ValueError`` for an ``outcome_id`` that is not in cohort_outcomes."""
+    out = pd.DataFrame(index=rows.index)
+    for col in ("disease", "therapy"):
+        own = rows[col] if col in rows.columns else pd.Series(pd.NA, index=rows.index)
+        out[col] = own.map(_text)
+    co = cohort_outcomes if cohort_outcomes is not None and len(cohort_outcomes) else None
+    if co is None:
+        return out
+    co = co.assign(_d=co["disease"].map(_text), _t=co["therapy"].map(_text))
+    if "outcome_id" in rows.columns:
+        named = rows["outcome_id"].map(_text)
+        by_id = co.drop_duplicates("outcome_id").set_index("outcome_id")
+        unknown = named.ne("") & ~named.isin(by_id.index)
+        if unknown.any():
+            i = unknown.idxmax()
+            raise ValueError(f"individual patient data or curve row {i}: outcome_id {named[i]!r} is not "
+                             "in cohort_outcomes")
+        for col, key in (("disease", "_d"), ("therapy", "_t")):
+            fill = named.map(by_id[key]).fillna("")
+            out[col] = out[col].where(out[col] != "", fill)
+    study = rows["study"].map(_text)
+    group = rows["group"].map(_text).str.lower() if "group" in rows.columns else pd.Series("", index=rows.index)
+    for col, key in (("disease", "_d"), ("therapy", "_t")):
+        one = co[co[key] != ""].groupby("source_id")[key].agg(lambda v: v.iloc[0] if v.str.lower().nunique() == 1 else "")
+        source_value = study.map(one).fillna("")
+        if col == "therapy":
+            arm = co[co["_t"] != ""].assign(_a=co["arm"].map(_text).str.lower()).drop_duplicates(["source_id", "_a"])
+            arm_value = pd.Series(list(zip(study, group)), index=rows.index).map(
+                arm.set_index(["source_id", "_a"])["_t"].to_dict()).fillna("")
+            source_value = arm_value.where(arm_value != "", source_value)
+        out[col] = out[col].where(out[col] != "", source_value)
+    return out
 
 
 def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
                       time_unit: str = "months", survival_source: str = "ipd",
-                      evidence_level: str | None = None) -> pd.DataFrame:
-    """Individual patient data (``study, patient_id, group, time, time_unit, event``) in
-    the survival layout, times converted to ``time_unit``.
+                      evidence_level: str | None = None,
+                      cohort_outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Individual patient data (``study, patient_id, group, time, time_unit, event`` and the
+    optional ``disease, therapy, outcome_id, cause, strata, time_lo, time_hi``) in the
+    survival layout, times converted to ``time_unit``.
 
     ``source_kind`` and ``evidence_level`` come from ``sources`` (matched on
     ``study == source_id``) unless ``evidence_level`` is given (``"reconstructed"`` for
-    reconstructed data). Raises ``ValueError`` naming the row for an unknown unit, an
-    event that is not 0/1 or a negative or missing time.
+    reconstructed data); ``disease`` and ``therapy`` from :func:`curve_context`. A row with
+    ``time`` empty is an interval-censored event: its time is the midpoint of
+    ``time_lo``/``time_hi`` (the interval is kept, for Turnbull's estimate). ``cause`` of an
+    event without one is :data:`EVENT_UNSPECIFIED`. Raises ``ValueError`` naming the row for
+    an unknown unit, an event that is not 0/1, a negative or missing time, a cause on a
+    censored row or an ``outcome_id`` not in ``cohort_outcomes``.
     """
     scale = unit_days(time_unit)
-    need = ["study", "patient_id", "group", "time", "time_unit", "event"]
+    need = ["study", "patient_id", "group", "time_unit", "event"]
     missing = [c for c in need if c not in ipd.columns]
     if missing:
         raise ValueError(f"individual patient data lacks column(s): {', '.join(missing)}")
@@ -192,19 +297,21 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         i = bad.idxmax()
         raise ValueError(f"individual patient data row {i}: time_unit must be one of "
                          f"{', '.join(TIME_UNITS)}, found {shown_value(ipd.at[i, 'time_unit'])}")
-    time = pd.to_numeric(ipd["time"], errors="coerce").astype(float)
-    bad = ~np.isfinite(time) | (time < 0)
-    if bad.any():
-        i = bad.idxmax()
-        raise ValueError(f"individual patient data row {i}: time must be a number >= 0, "
-                         f"found {shown_value(ipd.at[i, 'time'])}")
     event = pd.to_numeric(ipd["event"], errors="coerce")
     bad = ~event.isin([0, 1])
     if bad.any():
         i = bad.idxmax()
         raise ValueError(f"individual patient data row {i}: event must be 1 (relapse or death) "
                          f"or 0 (censored), found {shown_value(ipd.at[i, 'event'])}")
-    t = time.to_numpy() * units.map(TIME_UNITS).to_numpy() / scale
+    t, t_lo, t_hi = _ipd_times(ipd, event, units.map(TIME_UNITS).to_numpy() / scale)
+    cause = (ipd["cause"].map(_text) if "cause" in ipd.columns else pd.Series("", index=ipd.index)).str.strip()
+    wrong = (event == 0) & (cause != "")
+    if wrong.any():
+        i = wrong.idxmax()
+        raise ValueError(f"individual patient data row {i}: cause must be empty when event is 0 "
+                         f"(censored), found {cause[i]!r}")
+    cause = cause.where(event == 0, cause.where(cause != "", EVENT_UNSPECIFIED))
+    strata = ipd["strata"].map(_text) if "strata" in ipd.columns else pd.Series("", index=ipd.index)
     study = ipd["study"].astype(str)
     kind = level = pd.Series("", index=ipd.index)
     if sources is not None and len(sources):
@@ -213,22 +320,26 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         level = study.map(src["evidence_level"].astype(str)).fillna("")
     if evidence_level is not None:
         level = pd.Series(evidence_level, index=ipd.index)
+    context = curve_context(ipd, cohort_outcomes)
     out = pd.DataFrame({
+        "curve": "",
         "survival_source": survival_source,
         "study": study.to_numpy(),
         "source_id": study.to_numpy(),
         "patient_id": ipd["patient_id"].astype(str).to_numpy(),
         "line": pd.array([pd.NA] * len(ipd), dtype="Int64"),
         "group": ipd["group"].map(_text).to_numpy(),
-        "therapy": "",
-        "disease": "",
+        "therapy": context["therapy"].to_numpy(dtype=object),
+        "disease": context["disease"].to_numpy(dtype=object),
         "source_kind": np.asarray(kind, dtype=object),
         "evidence_level": np.asarray(level, dtype=object),
         "time": t,
-        "time_lo": t,
-        "time_hi": t,
+        "time_lo": t_lo,
+        "time_hi": t_hi,
         "event": event.astype(int).to_numpy(),
         "end": survival_source,
+        "cause": cause.to_numpy(dtype=object),
+        "strata": strata.to_numpy(dtype=object),
         "time_unit": time_unit,
     })
     return out[SURVIVAL_COLUMNS]
@@ -236,20 +347,93 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
 
 def survival_from_reconstructed(points: pd.DataFrame, at_risk: pd.DataFrame,
                                 sources: pd.DataFrame | None = None,
-                                time_unit: str = "months") -> tuple[pd.DataFrame, pd.DataFrame]:
+                                time_unit: str = "months",
+                                cohort_outcomes: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Reconstruct every published curve (Guyot 2012) and return ``(survival, checks)``.
 
-    ``survival`` is in the survival layout with evidence level ``reconstructed``;
-    ``checks`` is the self-check of every curve (see
+    ``survival`` is in the survival layout with evidence level ``reconstructed``, the
+    curve's ``disease``/``therapy`` taken from its points (first non-empty value of the
+    curve) or :func:`curve_context`; ``checks`` is the self-check of every curve (see
     :func:`analysis.survival.reconstruct.reconstruct_curves`).
     """
     ipd, checks = reconstruct_curves(points, at_risk)
+    if len(ipd):
+        extra = [c for c in ("disease", "therapy", "outcome_id") if c in points.columns]
+        if extra:
+            first = points.assign(**{c: points[c].map(_text) for c in extra})
+            per_curve = {c: first[first[c] != ""].groupby(["study", "group"])[c].first() for c in extra}
+            key = pd.MultiIndex.from_frame(ipd[["study", "group"]])
+            for c in extra:
+                ipd[c] = per_curve[c].reindex(key).to_numpy()
     return survival_from_ipd(ipd, sources, time_unit, survival_source=RECONSTRUCTED,
-                             evidence_level=RECONSTRUCTED), checks
+                             evidence_level=RECONSTRUCTED, cohort_outcomes=cohort_outcomes), checks
 
 
-def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "months"):
-    """All survival data of a dataset: ``(survival, excluded, reconstruction_checks)``."""
+# --------------------------------------------------------------------------- curves
+
+
+CASE_TIERS = {"case_report": "case reports", "case_series": "case reports"}
+"""How case rows of an evidence level are named as a curve; other levels give "cases
+(<level in words>)", e.g. "cases (anecdote)": anecdotes never share a curve with case
+reports."""
+
+_INTRINSIC = {"cases": {"survival_source"},
+              "other": {"survival_source", "study", "source_id", "group"}}
+
+
+def _provenance(source: str, study: str, group: str, level: str) -> str:
+    if source == "cases":
+        return CASE_TIERS.get(level, f"cases ({evidence_words(level, 'evidence not given')})")
+    return f"{study}: {group}" if group else study
+
+
+def assign_curves(data: pd.DataFrame, group_by=None, pool_curves: bool = False) -> pd.DataFrame:
+    """``data`` with the ``curve`` column filled: the curve each row belongs to, its label in
+    every table and figure.
+
+    Default (``pool_curves=False``): rows of different survival sources or studies never
+    share a curve. Case lines form one curve per ``group_by`` value and evidence tier
+    (``"case reports"``, ``"psoriasis · case reports"``; anecdotes apart, ``"cases
+    (anecdote)"``); each IPD study and group is its own curve (``"R-colon: Obs"``), as is
+    each reconstructed published curve (``"P17: HSCT"``), further split by the ``group_by``
+    values that vary inside it (``"Crohn's disease · P17: HSCT"``).
+
+    ``pool_curves=True`` (explicit; labelled on the figure, log-rank then stratified by
+    study): one curve per ``group_by`` value across all sources and studies (``"all"``
+    without ``group_by``), as before issue 13.
+    """
+    cols = _normalise_group_by(group_by)
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise ValueError(f"cannot group by {', '.join(map(repr, missing))}; choose among "
+                         "therapy, disease, source_kind, study, group, evidence_level, survival_source")
+    out = data.copy()
+    if not len(out):
+        out["curve"] = pd.Series(dtype=object)
+        return out
+    values = {c: out[c].map(_text).replace("", NOT_STATED) for c in cols}
+    if pool_curves:
+        out["curve"] = (pd.concat(values, axis=1).agg(" / ".join, axis=1) if cols else "all")
+        return out
+    keys = pd.DataFrame({"source": out["survival_source"].map(_text), "study": out["study"].map(_text),
+                         "group": out["group"].map(_text), "level": out["evidence_level"].map(_text),
+                         **{f"v{j}": values[c] for j, c in enumerate(cols)}}, index=out.index)
+    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(keys))
+    labels = []
+    for key in uniq:  # one label per distinct curve, not per row
+        src, study, group, level, *vals = key
+        skip = _INTRINSIC["cases" if src == "cases" else "other"]
+        vals = [v for c, v in zip(cols, vals) if c not in skip]
+        prov = _provenance(src, study, group, level)
+        labels.append(" · ".join([" / ".join(vals), prov]) if vals else prov)
+    out["curve"] = np.asarray(labels, dtype=object)[codes]
+    return out
+
+
+def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "months",
+                  group_by=None, pool_curves: bool = False):
+    """All survival data of a dataset: ``(survival, excluded, reconstruction_checks)``, each
+    row in its curve (:func:`assign_curves` with ``group_by`` and ``pool_curves``)."""
     if isinstance(survival_sources, str):
         survival_sources = [survival_sources]
     unknown = [s for s in survival_sources if s not in SURVIVAL_SOURCES]
@@ -259,54 +443,18 @@ def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "month
     frames = []
     excluded = pd.DataFrame(columns=EXCLUDED_COLUMNS)
     checks = None
+    co = getattr(ds, "cohort_outcomes", None)
     if "cases" in survival_sources and len(ds.lines):
         cases, excluded = survival_from_cases(ds, time_unit)
         frames.append(cases)
     if "ipd" in survival_sources and len(ds.ipd):
-        frames.append(survival_from_ipd(ds.ipd, ds.sources, time_unit))
+        frames.append(survival_from_ipd(ds.ipd, ds.sources, time_unit, cohort_outcomes=co))
     if "reconstructed" in survival_sources and len(ds.km_curves_points):
         rec, checks = survival_from_reconstructed(ds.km_curves_points, ds.km_curves_at_risk,
-                                                  ds.sources, time_unit)
+                                                  ds.sources, time_unit, cohort_outcomes=co)
         frames.append(rec)
     frames = [f for f in frames if len(f)]
     data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SURVIVAL_COLUMNS)
     if checks is None:
         checks = pd.DataFrame(columns=CHECK_COLUMNS)
-    return data, excluded, checks
-
-
-# --------------------------------------------------------------------------- cohort statements
-
-
-STATEMENT_COLUMNS = ["outcome_id", "source_id", "study", "arm", "disease", "therapy", "design",
-                     "evidence_level", "outcome", "time", "time_qualifier", "time_unit",
-                     "proportion", "events", "total", "total_qualifier", "definition", "quote"]
-
-
-def cohort_statements(cohort_outcomes: pd.DataFrame, sources: pd.DataFrame | None = None,
-                      time_unit: str = "months") -> pd.DataFrame:
-    """Relapse-free / disease-free statements of cohorts that give a duration but no
-    survival data (e.g. "disease-free for up to 15 years"), times in ``time_unit``.
-
-    Rows with a time and neither events nor a proportion are kept (a proportion, if
-    given, is also returned so the figure can place it). They are drawn as annotated
-    ranges, never as curves."""
-    scale = unit_days(time_unit)
-    co = cohort_outcomes
-    if co is None or co.empty:
-        return pd.DataFrame(columns=STATEMENT_COLUMNS)
-    keep = co["outcome"].isin(["relapse_free", "disease_free"]) & co["time_value"].notna()
-    co = co[keep & co["events"].isna()]
-    if co.empty:
-        return pd.DataFrame(columns=STATEMENT_COLUMNS)
-    days = co["time_value"].astype(float) * co["time_unit"].map(TIME_UNITS).astype(float)
-    out = co.assign(time=days / scale, time_unit=time_unit)
-    level = pd.Series("", index=co.index)
-    if sources is not None and len(sources):
-        src = sources.drop_duplicates("source_id").set_index("source_id")
-        level = co["source_id"].map(src["evidence_level"].astype(str)).fillna("")
-    out["evidence_level"] = level
-    for col in STATEMENT_COLUMNS:
-        if col not in out.columns:
-            out[col] = pd.NA
-    return out[STATEMENT_COLUMNS].reset_index(drop=True)
+    return assign_curves(data, group_by, pool_curves), excluded, checks

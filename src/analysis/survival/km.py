@@ -1,13 +1,16 @@
-"""Kaplan-Meier estimates, confidence limits, R's median and quantiles, at-risk tables and the
-log-rank test: the numbers of the survival analysis, agreeing with R's ``survival`` package.
+"""Kaplan-Meier estimates, confidence limits, R's median and quantiles and at-risk tables:
+the one Kaplan-Meier estimator of the package, agreeing with R's ``survival`` package.
 
-The bottom room of :mod:`analysis.survival`: numpy, pandas and one scipy function; no
-matplotlib, no figure, no data loading. :mod:`.reconstruct`, :mod:`.data` and :mod:`.plot`
-build on it.
+A bottom room of :mod:`analysis.survival` (above :mod:`.inputs`): numpy and pandas; no
+matplotlib, no figure, no data loading. :mod:`.summaries` (log-rank, RMST, median
+follow-up), :mod:`.competing` (cumulative incidence), :mod:`.interval` (Turnbull),
+:mod:`.reconstruct`, :mod:`.data` and :mod:`.plot` build on it: every curve, reverse curve
+and confidence limit of the package is :func:`km_table` and :func:`confidence_limits`, every
+median :func:`r_median` / :func:`r_quantile_time`.
 
-**Why numpy, not lifelines.** :func:`km_table` and :func:`logrank` are short numpy code, tested
-equal to lifelines' ``KaplanMeierFitter`` and ``multivariate_logrank_test`` (and to R), for two
-reasons:
+**Why numpy, not lifelines.** :func:`km_table` and the log-rank test are short numpy code,
+tested equal to lifelines' ``KaplanMeierFitter`` and ``multivariate_logrank_test`` (and to
+R), for two reasons:
 
 * *R-exactness.* The reference is R's ``survfit``/``survdiff`` to 1e-6. lifelines gives one
   interval type (log-log, "exponential Greenwood"), not R's ``log`` (R's default) or
@@ -43,7 +46,6 @@ from statistics import NormalDist  # inv_cdf is AS 241, as R's qnorm
 
 import numpy as np
 import pandas as pd
-from scipy.special import chdtrc  # chi-squared upper tail (imported here: ~0.15 s, not on the first test)
 
 from analysis.schemas import RECONSTRUCTED
 from analysis.timing import TIME_UNITS, expect_one_of, unit_days
@@ -171,15 +173,24 @@ def group_labels(df: pd.DataFrame, group_by) -> pd.Series:
     return pd.Series(np.asarray(labels, dtype=object)[codes], index=df.index, dtype=object)
 
 
-def km_table(time, event) -> dict:
-    """Kaplan-Meier table of one group, computed with numpy as R's ``survfit`` does.
+def km_table(time, event, weights=None) -> dict:
+    """Kaplan-Meier table of one group, computed with numpy as R's ``survfit`` does: the one
+    Kaplan-Meier estimator of the package (curves, reverse Kaplan-Meier of follow-up, RMST,
+    the self-check of reconstructed curves and the steps of Turnbull's EM all call it).
 
     One entry per distinct time (event or censoring): ``time``, ``n_at_risk`` (time >= t),
     ``n_events``, ``n_censored``, ``survival`` = prod(1 - d/n), ``se_log`` = Greenwood
     standard error of log S (R's ``std.err``; infinite once S reaches 0). Equal to
     lifelines' ``KaplanMeierFitter`` event table and survival function (tested), but fast
     enough for a million rows. Also returns the sorted ``durations`` and ``event_times``.
+
+    ``weights`` (case weights, as ``survfit(weights = )``): the weighted curve exactly as R's
+    C routine computes it (:func:`_weighted`); then ``n_at_risk``/``n_events`` are weighted
+    sums and ``se_log``, ``n_censored``, ``durations``, ``event_times`` are not returned.
     """
+    if weights is not None:
+        return _weighted(np.asarray(time, dtype=float), np.asarray(event, dtype=float),
+                         np.asarray(weights, dtype=float))
     t = np.asarray(time, dtype=float)
     e = np.asarray(event).astype(bool)
     ts = np.sort(t)
@@ -200,6 +211,35 @@ def km_table(time, event) -> dict:
     return {"time": uniq, "n_at_risk": n.astype(np.int64), "n_events": d.astype(np.int64),
             "n_censored": (removed - d).astype(np.int64), "survival": surv,
             "se_log": np.sqrt(var), "durations": ts, "event_times": te}
+
+
+def _weighted(time: np.ndarray, status: np.ndarray, weight: np.ndarray) -> dict:
+    """Weighted Kaplan-Meier as R's ``survfitKM`` (C ``survfitkm``) computes it, to the last
+    bit (Turnbull's EM in :mod:`.interval` reproduces R's accept/reject decisions only so):
+    subjects sorted by time (stable), weights accumulated from the last one backwards; the
+    curve drops only where the weighted events are > 0, by ``(1 - events/at_risk)`` when
+    some weight is not a whole number (R's robust branch) and ``(at_risk - events)/at_risk``
+    otherwise."""
+    order = np.argsort(time, kind="stable")
+    ts, ss, ws = time[order], status[order], weight[order]
+    n = len(ts)
+    starts = np.flatnonzero(np.concatenate([[True], ts[1:] != ts[:-1]]))
+    uniq = ts[starts]
+    at_risk = np.cumsum(ws[::-1])[::-1][starts]  # R's order: element n-1, n-2, ..., 0
+    ends = np.append(starts[1:], n)
+    robust = bool(np.any(weight != np.floor(weight)))
+    block = np.repeat(np.arange(len(uniq)), ends - starts)
+    is_event = ss == 1
+    ev = np.bincount(block, weights=np.where(is_event, ws, 0.0), minlength=len(uniq))
+    for i in np.flatnonzero(np.bincount(block, weights=is_event, minlength=len(uniq)) > 1):
+        ev[i] = 0.0  # several events at one time: added as R does, last one first
+        for j in range(ends[i] - 1, starts[i] - 1, -1):
+            if is_event[j]:
+                ev[i] += ws[j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = (1.0 - ev / at_risk) if robust else (at_risk - ev) / at_risk
+    surv = np.cumprod(np.where(ev > 0, factor, 1.0))  # sequential, as R's loop
+    return {"time": uniq, "n_at_risk": at_risk, "n_events": ev, "survival": surv}
 
 
 def to_time_unit(df: pd.DataFrame, time_unit: str) -> pd.DataFrame:
@@ -268,18 +308,24 @@ def km_fit(df: pd.DataFrame, group_by=None, time_unit: str | None = None,
     return KMFit(groups, cols, time_unit, ci_method, float(alpha), data)
 
 
-def confidence_limits(surv, se, ci_method: str = "log-log", alpha: float = 0.05):
-    """Pointwise confidence limits of a survival curve exactly as R's ``survfit``.
+def confidence_limits(surv, se, ci_method: str = "log-log", alpha: float = 0.05,
+                      logse: bool = True):
+    """Pointwise confidence limits of a survival curve exactly as R's ``survfit``
+    (``survfit_confint``); the one place of the package where they are computed.
 
-    ``se`` is the standard error of log S (Greenwood). Returns ``(lower, upper)``; limits
-    that R leaves undefined are NaN: both limits where S = 0 (log, log-log; plain where the
-    variance is infinite) and where S = 1 for log-log.
+    ``se`` is the standard error of log S (Greenwood) when ``logse`` (Kaplan-Meier), else of
+    the estimate itself (multi-state ``pstate``, the cumulative incidence of
+    :mod:`.competing`: converted to the log scale as ``se / p``, 0 where se is 0, as R does).
+    Returns ``(lower, upper)``; limits that R leaves undefined are NaN: both limits where
+    S = 0 (log, log-log; plain where the variance is infinite) and where S = 1 for log-log.
     """
     _check_ci(ci_method, alpha)
     s = np.asarray(surv, dtype=float)
     se = np.asarray(se, dtype=float)
     z = NormalDist().inv_cdf(1 - alpha / 2)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not logse:
+            se = np.where(se == 0, 0.0, se / s)
         if ci_method == "plain":
             half = z * se * s
             lower = np.maximum(s - half, 0.0)
@@ -372,7 +418,6 @@ KM_SUMMARY_COLUMNS = ["group", "n", "events", "median", "median_ci_lower", "medi
 KM_LANDMARK_COLUMNS = ["group", "time", "survival", "ci_lower", "ci_upper"]
 AT_RISK_COLUMNS = ["group", "time", "n_at_risk", "n_events", "n_censored", "cum_events",
                    "cum_censored"]
-LOGRANK_COLUMNS = ["statistic", "df", "p_value"]
 
 
 def km_estimates(fit: KMFit) -> pd.DataFrame:
@@ -460,44 +505,3 @@ def at_risk_table(fit: KMFit, times) -> pd.DataFrame:
             "cum_events": cum_e.astype(np.int64), "cum_censored": cum_c.astype(np.int64),
         }))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=AT_RISK_COLUMNS)
-
-
-def logrank(fit: KMFit) -> pd.DataFrame:
-    """``logrank.csv``: the log-rank test of equal survival across the groups, as R's
-    ``survdiff`` (rho = 0) computes it: observed minus expected events per group, their
-    hypergeometric covariance, chi-squared on (groups with expected events > 0) - 1
-    degrees of freedom. Computed with numpy from the groups' tables (tested equal to
-    lifelines' ``multivariate_logrank_test`` and to R). Empty (header only) with fewer
-    than two groups or when no group has events to compare.
-    """
-    if len(fit.groups) < 2:
-        return pd.DataFrame(columns=LOGRANK_COLUMNS)
-    # pooled distinct event times; at risk = follow-up >= t, events = event times == t
-    times = np.unique(np.concatenate([g.event_times for g in fit.groups]))
-    k, m = len(fit.groups), len(times)
-    n_gj = np.empty((k, m))
-    d_gj = np.empty((k, m))
-    for i, g in enumerate(fit.groups):
-        n_gj[i] = g.n - np.searchsorted(g.durations, times, side="left")
-        d_gj[i] = (np.searchsorted(g.event_times, times, side="right")
-                   - np.searchsorted(g.event_times, times, side="left"))
-    n_j = n_gj.sum(axis=0)
-    d_j = d_gj.sum(axis=0)
-    frac = n_gj / n_j
-    expected = (frac * d_j).sum(axis=1)
-    o_minus_e = d_gj.sum(axis=1) - expected
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(n_j > 1, d_j * (n_j - d_j) / (n_j - 1), 0.0)
-    var = np.diag((frac * w).sum(axis=1)) - (frac * w) @ frac.T
-    keep = expected > 0
-    df = int(keep.sum()) - 1
-    if df < 1:  # no events, or all in one group's reach: nothing to test
-        return pd.DataFrame(columns=LOGRANK_COLUMNS)
-    x = o_minus_e[keep][1:]
-    vv = var[np.ix_(keep, keep)][1:, 1:]
-    try:
-        stat = float(np.sum(np.linalg.solve(vv, x) * x))
-    except np.linalg.LinAlgError:
-        stat = float(np.sum((np.linalg.pinv(vv) @ x) * x))
-    return pd.DataFrame([{"statistic": stat, "df": df, "p_value": float(chdtrc(df, stat))}],
-                        columns=LOGRANK_COLUMNS)

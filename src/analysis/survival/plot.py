@@ -1,10 +1,12 @@
-"""The survival figure and its sentences: a KMunicate-style Kaplan-Meier plot with at-risk
-table, medians, landmarks, log-rank and cohort statements, and the same numbers in words for
-captions and the notebook text.
+"""The survival figure: a KMunicate-style Kaplan-Meier plot with at-risk table, medians,
+landmarks, the tests and what they compared, median follow-up, Turnbull's curve beside the
+best-estimate curve where times are imprecise, and the cohort statements -- "X % at T" as
+points with their interval on a survival scale of their own, "up to N years" as ranges --
+drawn apart from the curves.
 
-The top room of :mod:`analysis.survival`: it reads fits and tables made by :mod:`.km` (and
-cohort statements made by :mod:`.data`) and computes nothing of its own beyond the axis
-ticks. Times are in the fit's ``time_unit`` and are printed with it; survival is drawn and
+The top room of :mod:`analysis.survival`: it reads fits and tables made by :mod:`.km`,
+:mod:`.methods` and :mod:`.statements` (the sentences come from :mod:`.text`) and computes
+nothing of its own beyond the axis ticks. Times are in the fit's ``time_unit`` and are printed with it; survival is drawn and
 written as a percentage. Colours, matplotlib settings (:data:`analysis.style.RC`, applied to
 this figure only, with ``plt.rc_context``) and the time-axis steps
 (:data:`analysis.style.TICK_STEPS_SURVIVAL`) come from :mod:`analysis.style`. matplotlib is
@@ -21,71 +23,9 @@ import pandas as pd
 
 from analysis.schemas import evidence_words
 from analysis.style import OKABE_ITO, RC, TICK_STEPS_SURVIVAL, group_colors
-from analysis.survival.km import KMFit, _text, at_risk_table, km_landmarks, km_summary, logrank
-
-# --------------------------------------------------------------------------- sentences
-
-
-def logrank_text(fit: KMFit, table: pd.DataFrame | None = None) -> str:
-    """The log-rank result in words, naming the test and the number of groups."""
-    k = len(fit.groups)
-    if k < 2:
-        return "Log-rank test: not done (one group)"
-    table = logrank(fit) if table is None else table
-    if table.empty:
-        return f"Log-rank test, {k} groups: not computable (no relapses or deaths to compare)"
-    r = table.iloc[0]
-    p = r["p_value"]
-    p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-    return f"Log-rank test, {k} groups: chi-squared = {r['statistic']:.2f}, df = {int(r['df'])}, {p_text}"
-
-
-def ci_text(fit: KMFit) -> str:
-    """The confidence-interval method in words, for figures and captions."""
-    words = {"log-log": "log-log", "log": "log", "plain": "plain (linear)"}[fit.ci_method]
-    return f"{fit.conf_level:.0%} pointwise CI: {words} transform, Greenwood variance"
-
-
-def median_text(fit: KMFit, summary: pd.DataFrame | None = None, digits: int = 1) -> list[str]:
-    """One sentence per group giving the median and its CI, or saying it is not reached."""
-    summary = km_summary(fit) if summary is None else summary
-    out = []
-    for _, r in summary.iterrows():
-        if np.isnan(r["median"]):
-            out.append(f"{r['group']}: median not reached ({r['events']} event(s) in {r['n']})")
-            continue
-        lo = "not reached" if np.isnan(r["median_ci_lower"]) else f"{r['median_ci_lower']:.{digits}f}"
-        hi = "not reached" if np.isnan(r["median_ci_upper"]) else f"{r['median_ci_upper']:.{digits}f}"
-        out.append(f"{r['group']}: median {r['median']:.{digits}f} {fit.time_unit} "
-                   f"({fit.conf_level:.0%} CI {lo} to {hi})")
-    return out
-
-
-def evidence_statement(fit: KMFit, summary: pd.DataFrame | None = None) -> str:
-    """Plain-language caveats for the notebook: medians not reached, thin data, case reports."""
-    summary = km_summary(fit) if summary is None else summary
-    n = int(summary["n"].sum()) if len(summary) else 0
-    events = int(summary["events"].sum()) if len(summary) else 0
-    parts = [f"{n} treatment line(s) or patient(s) in {len(fit.groups)} group(s), {events} relapse(s) or death(s)."]
-    if len(summary) == 0:
-        return "No survival data to analyse."
-    if summary["median"].isna().all():
-        parts.append("No median relapse-free survival is reached in any group: the curves never "
-                     "fall to 50%.")
-    levels = {lvl for g in fit.groups for lvl in g.evidence_levels}
-    if levels & {"case_report", "case_series", "anecdote", "secondary_summary"} or n < 20:
-        parts.append("Case reports and small series are selected, mostly favourable, stories: "
-                     "they describe what happened to these patients and cannot support inference "
-                     "about how often or how long remission lasts.")
-    tiny = [g for g, m in zip(fit.groups, summary["median"]) if not np.isnan(m) and g.n < 10]
-    for g in tiny:
-        parts.append(f"The 'median' of {g.label} rests on {g.n} line(s) or patient(s) and is "
-                     "not a meaningful estimate.")
-    if any(g.reconstructed for g in fit.groups):
-        parts.append("Curves marked 'reconstructed' are rebuilt from published figures "
-                     "(Guyot et al. 2012), not observed patient data.")
-    return " ".join(parts)
-
+from analysis.survival.km import KMFit, _text, at_risk_table, km_landmarks, km_summary
+from analysis.survival.text import (COMPARISON_RULE, ci_text, followup_text, logrank_text,
+                                    median_text, turnbull_text)
 
 # --------------------------------------------------------------------------- figure
 
@@ -111,19 +51,38 @@ def default_ticks(fit: KMFit, xmax: float | None = None, n: int = 8) -> np.ndarr
     return np.arange(0, xmax * 1.0001 + step * 1e-9, step, dtype=float)
 
 
+ENDPOINT_MARKERS = {
+    "relapse_free": "D", "disease_free": "s", "event_free_survival": "o", "overall_survival": "^",
+    "relapse": "v", "progression": "<",
+}
+"""Marker of a cohort point per outcome (hollow; the key names the endpoint)."""
+ENDPOINT_ABBREVIATIONS = {
+    "relapse_free": "RFS", "disease_free": "DFS", "event_free_survival": "EFS", "overall_survival": "OS",
+    "relapse": "1-relapse", "progression": "1-progression",
+}
+"""Short endpoint names of the key beneath the cohort points (spelled out in its legend)."""
+
+
 def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame | None = None,
             title: str | None = None, anchor: str = "anchor stem-cell therapy",
             show_ci: bool = True, max_censor_ticks: int = 500, at_risk: pd.DataFrame | None = None,
-            summary: pd.DataFrame | None = None, logrank_table: pd.DataFrame | None = None):
+            summary: pd.DataFrame | None = None, logrank_table: pd.DataFrame | None = None,
+            comparisons=None, followup: pd.DataFrame | None = None,
+            turnbull: pd.DataFrame | None = None, imprecise_curves=(), pooled: bool = False):
     """A Kaplan-Meier figure following the KMunicate recommendations (Morris et al. 2019).
 
     Step curves with shaded confidence bands (method written on the figure), censor ticks,
     a table of numbers at risk, censored and with the event (cumulative) aligned with the
     time ticks below the axis, median lines where reached (otherwise "median not reached"
-    in words), landmark values, the log-rank result naming the test and the number of
-    groups, reconstructed curves dashed and labelled, the evidence level in the legend,
-    and cohort summary statements drawn as annotated ranges in their own panel.
-    Returns the matplotlib figure.
+    in words), landmark values, the tests naming what they compared (``logrank_table`` from
+    :func:`analysis.survival.methods.logrank_table` and its ``comparisons``; default the
+    plain test of all groups), median follow-up (``followup``), Turnbull's estimate as a
+    dotted step beside each curve it is given for (``turnbull``; ``imprecise_curves`` names
+    the curves that needed one), reconstructed curves dashed and labelled, the evidence
+    level in the legend, a note when ``pooled`` (curves pooled across studies), and the
+    cohort ``statements`` (:func:`analysis.survival.statements.cohort_statements`): points
+    ("X % at T") with their interval in a survival panel of their own, numbered and keyed,
+    and ranges ("up to N years") in the panel below it. Returns the matplotlib figure.
 
     The figure is built with the project's settings (:data:`analysis.style.RC`, in a
     ``plt.rc_context``) and leaves the caller's matplotlib settings as they were. Saving
@@ -136,22 +95,44 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         unit = fit.time_unit
         groups = fit.groups
         statements = statements if statements is not None and len(statements) else None
+        points = ranges = None
+        if statements is not None:
+            kind = statements["kind"] if "kind" in statements else pd.Series("range", index=statements.index)
+            drawn = statements["drawn"].fillna(True).astype(bool) if "drawn" in statements else True
+            points = statements[(kind == "point") & drawn]
+            ranges = statements[kind != "point"]
+            points = points if len(points) else None
+            ranges = ranges if len(ranges) else None
         xmax = axis_max(fit, statements)
         ticks = default_ticks(fit, xmax) if ticks is None else np.asarray(ticks, dtype=float)
         at_risk = at_risk_table(fit, ticks) if at_risk is None else at_risk
         summary = km_summary(fit) if summary is None else summary
         colors = group_colors([g.label for g in groups])
+        turnbull = turnbull if turnbull is not None and len(turnbull) else None
 
         n_table_rows = 4 * len(groups)
-        n_stmt = 0 if statements is None else len(statements)
+        n_pts = 0 if points is None else len(points)
+        n_rng = 0 if ranges is None else len(ranges)
         n_land = 0 if landmarks is None else len(landmarks) * len(groups)
-        n_text = max(4 + len(groups), n_land + 1)
-        heights = [5.5] + ([0.45 * n_stmt + 0.3] if n_stmt else []) + [0.2 * n_table_rows + 0.4,
-                                                                        0.16 * n_text + 0.2]
+        n_fu = 0 if followup is None else len(followup) + 1
+        n_lr = 1 if logrank_table is None else max(1, len(logrank_table)) + 1
+        n_text = max(4 + len(groups) + n_fu + n_lr + (2 if turnbull is not None else 0), n_land + 1)
+        heights = ([5.5] + ([2.0 if n_pts <= 5 else 3.2, 0.125 * (n_pts if n_pts <= 8 else (n_pts + 1) // 2) + 0.25]
+                            if n_pts else [])
+                   + ([0.45 * n_rng + 0.3] if n_rng else [])
+                   + [0.2 * n_table_rows + 0.4, 0.15 * n_text + 0.3])
         fig = plt.figure(figsize=(10, sum(heights) + 0.4 * len(groups) + 0.8), layout="constrained")
         gs = fig.add_gridspec(len(heights), 1, height_ratios=heights)
         ax = fig.add_subplot(gs[0])
-        stmt_ax = fig.add_subplot(gs[1], sharex=ax) if n_stmt else None
+        k = 1
+        pts_ax = key_ax = rng_ax = None
+        if n_pts:
+            pts_ax = fig.add_subplot(gs[k], sharex=ax)
+            key_ax = fig.add_subplot(gs[k + 1])
+            key_ax.axis("off")
+            k += 2
+        if n_rng:
+            rng_ax = fig.add_subplot(gs[k], sharex=ax)
         tab_ax = fig.add_subplot(gs[-2], sharex=ax)
         text_ax = fig.add_subplot(gs[-1])
         text_ax.axis("off")
@@ -178,9 +159,23 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
             if cens.sum() and cens.sum() <= max_censor_ticks:
                 ax.plot(g.time[cens], g.survival[cens], linestyle="none", marker="|", markersize=9,
                         markeredgewidth=1.5, color=color)
+            if turnbull is not None and g.label in set(turnbull["curve"]):
+                tb = turnbull[turnbull["curve"] == g.label]
+                (tl,) = ax.step(np.concatenate([[0.0], tb["time"]]), np.concatenate([[1.0], tb["survival"]]),
+                                where="post", color=color, linewidth=6, alpha=0.3, solid_capstyle="butt",
+                                zorder=1.5, label=f"{g.label}: Turnbull estimate (imprecise times as "
+                                                  "intervals), wide pale line")
+                handles.append(tl)
         notes = []
         if any(((g.n_censored > 0).sum() > max_censor_ticks) for g in groups):
             notes.append(f"Censor ticks omitted for groups with more than {max_censor_ticks} censoring times.")
+        for g, m in zip(groups, summary["median"]):
+            if not np.isnan(m) and g.n < 10:
+                notes.append(f"The median of {g.label} rests on {g.n} line(s) or patient(s): it describes them; "
+                             "it does not estimate how long remission lasts.")
+        if pooled:
+            notes.append("Curves pool patients of different studies and sources (pool_curves = True); "
+                         "the log-rank test is stratified by study.")
 
         # medians
         for _, r in summary.iterrows():
@@ -210,30 +205,17 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
                     ci = f" ({r['ci_lower']:.0%} to {r['ci_upper']:.0%})"
                 land_lines.append(f"{r['group']} at {r['time']:.4g} {unit}: {r['survival']:.0%}{ci}")
 
-        # statements with a proportion also go on the survival axis
-        if statements is not None:
-            prop = statements[statements["proportion"].notna()]
-            for _, s in prop.iterrows():
-                ax.plot(float(s["time"]), float(s["proportion"]), marker="D", markersize=7,
-                        markerfacecolor="white", markeredgecolor=OKABE_ITO["black"], linestyle="none",
-                        zorder=6)
-                ax.annotate(f"{s['study']} (statement)", (float(s["time"]), float(s["proportion"])),
-                            xytext=(6, 4), textcoords="offset points", fontsize=7.5)
-
-        ax.set_ylim(-0.02, 1.04)
+        _survival_axis(ax)
         ax.set_xlim(0, xmax * 1.03)
-        ax.set_yticks(np.linspace(0, 1, 6))
-        ax.set_yticklabels([f"{v:.0%}" for v in np.linspace(0, 1, 6)])
-        ax.set_ylabel("Relapse-free survival (%)")
-        ax.axhline(0.5, color=OKABE_ITO["grey"], linewidth=0.5, zorder=0)
         ax.set_xticks(ticks)
         ax.tick_params(labelbottom=True)
         ax.set_xlabel(f"Time since {anchor} ({unit})")
-        ax.grid(axis="y", alpha=0.3)
+        ax.set_ylabel("Relapse-free survival (%)")
 
-        # cohort statements panel
-        if stmt_ax is not None:
-            _draw_statements(stmt_ax, statements, unit)
+        if pts_ax is not None:
+            _draw_points(pts_ax, key_ax, points, unit)
+        if rng_ax is not None:
+            _draw_statements(rng_ax, ranges, unit)
 
         # at-risk table
         _draw_at_risk(tab_ax, fit, at_risk, ticks, colors)
@@ -241,16 +223,80 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
         # legend above the axes; numbers in words below the table
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=8.5,
                   borderaxespad=0, title=None)
-        fig.suptitle(title or "Relapse-free survival (Kaplan-Meier)", x=0.01, ha="left",
-                     fontsize=12)
-        left = [ci_text(fit), logrank_text(fit, logrank_table), "Median relapse-free survival:",
-                *("  " + m for m in med_lines), *notes]
+        title = title or "Relapse-free survival (Kaplan-Meier)"
+        if pooled:
+            title += " - curves pooled across studies and sources (exploratory)"
+        fig.suptitle(title, x=0.01, ha="left", fontsize=12)
+        tests = logrank_text(fit, logrank_table, comparisons).split("\n")
+        if comparisons is not None and len(groups) > 1 and not pooled and not any(COMPARISON_RULE in t for t in tests):
+            # say once which curves are never compared, and why
+            tests = [t for t in tests if not t.startswith("Curves of different studies")] + [COMPARISON_RULE]
+        fu = (["Median follow-up (reverse Kaplan-Meier):", *("  " + m for m in followup_text(fit, followup))]
+              if followup is not None and len(followup) else [])
+        tb = turnbull_text(fit, turnbull if turnbull is not None else pd.DataFrame(columns=["curve"]),
+                           imprecise_curves)
+        left = [ci_text(fit), *tests, "Median relapse-free survival:", *("  " + m for m in med_lines),
+                *fu, *tb, *notes]
         right = (["Landmarks: survival (CI)", *("  " + m for m in land_lines)] if land_lines else [])
-        text_ax.text(0, 1, "\n".join(textwrap.fill(t, 70, subsequent_indent="    ") for t in left),
+        text_ax.text(0, 1, "\n".join(textwrap.fill(t, 68, subsequent_indent="    ") for t in left),
                      transform=text_ax.transAxes, va="top", ha="left", fontsize=8.5)
-        text_ax.text(0.56, 1, "\n".join(textwrap.fill(t, 60, subsequent_indent="    ") for t in right),
+        text_ax.text(0.6, 1, "\n".join(textwrap.fill(t, 55, subsequent_indent="    ") for t in right),
                      transform=text_ax.transAxes, va="top", ha="left", fontsize=8.5)
         return fig
+
+
+_UNIT_SHORT = {"days": "d", "weeks": "wk", "months": "mo", "years": "y"}
+
+
+def _survival_axis(ax) -> None:
+    ax.set_ylim(-0.02, 1.04)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_yticklabels([f"{v:.0%}" for v in np.linspace(0, 1, 6)])
+    ax.axhline(0.5, color=OKABE_ITO["grey"], linewidth=0.5, zorder=0)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
+    """Cohort statements "X % at T" on a survival scale of their own: a hollow marker per
+    endpoint (:data:`ENDPOINT_MARKERS`), its exact interval where counts are given, a number
+    keyed below (study, arm, endpoint, value, interval, evidence); control arms grey."""
+    from matplotlib.lines import Line2D
+
+    key = []
+    for i, (_, s) in enumerate(points.iterrows(), start=1):
+        t, v = float(s["time"]), float(s["survival"])
+        control = _text(s.get("arm_role")) == "control"
+        color = OKABE_ITO["grey"] if control else OKABE_ITO["black"]
+        marker = ENDPOINT_MARKERS.get(_text(s["outcome"]), "o")
+        if not np.isnan(s["ci_lower"]):
+            ax.plot([t, t], [s["ci_lower"], s["ci_upper"]], color=color, linewidth=1.2, zorder=3)
+            ax.plot([t], [s["ci_lower"]], marker="_", color=color, markersize=7, zorder=3)
+            ax.plot([t], [s["ci_upper"]], marker="_", color=color, markersize=7, zorder=3)
+        ax.plot([t], [v], marker=marker, markersize=6.5, markerfacecolor="white", markeredgecolor=color,
+                markeredgewidth=1.3, linestyle="none", zorder=4)
+        ax.annotate(str(i), (t, v), xytext=(5, 2), textcoords="offset points", fontsize=7, color=color)
+        ci = f" [{s['ci_lower']:.0%}-{s['ci_upper']:.0%}]" if not np.isnan(s["ci_lower"]) else " (no CI)"
+        when = "about " if _text(s["time_qualifier"]) == "about" else ""
+        n = f", n={int(s['total'])}" if not pd.isna(s["total"]) else ""
+        arm = textwrap.shorten(_text(s["arm"]), 26, placeholder="…") + (", control arm" if control else "")
+        key.append(f"{i}. {textwrap.shorten(_text(s['study']), 24, placeholder='…')} ({arm}{n}): "
+                   f"{ENDPOINT_ABBREVIATIONS.get(_text(s['outcome']), s['endpoint'])} {v:.0%} at {when}"
+                   f"{t:.4g} {_UNIT_SHORT.get(unit, unit)}{ci}")
+    _survival_axis(ax)
+    ax.set_ylabel("Cohort\nstatements (%)")
+    ax.tick_params(labelbottom=False)
+    ax.set_title("Cohort statements 'X % at time T' (not curves; exact 95% CI where the source gives counts; "
+                 "'no CI': only a share is given)", loc="left", fontsize=8.5)
+    seen = list(dict.fromkeys(_text(o) for o in points["outcome"]))
+    words = {o: w for o, w in zip(points["outcome"].map(_text), points["endpoint"])}
+    handles = [Line2D([], [], marker=ENDPOINT_MARKERS.get(o, "o"), linestyle="none", markerfacecolor="white",
+                      markeredgecolor=OKABE_ITO["black"], label=f"{ENDPOINT_ABBREVIATIONS.get(o, o)}: {words[o]}")
+               for o in seen]
+    ax.legend(handles=handles, fontsize=7.5, loc="lower left", ncol=min(len(handles), 3))
+    half = (len(key) + 1) // 2 if len(key) > 8 else len(key)
+    for col, lines in enumerate((key[:half], key[half:])):
+        key_ax.text(0.5 * col, 1, "\n".join(lines), transform=key_ax.transAxes, va="top", ha="left",
+                    fontsize=6.8)
 
 
 def _draw_statements(ax, statements: pd.DataFrame, unit: str) -> None:

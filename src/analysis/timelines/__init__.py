@@ -19,7 +19,12 @@ imports run one way (figure -> draw -> layout -> table -> the vocabulary in
   matplotlib ``Axes`` (one artist per kind, not per mark): :func:`draw_lanes`,
   :func:`draw_status_segments`, :func:`draw_uncertainty`, :func:`draw_event_markers`,
   :func:`draw_ongoing_arrows`, :func:`draw_labels` (texts: :func:`lane_labels`); marker
-  styles (:func:`mark_style`). Open it to change how a mark looks.
+  styles (:func:`mark_style`, :func:`evidence_marker`). A status stretch whose start the
+  source leaves open ("within", "about", "at least") is drawn pale and dotted up to where the
+  status is known to hold. Open it to change how a mark looks.
+- ``lanes.py`` -- :func:`timeline_lanes`, one row per lane (``timeline_lanes.csv``): best
+  response and time to it, duration of remission with its interval (through the offset
+  graph), ongoing at the last report, and the lane's ``curve`` in the survival analysis.
 - ``figure.py`` -- the figure: :func:`legend_handles` / :func:`draw_legend`,
   :func:`plot_timelines` (one figure; returns a :class:`TimelineFigure`, i.e.
   ``fig, layout``), :func:`plot_timeline_pages` (many lanes on several figures, one time
@@ -38,6 +43,7 @@ from analysis.timelines.draw import (
     draw_ongoing_arrows,
     draw_status_segments,
     draw_uncertainty,
+    evidence_marker,
     format_dose,
     lane_labels,
     mark_style,
@@ -51,6 +57,7 @@ from analysis.timelines.figure import (
     plot_timeline_pages,
     plot_timelines,
 )
+from analysis.timelines.lanes import LANE_TABLE_COLUMNS, timeline_lanes
 from analysis.timelines.layout import (
     FOLLOWUP_NOT_REPORTED,
     OTHER_RELAPSE,
@@ -78,7 +85,9 @@ __all__ = [
     "TimelineLayout", "OTHER_RELAPSE", "FOLLOWUP_NOT_REPORTED", "lane_order", "time_axis_limits", "lane_layout",
     # drawing layers
     "mark_style", "draw_lanes", "draw_status_segments", "draw_uncertainty", "n_segments", "draw_event_markers",
-    "draw_ongoing_arrows", "format_dose", "lane_labels", "draw_labels",
+    "draw_ongoing_arrows", "format_dose", "lane_labels", "draw_labels", "evidence_marker",
+    # lanes
+    "LANE_TABLE_COLUMNS", "timeline_lanes",
     # figure
     "legend_handles", "draw_legend", "TimelineFigure", "plot_timelines", "plot_timeline_pages", "page_name",
 ]

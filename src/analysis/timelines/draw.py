@@ -35,6 +35,19 @@ WHISKER_COLOR = "#3A3A3A"
 SPAN_ALPHA = 0.45
 LANE_COLOR = "#A8A8A8"
 """The lane's track from its first event (or time zero) to its end."""
+UNCERTAIN_HATCH = "...."
+"""Hatch of a status stretch whose start is uncertain (pale, dotted; the anecdote lanes' hatch
+is ``///``)."""
+
+
+def evidence_marker():
+    """The glyph of an evidence level (a bookmark: a square with a notch at the bottom), used
+    by no event, so the evidence colours never share a glyph and colour with a mark
+    (an orange square is conditioning, a grey one chemotherapy)."""
+    from matplotlib.path import Path
+
+    verts = [(-0.5, 0.6), (0.5, 0.6), (0.5, -0.6), (0.0, -0.2), (-0.5, -0.6), (-0.5, 0.6)]
+    return Path(verts, [Path.MOVETO] + [Path.LINETO] * 4 + [Path.CLOSEPOLY])
 
 
 def mark_style(mark: str) -> dict:
@@ -133,16 +146,27 @@ def draw_status_segments(ax, layout: TimelineLayout, half_height: float = 0.16):
 
     s = layout.segments
     h = half_height * (1.6 if layout.compact else 1.0)  # compact lanes are 1 unit, one row
-    polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)] for a, b, y in zip(s["x0"], s["x1"], s["y"])]
-    colors = [STATUS_COLORS.get(st, OKABE_ITO["grey"]) for st in s["status"]]
-    coll = PolyCollection(polys, facecolors=colors, edgecolors="none", alpha=0.85, zorder=2)
+    solid = s["solid_from"].to_numpy(dtype=float) if "solid_from" in s else s["x0"].to_numpy(dtype=float)
+    x0, x1 = s["x0"].to_numpy(dtype=float), s["x1"].to_numpy(dtype=float)
+    colors = np.array([STATUS_COLORS.get(st, OKABE_ITO["grey"]) for st in s["status"]], dtype=object)
+    # the stretch where the status is only known to have begun somewhere: pale, dotted
+    unsure = solid > x0
+    polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)]
+             for a, b, y in zip(x0[unsure], np.minimum(solid, x1)[unsure], s["y"].to_numpy()[unsure])]
+    unsure_coll = PolyCollection(polys, facecolors=list(colors[unsure]), edgecolors=list(colors[unsure]),
+                                 hatch=UNCERTAIN_HATCH, alpha=0.35, linewidths=0, zorder=2)
+    ax.add_collection(unsure_coll)
+    # one polygon per segment (its solid part; empty where the whole segment is uncertain)
+    polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)]
+             for a, b, y in zip(np.minimum(solid, x1), x1, s["y"])]
+    coll = PolyCollection(polys, facecolors=list(colors), edgecolors="none", alpha=0.85, zorder=2)
     ax.add_collection(coll)
     sp = layout.spans
     polys = [[(a, y - h), (b, y - h), (b, y + h), (a, y + h)] for a, b, y in zip(sp["x0"], sp["x1"], sp["y"])]
     span_coll = PolyCollection(polys, facecolors=[EVENT_STYLE[t]["color"] for t in sp["event_type"]],
                                edgecolors="none", alpha=SPAN_ALPHA, zorder=1.9)
     ax.add_collection(span_coll)
-    return {"segments": coll, "spans": span_coll}
+    return {"segments": coll, "uncertain": unsure_coll, "spans": span_coll}
 
 
 def draw_uncertainty(ax, layout: TimelineLayout, style: str = "whisker"):
@@ -378,7 +402,7 @@ def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
         for text, y in zip(labels["lane_label"], layout.lanes["y_label"]):
             ax.text(-0.009, y, text, transform=trans, ha="right", va="center", fontsize=fs, clip_on=False,
                     parse_math=False)
-        ax.scatter(np.full(len(labels), -0.004), layout.lanes["y"], marker="s", s=6, transform=trans,
+        ax.scatter(np.full(len(labels), -0.004), layout.lanes["y"], marker=evidence_marker(), s=8, transform=trans,
                    clip_on=False, linewidths=0, zorder=4,
                    c=[EVIDENCE_COLORS.get(str(v), OKABE_ITO["grey"]) for v in layout.lanes["evidence_level"]])
     else:
@@ -387,7 +411,7 @@ def draw_labels(ax, layout: TimelineLayout, fontsize: float | None = None):
         ax.tick_params(axis="y", length=0)
         g = layout.groups.set_index("patient_id")
         yh = heads["patient_id"].map(g["y_header"]).to_numpy()
-        ax.scatter(np.full(len(heads), 0.006), yh - 0.2, marker="s", s=36, transform=trans, clip_on=False,
+        ax.scatter(np.full(len(heads), 0.006), yh - 0.2, marker=evidence_marker(), s=48, transform=trans, clip_on=False,
                    c=[EVIDENCE_COLORS.get(str(lv[i]), OKABE_ITO["grey"]) for i in heads["lane_id"]],
                    edgecolors="#333333", linewidths=0.4, zorder=4)
         shaded = set(layout.groups["patient_id"].iloc[1::2])

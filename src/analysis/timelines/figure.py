@@ -24,12 +24,14 @@ from analysis.style import EVENT_STYLE, EVIDENCE_COLORS, OKABE_ITO, STATUS_COLOR
 from analysis.timelines.draw import (
     LANE_COLOR,
     SPAN_ALPHA,
+    UNCERTAIN_HATCH,
     draw_event_markers,
     draw_labels,
     draw_lanes,
     draw_ongoing_arrows,
     draw_status_segments,
     draw_uncertainty,
+    evidence_marker,
     lane_labels,
     mark_style,
 )
@@ -89,6 +91,10 @@ def legend_handles(layout: TimelineLayout) -> list:
             continue
         seen_colors[color] = Patch(facecolor=color, alpha=0.85, label=f"Status: {STATUS_LABELS[st]}")
         h.append(seen_colors[color])
+    seg = layout.segments
+    if len(seg) and "solid_from" in seg and (seg["solid_from"] > seg["x0"]).any():
+        h.append(Patch(facecolor="#BBBBBB", edgecolor="#777777", hatch=UNCERTAIN_HATCH, alpha=0.6, linewidth=0,
+                       label="Status began somewhere in this stretch ('within', 'about', 'at least')"))
     for t in layout.spans["event_type"].unique():
         h.append(Patch(facecolor=EVENT_STYLE[t]["color"], alpha=SPAN_ALPHA,
                        label=f"{EVENT_STYLE[t]['label']} (first to last)"))
@@ -105,8 +111,8 @@ def legend_handles(layout: TimelineLayout) -> list:
                         label="Remission ongoing at last report"))
     levels = [lv for lv in schemas.EVIDENCE_LEVELS if lv in set(layout.lanes["evidence_level"].astype(str))]
     for lv in levels:
-        h.append(Line2D([], [], ls="", marker="s", markerfacecolor=EVIDENCE_COLORS.get(lv, OKABE_ITO["grey"]),
-                        markeredgecolor="#333333", markersize=7, label=f"Evidence: {schemas.evidence_words(lv)}"))
+        h.append(Line2D([], [], ls="", marker=evidence_marker(), markerfacecolor=EVIDENCE_COLORS.get(lv, OKABE_ITO["grey"]),
+                        markeredgecolor="#333333", markersize=8, label=f"Evidence: {schemas.evidence_words(lv)}"))
     if layout.groups["anecdote"].any():
         h.append(Patch(facecolor="white", edgecolor="#BBBBBB", hatch="///", label="Adverse-event anecdote"))
     return h

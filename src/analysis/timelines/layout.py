@@ -52,7 +52,10 @@ class TimelineLayout:
     ``events``: one row per drawn mark (``x`` clipped to the axis, ``row`` within the lane
     and its ``y``, ``x_lo``/``x_hi`` the interval, ``offscale`` = "left"/"right"/"",
     ``mark`` = the style key: an event type, ``relapse_other_disease`` or
-    ``followup_not_reported``). ``segments``: status segments (``x0``, ``x1``, ``y``, ``status``).
+    ``followup_not_reported``, drawn after the lane's last mark). ``segments``: status
+    segments (``x0``, ``x1``, ``y``, ``status``; the status is known to hold only from
+    ``solid_from``: before it, the report's time allows it to have begun later -- "within",
+    "about", or "at least" with no upper bound, whose whole segment is uncertain).
     ``spans``: chemotherapy / conditioning spans (``x0``, ``x1``, ``y``, ``event_type``).
     ``groups``: one row per patient (``y_top``, ``y_bottom``, header ``y_header``, label).
     ``left_out``: lanes of the table that are not drawn (not placeable, or beyond
@@ -335,12 +338,20 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     drawn["last_status"] = ongoing["last_status"].to_numpy()
     drawn["ongoing"] = ongoing["ongoing"].to_numpy()
     nr = np.flatnonzero(drawn["end_kind"].to_numpy() == "not_reported")
+    nr_x = np.full(n_lanes, np.nan)
     if len(nr):
         end_nr = drawn["end"].to_numpy()[nr]
+        # "?" after the lane's last mark and the end of its range ("within 6 months": after 6
+        # months), never on a reported event: every one comes before the end of follow-up
+        # (an "at least" event's open whisker runs on past it)
+        hi = ev["time_hi"].to_numpy(dtype=float)
+        reach = np.fmax(ev["x"].to_numpy(dtype=float), np.where(np.isfinite(hi), np.clip(hi, x0, x1), np.nan))
+        last_x = per_lane(reach, ev["lane_k"].to_numpy(), "max")  # the latest a reported event may be
+        nr_x[nr] = np.clip(np.fmax(last_x[nr], end_nr) + 1.6 * min_sep, x0, x1)
         fake = pd.DataFrame({
             "lane_id": drawn["lane_id"].to_numpy()[nr], "lane_k": nr, "event_id": "",
             "event_type": FOLLOWUP_NOT_REPORTED, "mark": FOLLOWUP_NOT_REPORTED, "time_best": end_nr,
-            "time_lo": end_nr, "time_hi": end_nr, "x": np.clip(end_nr, x0, x1), "offscale": "",
+            "time_lo": nr_x[nr], "time_hi": nr_x[nr], "x": nr_x[nr], "offscale": "",
             "coded_order": np.iinfo(np.int64).max, "open_lo": False, "open_hi": False, "imprecise": False,
             "status": None, "disease": None, "target_disease": True,
         })
@@ -384,8 +395,12 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     end_x = np.clip(drawn["end"].to_numpy(dtype=float), x0, x1)
     same_next = np.r_[pk[1:] == pk[:-1], False]
     nxt = np.where(same_next, np.r_[px[1:], np.nan], end_x[pk] if len(pk) else np.array([]))
+    # a status is known to hold only from the latest time its report allows ("within 4
+    # months": from 4 months; "at least" with no upper bound: nowhere before the next report)
+    hi = pts["time_hi"].to_numpy(dtype=float)[o]
+    solid = np.where(np.isfinite(hi), np.clip(hi, px, np.maximum(nxt, px)), nxt)
     segs = pd.DataFrame({
-        "lane_id": drawn["lane_id"].to_numpy()[pk], "x0": px, "x1": nxt,
+        "lane_id": drawn["lane_id"].to_numpy()[pk], "x0": px, "x1": nxt, "solid_from": solid,
         "status": pts["seg_status"].to_numpy()[o], "event_id": pts["event_id"].to_numpy()[o], "y": lane_y[pk],
     })
     segs = segs[segs["x1"] > segs["x0"]].reset_index(drop=True)
@@ -408,11 +423,11 @@ def lane_layout(table: pd.DataFrame, sort_by: str | list | None = "follow_up", a
     first_on = per_lane(ev["x"].to_numpy()[on], lane_k[on], "min")
     first_on = np.where(np.isnan(first_on), drawn["end"].to_numpy(dtype=float), first_on)
     drawn["start"] = np.clip(np.minimum(first_on, 0.0 if anchor != ANCHOR_CALENDAR else np.inf), x0, x1)
-    drawn["end_x"] = end_x
-    # the ongoing arrow starts after the last follow-up's uncertainty
+    drawn["end_x"] = np.fmax(end_x, nr_x)  # a lane without reported follow-up runs to its "?"
+    # the ongoing arrow starts after the last follow-up's uncertainty (or after the "?")
     term = ev["event_type"].isin(["last_followup", "death"]).to_numpy() & np.isfinite(ev["time_hi"].to_numpy())
     term_hi = per_lane(ev["time_hi"].to_numpy()[term], lane_k[term], "max", -np.inf)
-    drawn["arrow_x"] = np.clip(np.maximum(drawn["end"].to_numpy(dtype=float), term_hi), x0, x1)
+    drawn["arrow_x"] = np.clip(np.fmax(np.maximum(drawn["end"].to_numpy(dtype=float), term_hi), nr_x), x0, x1)
     return TimelineLayout(
         lanes=drawn, events=ev, segments=segs, spans=spans, groups=groups,
         xlim=(x0, x1), ylim=ylim, time_unit=time_unit, anchor=anchor, min_sep=float(min_sep), step=step,

@@ -14,117 +14,37 @@ Input conventions (all functions): ``time`` in the caller's unit, finite and >= 
 censored. Causes, groups and strata are reported in sorted (code-point) order: R's
 default factor levels, for labels that R's locale collation orders the same way (it may
 put e.g. "b" before "C"; pass ``causes`` to fix the order).
+
+In :mod:`analysis.survival` above :mod:`.km`: the confidence limits are
+:func:`analysis.survival.km.confidence_limits` (with ``logse=False``: the standard error is
+of the cumulative incidence itself), the input checks and R's ``timefix`` are
+:mod:`.inputs`. Fixtures: ``tests/r/km_more_reference.R`` (survival 3.5-3, cmprsk 2.2-11).
 """
 
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 from scipy.special import chdtrc
 
+from analysis.survival.inputs import (aeq_times, check_causes, check_labels, check_same_length,
+                                      check_times)
+from analysis.survival.km import confidence_limits
+
 CIF_COLUMNS = ["cause", "time", "n_at_risk", "n_event", "cif", "std_err", "ci_lower", "ci_upper"]
 GRAY_COLUMNS = ["cause", "statistic", "df", "p_value"]
 CONF_TYPES = ("log", "log-log", "plain")
+"""Confidence-interval types of the cumulative incidence (R's multi-state default first)."""
 
 
-# --------------------------------------------------------------------------- input checks
-
-
-def _times(time, what: str, name: str = "time") -> np.ndarray:
-    try:
-        t = np.asarray(time, dtype=float).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what}: {name} must be numbers") from None
-    if not len(t):
-        raise ValueError(f"{what}: no observations ({name} is empty)")
-    if not np.isfinite(t).all() or (t < 0).any():
-        raise ValueError(f"{what}: {name} must be finite numbers >= 0")
-    return t
-
-
-def _same_length(what: str, n: int, **arrays) -> None:
-    for name, arr in arrays.items():
-        if len(arr) != n:
-            raise ValueError(f"{what}: {name} has {len(arr)} values but time has {n}")
-
-
-def _causes(cause, what: str) -> np.ndarray:
-    """Cause labels as an object array of str, with "" for censored."""
-    values = pd.Series(np.asarray(cause, dtype=object).reshape(-1), dtype=object)
-    missing = values.isna().to_numpy() | (values == "").to_numpy()
-    out = values.astype(str).to_numpy(dtype=object)
-    out[missing] = ""
-    return out
-
-
-def _labels(values, what: str, name: str) -> np.ndarray:
-    """Group/strata labels as str; missing values are an error."""
-    values = list(np.asarray(values, dtype=object).reshape(-1))
-    if any(v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) for v in values):
-        raise ValueError(f"{what}: {name} has missing values")
-    return np.array([str(v) for v in values], dtype=object)
-
-
-def aeq_times(values: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
-    """R's ``aeqSurv`` (``survfit(timefix = TRUE)``, ``survdiff``): times closer than
-    sqrt(machine eps) -- absolutely, or relative to the mean absolute time -- are made
-    equal (to the smallest of them), as ``all.equal`` would judge them. ``values`` are
-    all the time values R looks at; each of ``arrays`` is mapped (non-finite unchanged)."""
-    y = np.unique(values[np.isfinite(values)])
-    if len(y) < 2:
-        return list(arrays)
-    tol = math.sqrt(np.finfo(float).eps)
-    dy = np.diff(y)
-    tied = (dy <= tol) | (dy / np.mean(np.abs(y)) <= tol)
-    if not tied.any():
-        return list(arrays)
-    cuts = y[np.concatenate([[True], ~tied])]
-    out = []
-    for a in arrays:
-        a = np.asarray(a, dtype=float)
-        fin = np.isfinite(a)
-        mapped = a.copy()
-        mapped[fin] = cuts[np.searchsorted(cuts, a[fin], side="right") - 1]
-        out.append(mapped)
-    return out
-
-
-def _check_level(level: float, conf_type: str, what: str) -> float:
+def _check_level(level: float, conf_type: str, what: str) -> None:
     if conf_type not in CONF_TYPES:
         raise ValueError(f"{what}: conf_type must be one of {', '.join(CONF_TYPES)}, "
                          f"found {conf_type!r}")
     if not (0 < float(level) < 1):
         raise ValueError(f"{what}: level must be between 0 and 1, found {level!r}")
-    return NormalDist().inv_cdf(1 - (1 - float(level)) / 2)  # R's qnorm (AS 241)
-
-
-def confint(p, se, z: float, conf_type: str, logse: bool):
-    """R's ``survfit_confint`` (survival 3.5-3) for ``log``, ``log-log`` and ``plain``.
-
-    ``se`` is the standard error of ``log(p)`` when ``logse`` (Kaplan-Meier: Greenwood),
-    else of ``p`` itself (multi-state ``pstate``: converted as ``se / p``, 0 where se is 0).
-    Limits R leaves undefined are NaN: ``log`` where p = 0, ``log-log`` where p is 0 or 1.
-    The ``log`` and ``plain`` upper limits are capped at 1, the ``plain`` lower at 0.
-    """
-    p = np.asarray(p, dtype=float)
-    se = np.asarray(se, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if not logse:
-            se = np.where(se == 0, 0.0, se / p)
-        if conf_type == "plain":
-            se2 = se * p * z
-            return np.maximum(p - se2, 0.0), np.minimum(p + se2, 1.0)
-        if conf_type == "log":
-            xx = np.where(p == 0, np.nan, p)
-            se2 = z * se
-            return np.exp(np.log(xx) - se2), np.minimum(np.exp(np.log(xx) + se2), 1.0)
-        xx = np.where((p == 0) | (p == 1), np.nan, p)
-        se2 = z * se / np.log(xx)
-        return (np.exp(-np.exp(np.log(-np.log(xx)) - se2)),
-                np.exp(-np.exp(np.log(-np.log(xx)) + se2)))
 
 
 # --------------------------------------------------------------------------- Aalen-Johansen
@@ -254,10 +174,10 @@ def cumulative_incidence(time, cause, level: float = 0.95, conf_type: str = "log
     groups at once, as R does before splitting by group).
     """
     what = "cumulative_incidence"
-    t = _times(time, what)
-    c = _causes(cause, what)
-    _same_length(what, len(t), cause=c)
-    z = _check_level(level, conf_type, what)
+    t = check_times(time, what)
+    c = check_causes(cause)
+    check_same_length(what, len(t), cause=c)
+    _check_level(level, conf_type, what)
     if timefix:
         (t,) = aeq_times(t, t)
     if causes is None:
@@ -270,25 +190,25 @@ def cumulative_incidence(time, cause, level: float = 0.95, conf_type: str = "log
         if unknown:
             raise ValueError(f"{what}: cause {unknown[0]!r} occurs but is not in causes")
     if groups is None:
-        return _cif_table(t, c, causes, z, conf_type)
-    g = _labels(groups, what, "groups")
-    _same_length(what, len(t), groups=g)
+        return _cif_table(t, c, causes, float(level), conf_type)
+    g = check_labels(groups, what, "groups")
+    check_same_length(what, len(t), groups=g)
     frames = []
     for label in sorted(set(g.tolist())):
         idx = g == label
-        frames.append(_cif_table(t[idx], c[idx], causes, z, conf_type).assign(group=label))
+        frames.append(_cif_table(t[idx], c[idx], causes, float(level), conf_type).assign(group=label))
     out = pd.concat(frames, ignore_index=True)
     return out[["group"] + CIF_COLUMNS]
 
 
-def _cif_table(t, c, causes, z, conf_type) -> pd.DataFrame:
+def _cif_table(t, c, causes, level, conf_type) -> pd.DataFrame:
     if not causes:
         return pd.DataFrame({col: pd.Series(dtype=object if col == "cause" else float)
                              for col in CIF_COLUMNS})
     uniq, n_risk, counts, pstate, se = _aalen_johansen(t, c, causes)
     frames = []
     for j, name in enumerate(causes, start=1):
-        lo, hi = confint(pstate[:, j], se[:, j], z, conf_type, logse=False)
+        lo, hi = confidence_limits(pstate[:, j], se[:, j], conf_type, 1 - level, logse=False)
         frames.append(pd.DataFrame({
             "cause": name, "time": uniq, "n_at_risk": n_risk.astype(np.int64),
             "n_event": counts[:, j].astype(np.int64), "cif": pstate[:, j],
@@ -446,14 +366,14 @@ def gray_test(time, cause, group, strata=None, rho: float = 0.0) -> pd.DataFrame
     largest pivot of a column-pivoted QR.
     """
     what = "gray_test"
-    t = _times(time, what)
-    c = _causes(cause, what)
-    g = _labels(group, what, "group")
-    _same_length(what, len(t), cause=c, group=g)
+    t = check_times(time, what)
+    c = check_causes(cause)
+    g = check_labels(group, what, "group")
+    check_same_length(what, len(t), cause=c, group=g)
     st = np.zeros(len(t), dtype=np.int64)
     if strata is not None:
-        s_lab = _labels(strata, what, "strata")
-        _same_length(what, len(t), strata=s_lab)
+        s_lab = check_labels(strata, what, "strata")
+        check_same_length(what, len(t), strata=s_lab)
         _, st = np.unique(s_lab, return_inverse=True)
     glabels, gi = np.unique(g, return_inverse=True)
     ng = len(glabels)

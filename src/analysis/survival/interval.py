@@ -7,7 +7,8 @@ tolerance, not at the exact NPMLE) is reproduced to ~1e-12, not only to the tole
 1. The "jump points": every exact time, plus the midpoint of each pair "left end of an
    interval or right-censored time (`(`) / exact time (`[`)" immediately followed, in
    time order, by a right end (`]`) (ties ordered `[`, `]`, `(`).
-2. A Kaplan-Meier estimate on a pseudo data set: the exact and right-censored
+2. A (weighted) Kaplan-Meier estimate -- :func:`analysis.survival.km.km_table` with case
+   weights, the package's one estimator -- on a pseudo data set: the exact and right-censored
    observations with weight 1 and one event at each jump point whose weight is the
    expected number of interval/left-censored observations with their event there.
 3. EM: the jumps of that curve redistribute each interval-censored observation over the
@@ -22,36 +23,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.survival.inputs import aeq_times
+from analysis.survival.km import km_table
+
 TURNBULL_COLUMNS = ["time", "survival"]
-
-
-def _weighted_km(time: np.ndarray, status: np.ndarray, weight: np.ndarray):
-    """Weighted Kaplan-Meier as R's ``survfitKM`` (C ``survfitkm``) computes it, to the
-    last bit: subjects sorted by time (stable), weights accumulated from the last one
-    backwards; the curve drops only where the weighted events are > 0, by
-    ``(1 - events/at_risk)`` when some weight is not a whole number (R then uses its
-    robust branch) and by ``(at_risk - events)/at_risk`` otherwise."""
-    order = np.argsort(time, kind="stable")
-    ts, ss, ws = time[order], status[order], weight[order]
-    n = len(ts)
-    starts = np.flatnonzero(np.concatenate([[True], ts[1:] != ts[:-1]]))
-    uniq = ts[starts]
-    # running sum from the end, in R's order: element n-1, n-2, ..., 0
-    at_risk = np.cumsum(ws[::-1])[::-1][starts]
-    ends = np.append(starts[1:], n)
-    robust = bool(np.any(weight != np.floor(weight)))
-    block = np.repeat(np.arange(len(uniq)), ends - starts)
-    is_event = ss == 1
-    ev = np.bincount(block, weights=np.where(is_event, ws, 0.0), minlength=len(uniq))
-    for i in np.flatnonzero(np.bincount(block, weights=is_event, minlength=len(uniq)) > 1):
-        ev[i] = 0.0  # several events at one time: add them as R does, last one first
-        for j in range(ends[i] - 1, starts[i] - 1, -1):
-            if is_event[j]:
-                ev[i] += ws[j]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = (1.0 - ev / at_risk) if robust else (at_risk - ev) / at_risk
-    surv = np.cumprod(np.where(ev > 0, factor, 1.0))  # sequential, as R's loop
-    return uniq, surv
 
 
 def _rsum(x: np.ndarray, axis=None) -> np.ndarray:
@@ -122,8 +97,6 @@ def turnbull(lo, hi, tol: float = 5e-5, timefix: bool = True) -> pd.DataFrame:
     """
     y1, y2, status = _encode(lo, hi)
     if timefix:
-        from analysis.km_cif import aeq_times
-
         y1, y2 = aeq_times(np.concatenate([y1, y2]), y1, y2)
         if ((status == 3) & (y1 == y2)).any():
             raise ValueError("turnbull: an interval has become of length 0 after merging "
@@ -191,8 +164,8 @@ def turnbull(lo, hi, tol: float = 5e-5, timefix: bool = True) -> pd.DataFrame:
             wt2 = wtmat * jumps[None, :]
             wt2 = (lwt / _rsum(wt2, axis=1))[:, None] * wt2
             wt2 = _rsum(wt2, axis=0)
-            fit_time, fit_surv = _weighted_km(temp_time, temp_status,
-                                              np.concatenate([real_wt, wt2]))
+            km = km_table(temp_time, temp_status, weights=np.concatenate([real_wt, wt2]))
+            fit_time, fit_surv = km["time"], km["survival"]
             stemp = fit_surv[np.searchsorted(fit_time, jtimes)]
             eps = 1.0 if it % 5 < 2 else float(np.max(np.abs(old - stemp)))
             old = stemp
