@@ -684,15 +684,27 @@ IPD = [["study", "patient_id", "group", "time", "time_unit", "event"],
 KM = [["study", "group", "time", "time_unit", "survival"],
       ["S2", "MSC", "0", "months", "1"],
       ["S2", "MSC", "12", "months", "0.82"]]
+AT_RISK = [["study", "group", "time", "time_unit", "n_at_risk", "total_events"],
+           ["S2", "MSC", "0", "months", "40", ""],
+           ["S2", "MSC", "12", "months", "30", ""]]
+
+
+def km_curves(d: Path, points=KM, at_risk=AT_RISK) -> None:
+    """A km_curves/ folder with these points and numbers at risk (None: no such file)."""
+    (d / "km_curves").mkdir()
+    if points is not None:
+        write(d / "km_curves", "points.csv", points)
+    if at_risk is not None:
+        write(d / "km_curves", "at_risk.csv", at_risk)
 
 
 @case
 def ok_ipd_and_km_curves(d):
-    """The optional folders: individual patient data and a digitized Kaplan-Meier curve."""
+    """The optional folders: individual patient data and a digitized Kaplan-Meier curve with
+    its numbers at risk."""
     (d / "ipd").mkdir()
     write(d / "ipd", "trial.csv", IPD)
-    (d / "km_curves").mkdir()
-    write(d / "km_curves", "points.csv", KM)
+    km_curves(d)
 
 
 @case
@@ -712,8 +724,7 @@ def ipd_unknown_study(d):
 @case
 def km_survival_as_percent(d):
     """Survival read off a curve in percent (82) instead of 0.82."""
-    (d / "km_curves").mkdir()
-    write(d / "km_curves", "points.csv", KM[:2] + [KM[2][:4] + ["82"]])
+    km_curves(d, points=KM[:2] + [KM[2][:4] + ["82"]])
 
 
 def build(names: list[str] | None = None, root: Path = HERE) -> None:
