@@ -86,8 +86,9 @@ def check_outcomes(df: pd.DataFrame, problems: list[Problem], name: str = "cohor
         for col in qualified:  # a qualifier says how exact a value is: no value, nothing to qualify
             q = r[col.qualifier]
             if q and not given(r[col.name]) and (row, col.name) not in reported and (row, col.qualifier) not in reported:
-                problems.append(Problem(name, row, col.qualifier, f"expected a {col.name} for {col.qualifier} "
-                                        f"{q!r} to qualify, found an empty {col.name}"))
+                problems.append(Problem(name, row, col.qualifier, f"expected a {col.name} beside {col.qualifier} "
+                                        f"{q!r}, found {col.name} empty (give the {col.name}, or leave "
+                                        f"{col.qualifier} empty)"))
         approximate = r["approximate"]
         if approximate and approximate != "yes":  # empty: reported as a required cell
             for value, column, rough in ((tot, "total_qualifier", ("about", "at_least")),
@@ -189,21 +190,45 @@ def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, us
                     problems.append(Problem(name, row, col(r), f"expected no {_event_words(r['event_type'])} after "
                                             f"the death of patient {pid} (row {d_row}, {d['event_id']}), found it "
                                             f"{_after(rel.lo)} after"))
-        for row, r in ok:
-            if r["event_type"] != "last_followup":
-                continue
+        followups = [(row, r) for row, r in ok if r["event_type"] == "last_followup"]
+        others = [(row, r) for row, r in ok if r["event_type"] not in ("last_followup", "death")]
+        for row, r, (lo, o_row, o) in _later_than(graph, followups, others):
+            problems.append(Problem(name, row, col(r), f"expected the last follow-up of patient {pid} after "
+                                    f"every other event, found the {_event_words(o['event_type'])} on row {o_row} "
+                                    f"({o['event_id']}) {_after(lo)} after it"))
+
+
+PAIR_BUDGET = 200_000
+"""Event pairs compared through their nearest common ancestor per patient; beyond it (a
+hostile file) each event is compared through its chain's root: never a false problem, only
+fewer found, and linear time."""
+
+
+def _later_than(graph: timing.OffsetGraph, firsts: list, others: list):
+    """For each ``(row, r)`` of ``firsts``, the event of ``others`` certainly latest after it:
+    ``(row, r, (days, other_row, other))``, only where one is certainly after."""
+    if len(firsts) * len(others) <= PAIR_BUDGET:
+        for row, r in firsts:
             later = []
-            for o_row, o in ok:
-                if o["event_type"] in ("last_followup", "death"):
-                    continue
+            for o_row, o in others:
                 rel = graph.relative(o["event_id"], r["event_id"])
                 if rel is not None and rel.lo > 0:
                     later.append((rel.lo, o_row, o))
             if later:
-                lo, o_row, o = max(later, key=lambda x: (x[0], -x[1]))
-                problems.append(Problem(name, row, col(r), f"expected the last follow-up of patient {pid} after "
-                                        f"every other event, found the {_event_words(o['event_type'])} on row {o_row} "
-                                        f"({o['event_id']}) {_after(lo)} after it"))
+                yield row, r, max(later, key=lambda x: (x[0], -x[1]))
+        return
+    top: dict[str, tuple] = {}  # root -> (earliest possible time after the root, row, event): the latest
+    for o_row, o in others:
+        root = graph.root(o["event_id"])
+        rel = graph.relative(o["event_id"], root)
+        if rel is not None and (root not in top or rel.lo > top[root][0]):
+            top[root] = (rel.lo, o_row, o)
+    for row, r in firsts:
+        root = graph.root(r["event_id"])
+        rel = graph.relative(r["event_id"], root)
+        if rel is not None and root in top and top[root][0] - rel.hi > 0:
+            lo, o_row, o = top[root]
+            yield row, r, (lo - rel.hi, o_row, o)
 
 
 def _check_lines(pid: str, rows: list[tuple[int, dict]], problems: list[Problem], name: str) -> None:
@@ -362,16 +387,16 @@ def check_groups(groups: pd.DataFrame, tables: list[pd.DataFrame], problems: lis
     """Each ``groups`` row maps a value that is in the data, and a value to one group only."""
     if groups is None or groups.empty:
         return
-    values: dict[str, set[str]] = {}
+    values: dict[str, dict[str, str]] = {}  # column -> lower-case value -> the value as written
     for df in tables:
         if df is None:
             continue
         for c in schemas.GROUPABLE_COLUMNS:
             if c in df.columns:
-                found = values.setdefault(c, set())
+                found = values.setdefault(c, {})
                 for v in df[c].dropna().astype(str):
-                    found.add(v.lower())
-                    found.update(part.strip().lower() for part in v.split(";"))
+                    for part in [v, *v.split(";")]:
+                        found.setdefault(part.strip().lower(), part.strip())
     first: dict[tuple, tuple] = {}
     for row, r in plain_rows(groups[["column", "value", "group"]]):
         if not r["column"] or not r["value"]:
@@ -381,8 +406,9 @@ def check_groups(groups: pd.DataFrame, tables: list[pd.DataFrame], problems: lis
             problems.append(Problem(name, row, "group", f"expected one group for {r['column']} {r['value']!r}, found "
                                     f"{r['group']!r} here and {first[key][1]!r} on row {first[key][0]}"))
         first.setdefault(key, (row, r["group"]))
-        if r["column"] in schemas.GROUPABLE_COLUMNS and r["value"].lower() not in values.get(r["column"], set()):
-            close = difflib.get_close_matches(r["value"].lower(), sorted(values.get(r["column"], ())), n=1, cutoff=0.7)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+        known = values.get(r["column"], {})
+        if r["column"] in schemas.GROUPABLE_COLUMNS and r["value"].lower() not in known:
+            close = difflib.get_close_matches(r["value"].lower(), sorted(known), n=1, cutoff=0.7)
+            hint = f"; did you mean {known[close[0]]!r}?" if close else ""
             problems.append(Problem(name, row, "value", f"expected a value of column {r['column']} in the data, "
                                     f"found {timing.shown(r['value'])}, which no row has{hint}"))

@@ -391,9 +391,9 @@ def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list
         ws = wb.worksheets[0]
         shown = [w.title for w in wb.worksheets[1:] if getattr(w, "sheet_state", "visible") == "visible"]
         if getattr(ws, "sheet_state", "visible") != "visible" and shown:
-            problems.append(Problem(name, "-", "", f"expected the data on the first sheet, shown, found the first sheet "
-                                    f"{timing.shown(ws.title)} hidden while sheet {timing.shown(shown[0])} is shown; "
-                                    "the first sheet is the one read: delete the hidden sheet or move the data sheet first"))
+            problems.append(Problem(name, "-", "", f"expected the first sheet (the one read) to be shown, found it "
+                                    f"hidden ({timing.shown(ws.title)}) while sheet {timing.shown(shown[0])} is shown; "
+                                    "delete the hidden sheet or move the data sheet first"))
             return None
         rows = []
         try:  # read_only reads the sheet lazily: a damaged sheet fails here, not in load_workbook

@@ -239,6 +239,7 @@ class OffsetGraph:
         parent = dict(parent)
         self.cyclic: set[str] = set()
         depth: dict[str, int] = {}
+        roots: dict[str, str] = {}
         for start in parent:
             if start in depth or start in self.cyclic:
                 continue
@@ -255,11 +256,14 @@ class OffsetGraph:
                 self.cyclic.update(path)
                 continue
             d = depth.get(node, 0)  # node: a root, or a node resolved already
+            top = roots.get(node, node)
             for n in reversed(path):
                 d += 1
                 depth[n] = d
+                roots[n] = top
         self.parent = {e: p for e, p in parent.items() if e not in self.cyclic}
         self.depth = depth
+        self._roots = roots
         self._ancestors: dict[str, set[str]] = {}
         self._lca: dict[tuple[str, str], str] = {}
         self._sum: dict[tuple[str, str], Interval] = {}
@@ -267,10 +271,7 @@ class OffsetGraph:
     def root(self, event: str) -> str:
         """The end of ``event``'s chain: a pseudo-root, an undated event or an event id the
         graph does not hold (``event`` itself when it has no parent)."""
-        node = event
-        for _ in range(self.depth.get(event, 0)):
-            node = self.parent[node][0]
-        return node
+        return self._roots.get(event, event)
 
     def chain(self, event: str) -> list[tuple[str, Interval]]:
         """``[(event, 0), (parent, t), (grandparent, t'), ...]``: the event's time relative to
