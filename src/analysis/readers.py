@@ -332,7 +332,8 @@ def date_precision(number_format: str) -> str:
     or ``"year"`` (``yyyy``). A month typed as '1999-03' is stored as the date 1999-03-01
     and shown with a format without days: it stands for the whole month."""
     fmt = _FORMAT_LITERALS.sub("", number_format or "").lower()
-    if "d" in fmt or not fmt.strip() or "general" in fmt:
+    fmt = re.sub(r"h+[^a-z]*m+|m+[^a-z]*s+|[hs]+|am/pm|a/p", "", fmt)  # the time part: 'm' there is minutes
+    if "d" in fmt or not re.search("[ymde]", fmt) or "general" in fmt:
         return "day"
     if "m" in fmt:
         return "month"
