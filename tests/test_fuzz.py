@@ -282,6 +282,7 @@ def valid_tables(draw):
     # two chained offsets of up to 100 years (+10 % "about") must stay before 2200, the calendar's end
     put("events.csv", 1, "date", draw(st.dates(pd.Timestamp("1800-01-01").date(), pd.Timestamp("1975-12-31").date())).isoformat())
     put("events.csv", 1, "dose", draw(st.floats(0, 1e12).map(repr)))
+    put("events.csv", 3, "offset_from", "E2")  # the last follow-up after the remission (never before it)
     for row in (2, 3):
         n = draw(st.integers(0, 100))
         unit = draw(st.sampled_from(["days", "weeks", "months", "years"]))

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.export import neutralise_formulas, safe_stem, save_table
-from analysis.load import load_dataset
+from analysis.load import DataValidationError, load_dataset
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "analysis"
 BASE = Path(__file__).resolve().parent / "bad_data" / "_base"
@@ -131,8 +131,12 @@ def test_xlsx_formula_cells_are_not_computed(tmp_path):
         ws.append([c or None for c in r])
     ws.cell(row=2, column=rows[0].index("notes") + 1, value="=1+1")  # a formula, no cached value
     wb.save(folder / "sources.xlsx")
-    ds = load_dataset(folder)
-    assert pd.isna(ds.sources.loc[0, "notes"])  # never evaluated to 2, never kept as code
+    # never evaluated to 2, never kept as code, never silently empty: named, without its text
+    with pytest.raises(DataValidationError) as exc:
+        load_dataset(folder)
+    assert [str(p) for p in exc.value.problems] == [
+        "sources.xlsx:2:notes: expected a value, found a formula without a saved value (the workbook was written "
+        "by a program that does not calculate); open and save it in a spreadsheet, or paste the values"]
 
 
 # ----------------------------------------------------------------------------- file names

@@ -1,19 +1,20 @@
 """Reading a data folder: files (CSV or .xlsx), validation, typed and resolved tables.
 
-``load_dataset(data_dir)`` is the one call the notebooks make. It reads every file,
-validates it with the pandera schemas of :mod:`analysis.schemas` (lazily, so every problem
-is collected), checks what crosses files (references, offset chains, dates against the
-therapy they follow), and either returns a :class:`Dataset` or raises
-:class:`DataValidationError` listing every problem as ``file:row:column: message``.
+``load_dataset(data_dir)`` is the one call the notebooks make. It reads every file
+(:mod:`analysis.readers`), validates it with the pandera schemas of :mod:`analysis.schemas`
+(lazily, so every problem is collected), checks what crosses rows and files
+(:mod:`analysis.checks`: references, offset chains, event order, curves), and either
+returns a :class:`Dataset` or raises :class:`DataValidationError` listing every problem as
+``file:row:column: message``.
 
 Row numbers are the spreadsheet's: the header is row 1, the first data row is row 2.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,33 +22,14 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas  # noqa: F401
 
-from analysis import schemas, timing
+from analysis import checks, schemas, timing
+from analysis.readers import MAX_FILE_BYTES, Problem, data_files_in, find_file, list_folder, read_table  # noqa: F401
 
 # pandera (~0.3 s) is imported with this module rather than in the first load_dataset, and so
 # are the backends it imports and registers on its first validate (~0.15 s more, hypothesis'
 # strategies among them): a notebook pays for them in its import cell. ``import analysis``
 # and the command line import this module only when they read data.
 pandera.pandas.DataFrameSchema({"x": pandera.pandas.Column(str)}).validate(pd.DataFrame({"x": ["x"]}))
-
-MAX_FILE_BYTES = 10 * 1024 * 1024
-"""Largest data file read (bytes); hand-coded tables are far smaller. Validation takes about
-0.2 ms CPU and 4 KB of memory per event: 10 MB (~95,000 events) is ~16 s and 0.5 GB
-(benchmarks/bench_load.py)."""
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One validation problem, located in the user's file."""
-
-    file: str
-    row: int | str
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        line = f"{self.file}:{self.row}:{self.column or '-'}: {self.message}"
-        # one line per problem, whatever the cells hold (line breaks, control characters)
-        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 class DataValidationError(ValueError):
@@ -77,6 +59,9 @@ class Dataset:
     graph: timing.OffsetGraph | None = None
     """The resolved offset chains: ``ds.graph.relative(event_id, other_event_id)`` is the
     interval (days) between any two related events (see :mod:`analysis.timing`)."""
+    groups: pd.DataFrame = field(default_factory=lambda: _empty(schemas.GROUPS))
+    """``groups.csv`` (optional): ``column``, ``value``, ``group`` rows mapping values of the
+    data to analysis groups."""
 
     def summary(self) -> dict:
         """Row counts per table."""
@@ -91,230 +76,6 @@ class Dataset:
         }
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def _decode(raw: bytes, name: str, problems: list[Problem]) -> str | None:
-    if raw.startswith(b"PK\x03\x04"):
-        problems.append(Problem(name, "-", "", f"expected CSV text, found an .xlsx workbook (a zip file); name it "
-                                f"{Path(name).stem}.xlsx, or save it as 'CSV UTF-8' from your spreadsheet"))
-        return None
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            problems.append(Problem(name, "-", "", "expected UTF-16 text after its byte-order mark, found bytes "
-                                    "that are not UTF-16 (save the file as 'CSV UTF-8' from your spreadsheet)"))
-            return None
-    if b"\x00" in raw:
-        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
-        problems.append(Problem(name, line, "", "expected UTF-8 text, found zero bytes (UTF-16 without a byte-order "
-                                "mark, or not a text file); save the file as 'CSV UTF-8' from your spreadsheet"))
-        return None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        problems.append(
-            Problem(
-                name, line, "",
-                f"expected UTF-8 text, found byte 0x{raw[exc.start]:02x} that is not UTF-8 "
-                "(save the file as 'CSV UTF-8' from your spreadsheet)",
-            )
-        )
-        return None
-
-
-def _too_large(path: Path, name: str, problems: list[Problem]) -> bool:
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return False  # reported when the file is read
-    if size > MAX_FILE_BYTES:
-        problems.append(
-            Problem(name, "-", "", f"expected a file of at most {MAX_FILE_BYTES // 2**20} MB, "
-                    f"found {size / 2**20:.0f} MB (split it, or check it is the right file)")
-        )
-        return True
-    return False
-
-
-def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
-    if _too_large(path, name, problems):
-        return None
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:  # a folder named like the file, no permission, a broken link
-        problems.append(Problem(name, "-", "", f"expected a readable file, could not read it ({exc.strerror or exc})"))
-        return None
-    text = _decode(raw, name, problems)
-    if text is None:
-        return None
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    if "\t" in first and first.count("\t") > max(first.count(","), first.count(";")):
-        delimiter = "\t"
-    csv.field_size_limit(MAX_FILE_BYTES)
-    rows = []
-    try:  # strict: an unbalanced quote would otherwise swallow the rows after it
-        for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
-            rows.append(r)
-    except csv.Error as exc:
-        found = "the end of the file" if "end of data" in str(exc) else "text right after a closing double quote"
-        problems.append(Problem(name, len(rows) + 1, "",
-                                f"expected a cell that starts with a double quote to end with one, found {found}; "
-                                'put the whole cell in double quotes and double any " inside it'))
-        return None
-    return rows
-
-
-def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
-    import datetime as dt
-
-    from openpyxl import load_workbook
-
-    if _too_large(path, name, problems):
-        return None
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        problems.append(Problem(name, "-", "", f"expected an .xlsx workbook, could not open it ({exc})"))
-        return None
-    ws = wb.worksheets[0]
-    rows = []
-    try:  # read_only reads the sheet lazily: a damaged sheet fails here, not in load_workbook
-        for values in ws.iter_rows(values_only=True):
-            row = []
-            for v in values:
-                if v is None:
-                    row.append("")
-                elif isinstance(v, dt.datetime):
-                    row.append(v.date().isoformat() if v.time() == dt.time() else v.isoformat())
-                elif isinstance(v, dt.date):
-                    row.append(v.isoformat())
-                elif isinstance(v, float) and v.is_integer():
-                    row.append(str(int(v)))
-                else:
-                    row.append(str(v))
-            rows.append(row)
-    except Exception as exc:  # XML, zip and value errors of a damaged workbook
-        problems.append(Problem(name, len(rows) + 1, "", f"expected a readable .xlsx sheet, found it damaged from this "
-                                f"row on ({type(exc).__name__}); open and save it again, or export it as 'CSV UTF-8'"))
-        return None
-    finally:
-        wb.close()
-    return rows
-
-
-def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem]) -> pd.DataFrame | None:
-    """Read one file into a text DataFrame indexed by spreadsheet row number.
-
-    Cells are stripped; empty cells become missing; empty rows and unnamed empty columns
-    (spreadsheet leftovers) are dropped. Missing or unknown columns are reported.
-    """
-    name = path.name if path.parent.name not in ("ipd", "km_curves") else f"{path.parent.name}/{path.name}"
-    if path.suffix.lower() == ".xlsx":
-        rows = _read_xlsx_rows(path, name, problems)
-    else:
-        rows = _read_csv_rows(path, name, problems)
-    if rows is None:
-        return None
-    numbered = [(i + 1, [c.strip() for c in r]) for i, r in enumerate(rows)]
-    numbered = [(n, r) for n, r in numbered if any(r)]
-    if not numbered:
-        problems.append(Problem(name, 1, "", "expected a header row with column names, found an empty file"))
-        return None
-    header_row, header = numbered[0]
-    raw_width = len(header)
-    while header and header[-1] == "":
-        header.pop()
-    known = data_file.column_names
-
-    def n_known(cells):
-        return len(set(cells) & set(known))
-
-    below = [n for n, r in numbered[1:6] if n_known(r) > n_known(header) and n_known(r) >= len(known) / 2]
-    if below:  # a title or a row of merged group headings above the column names
-        title = ", ".join(c for c in header if c)
-        problems.append(Problem(name, header_row, "", f"expected the column names in the first row, found "
-                                f"{timing.shown(title)}; the column names are in row {below[0]}: delete the "
-                                "row(s) above them (titles, merged group headings)"))
-        return None
-    ok = True
-    for i, col in enumerate(header):
-        if col == "":
-            problems.append(Problem(name, header_row, f"column {i + 1}", "expected a column name, found an empty header cell"))
-            ok = False
-        elif col not in known:
-            problems.append(
-                Problem(name, header_row, col if len(col) <= 60 else col[:57] + "...",
-                        f"unknown column; expected one of: {', '.join(known)}")
-            )
-            ok = False
-    seen = set()
-    for col in header:
-        if col in seen and col:
-            problems.append(Problem(name, header_row, col, "column appears twice in the header"))
-            ok = False
-        seen.add(col)
-    optional = {c.name for c in data_file.columns if not c.in_header}
-    for col in known:
-        if col not in header and col not in optional:
-            problems.append(Problem(name, header_row, col, "missing column (add it, even if empty)"))
-            ok = False
-    if not ok:
-        return None
-    records = {}
-    width = len(header)
-    is_csv = path.suffix.lower() != ".xlsx"
-    hint = "; a cell containing the separator (, or ;) needs double quotes around it" if is_csv else ""
-    for n, r in numbered[1:]:
-        extra = [c for c in r[width:] if c]
-        # a CSV row longer than its header: a separator inside an unquoted cell shifted the cells
-        # (in a workbook, empty cells beyond the header are only formatting)
-        if extra or (is_csv and len(r) > raw_width):
-            found = f"a value beyond them: {timing.shown(extra[0])}" if extra else f"{len(r)}"
-            problems.append(Problem(name, n, f"column {width + 1}",
-                                    f"expected {width} cells as in the header, found {found}{hint}"))
-            continue
-        if r[:width] == header:
-            problems.append(Problem(name, n, "", "header row repeated inside the data; remove it"))
-            continue
-        records[n] = (r + [""] * width)[:width]
-    df = pd.DataFrame.from_dict(records, orient="index", columns=header, dtype=object)
-    if df.empty:
-        df = pd.DataFrame({c: pd.Series(dtype=object) for c in header})
-    for col in known:
-        if col not in df.columns:  # an optional later column left out of an older file
-            df[col] = pd.Series(pd.NA, index=df.index, dtype=object)
-    df = df[known].replace("", pd.NA)
-    df.index.name = "row"
-    return df
-
-
-def _find_file(data_dir: Path, stem: str, problems: list[Problem], required: bool) -> Path | None:
-    candidates = [data_dir / f"{stem}.csv", data_dir / f"{stem}.xlsx"]
-    found = [p for p in candidates if p.exists()]
-    if len(found) > 1:
-        problems.append(Problem(found[0].name, "-", "", f"both {stem}.csv and {stem}.xlsx exist; keep one"))
-        return None
-    if not found:
-        if required:
-            import difflib
-
-            others = {p.stem.lower(): p for p in sorted(data_dir.iterdir()) if p.is_file()}
-            close = difflib.get_close_matches(stem, list(others), n=1, cutoff=0.8)
-            if close:  # "Events.CSV", "cohort_outcome.csv", "events.txt"
-                p = others[close[0]]
-                ext = p.suffix.lower() if p.suffix.lower() in (".csv", ".xlsx") else ".csv"
-                hint = f"found {p.name!r}: rename it to {stem}{ext}"
-            else:
-                hint = "start from `python -m analysis new-data DIR`"
-            problems.append(Problem(f"{stem}.csv", "-", "", f"missing required file (csv or xlsx); {hint}"))
-        return None
-    return found[0]
-
-
 # --------------------------------------------------------------------------- validation
 
 
@@ -327,6 +88,7 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     reported and blanked), the second checks everything else on the typed values.
     """
     df = df.copy()
+    cols = {c.name: c for c in data_file.columns}
     numeric = [c.name for c in data_file.columns if c.kind in ("int", "float")]
     try:
         # the number columns only (the others cannot fail this pass); empty cells as float
@@ -344,8 +106,8 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
                 continue  # an empty cell is not a wrong number; nullability is checked next
             seen.add((rec.index, rec.column))
             problems.append(Problem(name, int(rec.index), rec.column,
-                                    f"expected {schemas.expected_text(data_file, rec.column)}, "
-                                    f"found {timing.shown(rec.failure_case)}{_number_hint(str(rec.failure_case))}"))
+                                    f"expected {schemas.expected_text(data_file, rec.column)}, found "
+                                    f"{timing.shown(rec.failure_case)}{_number_hint(str(rec.failure_case), cols[rec.column], data_file)}"))
             df.loc[rec.index, rec.column] = pd.NA
     typed = _coerce_quietly(df, data_file)
     for col in data_file.columns:
@@ -357,7 +119,7 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
         for row in df.index[df[col.name].notna() & ~finite]:
             text = str(df.loc[row, col.name])
             problems.append(Problem(name, int(row), col.name, f"expected {schemas.expected_text(data_file, col.name)}, "
-                                    f"found {timing.shown(text)}{_number_hint(text)}"))
+                                    f"found {timing.shown(text)}{_number_hint(text, col, data_file)}"))
             typed.loc[row, col.name] = pd.NA
     df = typed
     try:
@@ -379,15 +141,48 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
                 msg = f"{check}, found {len(str(value)):,}"
             else:
                 msg = f"{check}, found {_shown(value)}"
+                col = cols.get(column)
+                if (col is not None and col.over_max_hint and check.startswith("expected a value <=")
+                        and isinstance(value, (int, float)) and 1 < value <= 100):
+                    msg += f"; {col.over_max_hint} ({value:g} is {value / 100:g})"
             problems.append(Problem(name, row, column, msg))
     return df
 
 
-def _number_hint(text: str) -> str:
-    """How a cell that is not a number was probably meant, for the message."""
-    import re
+_QUALIFIER_WORDS = [
+    (r"≥|>=|=>|>|over|more than|above|at least|min\.?|minimum", "at_least"),
+    (r"~|≈|about|approx\.?|approximately|around|circa|ca\.?|c\.|roughly|nearly|almost", "about"),
+    (r"≤|<=|=<|<|under|less than|below|up to|within|max\.?|maximum", "up_to"),
+]
 
+
+def _qualifier_hint(t: str, col: schemas.Col | None, data_file: schemas.DataFile | None) -> str:
+    """'≥200', '>200', 'over 200', '200+' in a column with a qualifier column: how to code it."""
+    if col is None or not col.qualifier or data_file is None:
+        return ""
+    found = None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*\+", t)
+    if m:
+        found = (m.group(1), "at_least")
+    for words, q in _QUALIFIER_WORDS:
+        m = re.fullmatch(rf"(?:{words})\s*(\d+(?:\.\d+)?)", t, re.I)
+        if m and found is None:
+            found = (m.group(1), q)
+    if found is None:
+        return ""
+    number, qualifier = found
+    allowed = next((c.allowed for c in data_file.columns if c.name == col.qualifier), ())
+    if qualifier in allowed:
+        return f"; use {col.name} {number} with {col.qualifier} {qualifier}"
+    return f"; write the number alone ({number}); {col.qualifier} takes {', '.join(allowed)}"
+
+
+def _number_hint(text: str, col: schemas.Col | None = None, data_file: schemas.DataFile | None = None) -> str:
+    """How a cell that is not a number was probably meant, for the message."""
     t = text.strip()
+    qualified = _qualifier_hint(t, col, data_file)
+    if qualified:
+        return qualified
     if t.lower() in ("nan", "na", "n/a", "nr", "null", "none", "-", "?", "unknown", "not reported"):
         return "; leave the cell empty when the source gives no value"
     if re.fullmatch(r"[-+]?[\d.,' ]*\d", t) and ("," in t or "'" in t):
@@ -414,13 +209,14 @@ def _coerce_quietly(df: pd.DataFrame, data_file: schemas.DataFile) -> pd.DataFra
     return out
 
 
-def _load_file(data_dir: Path, data_file: schemas.DataFile, problems, refs=None, files=None):
-    path = _find_file(data_dir, data_file.name, problems, required=True)
+def _load_file(data_dir: Path, data_file: schemas.DataFile, problems, refs=None, files=None,
+               explained: set | None = None, required: bool = True):
+    path = find_file(data_dir, data_file.name, problems, required=required, explained=explained)
     if path is None:
         return None
     if files is not None:
         files[data_file.name] = path
-    df = read_table(path, data_file, problems)
+    df = read_table(path, data_file, problems, name=path.name, data_dir=data_dir)
     if df is None:
         return None
     return validate_table(df, data_file, path.name, problems, refs)
@@ -432,19 +228,20 @@ def _load_optional_folder(data_dir: Path, data_file: schemas.DataFile, problems,
     if not base.is_dir():
         return _empty(data_file)
     if "*" in pattern:
-        paths = sorted([*base.glob("*.csv"), *base.glob("*.xlsx")])
+        paths = data_files_in(base)
     else:
         stem = pattern.rsplit(".", 1)[0]
-        p = _find_file(base, stem, problems, required=False)
+        p = find_file(base, stem, problems, required=False, prefix=f"{folder}/")
         paths = [p] if p else []
     frames = []
     for path in paths:
-        files[f"{folder}/{path.name}"] = path
-        df = read_table(path, data_file, problems)
+        name = f"{folder}/{path.name}"
+        files[name] = path
+        df = read_table(path, data_file, problems, name=name, data_dir=data_dir)
         if df is None:
             continue
-        typed = validate_table(df, data_file, f"{folder}/{path.name}", problems, refs)
-        typed = typed.assign(file=f"{folder}/{path.name}")
+        typed = validate_table(df, data_file, name, problems, refs)
+        typed = typed.assign(file=name)
         frames.append(typed)
     if not frames:
         return _empty(data_file)
@@ -467,7 +264,6 @@ def _ids(df: pd.DataFrame | None, column: str) -> set:
         return set()
     return set(df[column].dropna().astype(str))
 
-
 # --------------------------------------------------------------------------- events
 
 
@@ -475,59 +271,66 @@ _CALENDAR_RANGE = (timing.parse_date("1800").lo, timing.parse_date("2200").hi)
 
 
 def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list[Problem], name: str = "events.csv"):
-    """Resolve dates and offsets; return (events with t_*/date_* columns, lines table).
+    """Resolve dates and offsets; return (events with t_*/date_* columns, lines table, graph).
 
-    ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``)."""
+    ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``). Cells are
+    read through :func:`analysis.checks.plain_rows` (never pandas' NA); chains of any depth
+    resolve without recursion (:class:`analysis.timing.OffsetGraph`). Then checks the order
+    of each patient's events (:func:`analysis.checks.check_event_order`)."""
     parent: dict[str, tuple[str, timing.Interval]] = {}
     edges: dict[str, str] = {}
     undated: set[str] = set()
-    known_patients = set((patients if patients is not None else events)["patient_id"].dropna())
-    patient_of = dict(zip(events["event_id"], events["patient_id"]))
-    row_of = {eid: row for row, eid in zip(events.index, events["event_id"])}
-    records = list(zip(events.index, events.to_dict("records")))  # dicts: iterrows is slow
+    records = checks.plain_rows(events)
+    known_patients = ({checks.text(p) for p in patients["patient_id"]} if patients is not None
+                      else {r["patient_id"] for _, r in records}) - {""}
+    patient_of = {r["event_id"]: r["patient_id"] for _, r in records if r["event_id"]}
+    row_of = {r["event_id"]: row for row, r in records if r["event_id"]}
+    reserved = schemas.RESERVED_ID_PREFIX
     for row, ev in records:
         eid, date, offset, ref, qual = ev["event_id"], ev["date"], ev["offset"], ev["offset_from"], ev["qualifier"]
-        qual = "" if pd.isna(qual) else qual
-        if pd.isna(eid) or qual not in timing.QUALIFIERS:
-            continue  # an unknown qualifier is reported by the schema
-        has_date, has_offset = not pd.isna(date), not pd.isna(offset)
-        if has_date and has_offset:
+        if not eid or eid.startswith(reserved) or qual not in timing.QUALIFIERS:
+            continue  # an empty or reserved id, an unknown qualifier: reported by the schema
+        if date and offset:
             problems.append(Problem(name, row, "offset", "expected either a date or an offset, found both"))
             continue
-        if not has_date and not has_offset:
+        if not date and not offset:
             problems.append(Problem(name, row, "date", "expected a date or an offset (with offset_from), found neither; "
                                     "for an undated event after another, use offset '+0 days' with qualifier at_least"))
             continue
-        if has_date and str(date).strip().lower() == "not_reported":
-            if not pd.isna(ref) or qual:
+        if date and date.strip().lower() == "not_reported":
+            if ref or qual:
                 problems.append(Problem(name, row, "date", "expected no offset_from or qualifier with date 'not_reported'"))
             undated.add(eid)  # an undated root: other events may count from it
             continue
-        if has_date:
-            if not pd.isna(ref):
+        if date:
+            if ref:
                 problems.append(Problem(name, row, "offset_from", f"expected empty when a date is given, found {ref!r}"))
             try:
-                parent[eid] = (timing.CALENDAR, timing.parse_date(str(date), qual))
+                parent[eid] = (timing.CALENDAR, timing.parse_date(date, qual))
             except ValueError as exc:
                 problems.append(Problem(name, row, "qualifier" if "applies to offsets" in str(exc) else "date", str(exc)))
             continue
-        if pd.isna(ref):
+        if not ref:
             problems.append(Problem(name, row, "offset_from", "expected the event_id the offset counts from (or 'birth'), found an empty cell"))
             continue
-        from_birth = str(ref).strip().lower() == "birth"
+        from_birth = ref.strip().lower() == "birth"
         try:
-            iv = timing.offset_interval(str(offset), qual, from_birth=from_birth)
+            iv = timing.offset_interval(offset, qual, from_birth=from_birth)
         except ValueError as exc:
             problems.append(Problem(name, row, "offset", str(exc)))
             continue
         if from_birth:
+            if iv.lo < 0:
+                problems.append(Problem(name, row, "offset", f"expected an age (an offset from birth) of 0 or more, "
+                                        f"found {timing.shown(offset)}{' ' + qual if qual else ''}"))
+                continue
             parent[eid] = (f"{timing.BIRTH}/{ev['patient_id']}", iv)
             continue
         if ref not in patient_of:
             problems.append(Problem(name, row, "offset_from", f"expected an event_id of patient {ev['patient_id']}, found {ref!r}, which is not in events"))
             continue
-        if ev["patient_id"] not in known_patients or patient_of[ref] not in known_patients:
-            continue  # the unknown patient is reported already
+        if ref.startswith(reserved) or ev["patient_id"] not in known_patients or patient_of[ref] not in known_patients:
+            continue  # the reserved id or the unknown patient is reported already
         if patient_of[ref] != ev["patient_id"]:
             problems.append(Problem(name, row, "offset_from", f"expected an event of the same patient {ev['patient_id']}, found {ref!r} of patient {patient_of[ref]}"))
             continue
@@ -538,21 +341,10 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         for e in cycle:
             problems.append(Problem(name, row_of[e], "offset_from", f"offsets form a cycle: {rows}"))
             parent.pop(e, None)
-    # events whose chain ends at an event that could not be resolved
-    resolvable = {}
-
-    def ok(e, depth=0):
-        if e in resolvable:
-            return resolvable[e]
-        if e.startswith("@") or e in undated:
-            return True
-        if e not in parent or depth > 10_000:
-            resolvable[e] = False
-            return False
-        resolvable[e] = ok(parent[e][0], depth + 1)
-        return resolvable[e]
-
-    good = {e: p for e, p in parent.items() if ok(e)}
+    # only events whose chain ends at the calendar, a birth or an undated event have a time
+    whole = timing.OffsetGraph(parent)
+    good = {e: p for e, p in whole.parent.items()
+            if (root := whole.root(e)).startswith(reserved) or root in undated}
     graph = timing.OffsetGraph(good)
     usable = set(good) | undated
 
@@ -563,7 +355,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     # plain dicts grouped once: pandas operations per line made large files slow
     groups: dict[tuple, list[tuple[int, dict]]] = {}
     for row, r in records:
-        if not pd.isna(r["event_id"]) and not pd.isna(r["patient_id"]) and not pd.isna(r["line"]) and r["line"] > 0:
+        if r["event_id"] and r["patient_id"] and r["line"] > 0 and r["line"] == int(r["line"]):
             groups.setdefault((r["patient_id"], int(r["line"])), []).append((row, r))
     for (pid, line), grp in sorted(groups.items(), key=lambda kv: kv[0]):
         cands = [r for _, r in grp if r["event_type"] in schemas.STEM_CELL_EVENTS and r["event_id"] in usable]
@@ -581,7 +373,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         anchors[(pid, int(line))] = anchor
         line_rows.append({
             "patient_id": pid, "line": int(line), "anchor_event_id": anchor,
-            "anchor_type": a["event_type"], "therapy": a["product"] if not pd.isna(a["product"]) else a["event_type"],
+            "anchor_type": a["event_type"], "therapy": a["product"] or a["event_type"],
             "source_id": a["source_id"],
         })
     lines = pd.DataFrame(line_rows, columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
@@ -592,7 +384,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
     t_lo, t_best, t_hi, d_lo, d_best, d_hi = ([] for _ in range(6))
     for row, e in records:
         eid = e["event_id"]
-        line = 0 if pd.isna(e["line"]) else int(e["line"])
+        line = int(e["line"]) if e["line"] > 0 and e["line"] == int(e["line"]) else 0
         anchor = anchors.get((e["patient_id"], line)) if line > 0 else first_line.get(e["patient_id"])
         rel = graph.relative(eid, anchor) if (anchor and eid in usable) else None
         cal = graph.relative(eid, timing.CALENDAR) if eid in usable else None
@@ -613,9 +405,10 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         if rel and line > 0 and e["event_type"] in ("relapse", "last_followup", "death", "remission") and rel.hi < 0:
             what = {"relapse": "a relapse", "last_followup": "the last follow-up", "death": "a death",
                     "remission": "a remission"}[e["event_type"]]
-            problems.append(Problem(name, row, "date" if not pd.isna(e["date"]) else "offset",
+            problems.append(Problem(name, row, "date" if e["date"] else "offset",
                                     f"{what} of line {line} cannot be before the line's first stem-cell therapy "
                                     f"({anchor}); found it {-rel.hi:.0f} days or more before"))
+    checks.check_event_order(events, graph, usable, problems, name)
     out = events.copy()
     out["t_lo"], out["t_best"], out["t_hi"] = t_lo, t_best, t_hi
     for col, values in (("date_lo", d_lo), ("date_best", d_best), ("date_hi", d_hi)):
@@ -639,83 +432,6 @@ def _days_to_timestamps(days: list[float], index) -> pd.Series:
     out[finite] = pd.to_datetime(arr[finite] * 86400.0, unit="s", origin="unix").to_numpy(dtype="datetime64[ns]")
     return pd.Series(out, index=index)
 
-
-# --------------------------------------------------------------------------- cross checks
-
-
-MAX_DURATION_YEARS = 120
-"""Longest duration accepted in cohort outcomes (a human life)."""
-
-
-def _check_outcomes(df: pd.DataFrame, problems: list[Problem], name: str = "cohort_outcomes.csv") -> None:
-    for row, r in df.iterrows():
-        ev, tot, prop = r["events"], r["total"], r["proportion"]
-        if not pd.isna(ev) and not pd.isna(tot) and ev > tot:
-            problems.append(Problem(name, row, "events", f"expected events <= total ({tot}), found {ev}"))
-        if not pd.isna(ev) and pd.isna(tot):
-            problems.append(Problem(name, row, "total", f"expected the total that the {ev} events are out of, found an empty cell"))
-        if not pd.isna(ev) and not pd.isna(prop):
-            problems.append(Problem(name, row, "proportion", "expected either events/total or a proportion, found both"))
-        if not pd.isna(r["time_value"]) and pd.isna(r["time_unit"]):
-            problems.append(Problem(name, row, "time_unit", "expected a unit for time_value, found an empty cell"))
-        elif not pd.isna(r["time_value"]) and r["time_unit"] in schemas.TIME_UNITS:
-            years = r["time_value"] * timing.TIME_UNITS[r["time_unit"]] / timing.YEAR
-            if years > MAX_DURATION_YEARS:
-                problems.append(Problem(name, row, "time_value", f"expected a duration of at most {MAX_DURATION_YEARS} "
-                                        f"years, found {r['time_value']:g} {r['time_unit']}"))
-        qualifier = _text_or_empty(r["total_qualifier"])
-        if not pd.isna(tot) and qualifier in ("about", "at_least") and _text_or_empty(r["approximate"]) != "yes":
-            problems.append(Problem(name, row, "approximate", f"expected 'yes' since total is '{qualifier}', "
-                                    f"found {_shown(_text_or_empty(r['approximate']))}"))
-    _check_comparisons(df, problems, name)
-
-
-UNCONTROLLED_DESIGNS = ("case_report", "case_series", "uncontrolled_cohort", "review_summary")
-
-
-def _text_or_empty(value) -> str:
-    """A category cell as text, ``""`` when empty (pandas' NA cannot be compared)."""
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
-def _check_comparisons(df: pd.DataFrame, problems: list[Problem], name: str) -> None:
-    """Arms of one comparison: rows with the same source, study, outcome and time point, one
-    ``control`` and one or more ``intervention`` arms. Names what a reader could not pair."""
-    if "arm_role" not in df.columns or df.empty:
-        return
-    role = df["arm_role"].map(_text_or_empty)
-    key = [df[c].map(_text_or_empty) for c in ("source_id", "study", "outcome", "time_value", "time_unit")]
-    keys = list(zip(*[k.tolist() for k in key]))
-    by_key: dict = {}
-    for row, k, rl in zip(df.index, keys, role):
-        by_key.setdefault(k, []).append((row, rl))
-    for (_src, study, outcome, t, unit), rows in by_key.items():
-        controls = [row for row, rl in rows if rl == "control"]
-        treated = [row for row, rl in rows if rl == "intervention"]
-        when = f" at {float(t):g} {unit}" if t else ""
-        if len(controls) > 1:
-            for row in controls[1:]:
-                problems.append(Problem(name, row, "arm_role", f"expected one control arm for {study!r} {outcome}{when}, "
-                                        f"found {len(controls)} (rows {', '.join(map(str, controls))}); give each "
-                                        "comparison its own study label or time point"))
-        if controls and not treated:
-            problems.append(Problem(name, controls[0], "arm_role", f"expected an intervention arm beside this control arm "
-                                    f"({study!r} {outcome}{when}, same source, study, outcome and time point), found none"))
-    for row, rl in zip(df.index, role):
-        design = _text_or_empty(df.at[row, "design"])
-        if rl == "control" and (design in UNCONTROLLED_DESIGNS or _text_or_empty(df.at[row, "controlled"]) == "no"):
-            problems.append(Problem(name, row, "arm_role", f"expected no control arm in an uncontrolled study "
-                                    f"(design {design!r}, controlled {_text_or_empty(df.at[row, 'controlled'])!r}), found 'control'"))
-
-
-def _check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv") -> None:
-    for row, r in zip(df.index, df.to_dict("records")):
-        if not pd.isna(r["dose"]) and pd.isna(r["dose_unit"]):
-            problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
-        if r["event_type"] in schemas.STEM_CELL_EVENTS and not pd.isna(r["line"]) and r["line"] == 0:  # empty: reported
-            problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for {'an' if r['event_type'] == 'infusion' else 'a'} {r['event_type']}, found {r['line']}"))
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -734,30 +450,41 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     problems: list[Problem] = []
     files: dict[str, Path] = {}
     F = schemas.FILES
-    sources = _load_file(data_dir, F["sources"], problems, files=files)
+    explained: set[str] = set()  # misnamed files, named by a "missing required file" line
+    sources = _load_file(data_dir, F["sources"], problems, files=files, explained=explained)
     source_ids = _ids(sources, "source_id")
     # no reference checks against a sources file that is incomplete or empty (reported once)
     refs = ({"source_id": source_ids, "study": source_ids}
             if _complete(sources, files.get("sources"), problems) and len(sources) else {})
-    patients = _load_file(data_dir, F["patients"], problems, refs, files)
+    patients = _load_file(data_dir, F["patients"], problems, refs, files, explained)
     patient_refs = {"patient_id": _ids(patients, "patient_id")} if _complete(patients, files.get("patients"), problems) else {}
-    events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files)
-    outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files)
+    events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files, explained)
+    outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files, explained)
+    groups = _load_file(data_dir, F["groups"], problems, None, files, required=False)
     ipd = _load_optional_folder(data_dir, F["ipd"], problems, refs, files)
     km_points = _load_optional_folder(data_dir, F["km_points"], problems, refs, files)
     km_at_risk = _load_optional_folder(data_dir, F["km_at_risk"], problems, refs, files)
+    list_folder(data_dir, problems, explained)
     if sources is not None and sources.empty:
         problems.append(Problem(files["sources"].name, 2, "", "expected at least one source, found a header only"))
     if outcomes is not None:
-        _check_outcomes(outcomes, problems, files["cohort_outcomes"].name)
+        checks.check_outcomes(outcomes, problems, files["cohort_outcomes"].name)
+    checks.check_ipd(ipd, problems)
+    curve_files = [next((k for k in files if k.startswith(f"km_curves/{stem}.")), None) for stem in ("points", "at_risk")]
+    if not any(p.file in curve_files and p.row in ("-", 1) for p in problems):  # both files read
+        checks.check_curves(km_points, km_at_risk, *curve_files, problems)
+    if groups is not None:
+        checks.check_groups(groups, [sources, patients, events, outcomes, ipd, km_points], problems,
+                            files["groups"].name)
     lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
     graph = None
     if events is not None:
-        _check_events(events, problems, files["events"].name)
+        checks.check_events(events, problems, files["events"].name)
         events, lines, graph = _resolve_events(events, patients, problems, files["events"].name)
     if problems:
         raise DataValidationError(sorted(set(problems), key=_problem_order))
-    for df in (sources, patients, events, outcomes):
+    groups = groups if groups is not None else _empty(F["groups"])
+    for df in (sources, patients, events, outcomes, groups):
         df.reset_index(inplace=True)
     for df in (ipd, km_points, km_at_risk):
         df.reset_index(drop=True, inplace=True)
@@ -767,7 +494,8 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     outcomes["approximate"] = outcomes["approximate"] == "yes"
     outcomes["arm_role"] = outcomes["arm_role"].astype(object).where(outcomes["arm_role"].notna(), "single_arm")
     lines = lines.merge(sources[["source_id", "kind", "evidence_level"]], on="source_id", how="left")
-    return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files, graph)
+    return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files, graph,
+                   groups)
 
 
 def _problem_order(p: Problem):
@@ -787,6 +515,7 @@ def check_quotes(ds: Dataset, texts_dir: str | Path) -> list[Problem]:
     texts_dir = Path(texts_dir)
 
     def norm(s: str, hyphen: str = "") -> str:
+        s = unicodedata.normalize("NFC", s)  # the data are read in NFC; a text may be NFD
         s = re.sub(r"-[ \t]*\n\s*", hyphen, s)  # a word broken at a line end
         return re.sub(r"\s+", " ", s).strip().lower()
 
@@ -819,3 +548,4 @@ def check_quotes(ds: Dataset, texts_dir: str | Path) -> list[Problem]:
                 if norm(part) not in text:
                     problems.append(Problem(fname, int(r["row"]), "quote", f"quote not found verbatim in {r['source_id']}'s text: {part[:60]!r}"))
     return problems
+

@@ -54,6 +54,9 @@ EVENT_TYPES = [
     "assessment", "remission", "relapse", "adverse_event", "death", "last_followup",
 ]
 STEM_CELL_EVENTS = ("transplant", "infusion")
+EVENTS_AFTER_DEATH = ("last_followup", "diagnosis", "assessment", "adverse_event")
+"""Event types that may be dated after the patient's death: the end of follow-up and what a
+post-mortem examination finds. Any other event after a death is an error."""
 STATUSES = ["active", "improving", "partial", "complete", "not_reported"]
 QUALIFIERS = [q for q in timing.QUALIFIERS if q]
 DESIGNS = [
@@ -88,6 +91,10 @@ TIME_QUALIFIERS = ["at", "up_to", "at_least", "about"]
 YES_NO = ["yes", "no"]
 YES_NO_NR = ["yes", "no", "not_reported"]
 
+RESERVED_ID_PREFIX = timing.CALENDAR[0]
+"""Ids may not start with this (``@``): the roots of offset chains are ``@calendar`` and
+``@birth/PATIENT``."""
+
 MAX_TEXT_LENGTH = 10_000
 """Longest text accepted in one cell (characters); quotes are meant to be short."""
 
@@ -107,6 +114,8 @@ class Col:
     unique: bool = False
     example: str = ""
     in_header: bool = True  # False: a later addition that older files may leave out entirely
+    qualifier: str = ""  # the column that qualifies this value (total -> total_qualifier)
+    over_max_hint: str = ""  # added to "expected a value <= max" (a percentage in a 0-1 column)
 
 
 @dataclass(frozen=True)
@@ -216,10 +225,11 @@ EVENTS = DataFile(
             required=False, example="2011-10"),
         Col("offset", "text",
             "Offset from `offset_from`: sign, number, unit (days, weeks, months, years), "
-            "e.g. '+6 months'.", required=False, example="+1 weeks"),
+            "e.g. '+6 months'.", required=False, example=""),
         Col("offset_from", "text",
-            "event_id of the same patient the offset counts from, or 'birth' for an age.",
-            required=False, example="S001-P2-E02"),
+            "event_id of the same patient the offset counts from, or 'birth' for an age "
+            "(which must not be negative).",
+            required=False, example=""),
         Col("qualifier", "category",
             "about (±10 % of the offset; dates ± one unit), within (upper bound: between 0 "
             "and the offset), at_least (lower bound). Empty = as stated.",
@@ -263,19 +273,20 @@ COHORT_OUTCOMES = DataFile(
         Col("events", "int", "Patients with the outcome.", required=False, min_value=0,
             example=""),
         Col("total", "int", "Patients in the arm.", required=False, min_value=1,
-            example="200"),
+            example="200", qualifier="total_qualifier"),
         Col("total_qualifier", "category",
             "exact, about, or at_least ('over 200' is at_least 200).", required=False,
             allowed=tuple(COUNT_QUALIFIERS), example="at_least"),
         Col("proportion", "float", "Proportion with the outcome, when no count is given.",
-            required=False, min_value=0, max_value=1, example="0.75"),
+            required=False, min_value=0, max_value=1, example="0.75",
+            qualifier="proportion_qualifier"),
         Col("proportion_qualifier", "category", "exact or about.", required=False,
             allowed=tuple(PROPORTION_QUALIFIERS), example="about"),
         Col("approximate", "category",
             "yes when any figure of the row is approximate ('over', 'about', 'three out of "
             "four').", allowed=tuple(YES_NO), example="yes"),
         Col("time_value", "float", "Time point or duration of the outcome.", required=False,
-            min_value=0, example="24"),
+            min_value=0, example="24", qualifier="time_qualifier"),
         Col("time_unit", "category", "Unit of time_value.", required=False,
             allowed=tuple(TIME_UNITS), example="months"),
         Col("time_qualifier", "category",
@@ -346,6 +357,10 @@ IPD = DataFile(
         *_IPD_EXTRA,
     ),
     optional=True,
+    notes=(
+        "Files `ipd/*.csv` or `ipd/*.xlsx`, any names. One row per patient: the same `study` "
+        "and `patient_id` on two rows (in one file or two) is an error.",
+    ),
 )
 
 KM_POINTS = DataFile(
@@ -359,10 +374,16 @@ KM_POINTS = DataFile(
         Col("time_unit", "category", "Unit of `time`.", allowed=tuple(TIME_UNITS),
             example="months"),
         Col("survival", "float", "Survival read off the curve (0-1).", min_value=0,
-            max_value=1, example="0.82"),
+            max_value=1, example="0.82",
+            over_max_hint="survival is a proportion: divide by 100"),
         *_curve_context(),
     ),
     optional=True,
+    notes=(
+        "One curve is one `study` and `group`. List its points in time order (time never goes "
+        "back), in one time unit; survival never rises along a curve. Every curve needs its "
+        "numbers at risk in `km_curves/at_risk.csv`, and every at-risk group a curve here.",
+    ),
 )
 
 KM_AT_RISK = DataFile(
@@ -379,10 +400,39 @@ KM_AT_RISK = DataFile(
             required=False, min_value=0, example=""),
     ),
     optional=True,
+    notes=(
+        "Per curve (`study` and `group`, as in `points.csv`): the first number at risk at time "
+        "0, one count per time, counts that never increase over time, one time unit, and "
+        "`total_events` on one row or the same on every row. `at_risk.csv` without "
+        "`points.csv` is an error.",
+    ),
+)
+
+GROUPABLE_COLUMNS = ("therapy", "diseases", "disease", "product", "cell_source", "design", "arm",
+                     "study", "group", "kind", "evidence_level", "sex", "case_role")
+"""Columns whose values ``groups.csv`` may map to analysis groups."""
+
+GROUPS = DataFile(
+    "groups", "groups.csv",
+    "Optional: analysis groups. Each row maps a value of a column of the data to a group "
+    "label (e.g. therapy `UC-MSC` and `WJ-MSC` to group `MSC`).",
+    (
+        Col("column", "category", "Column whose values are grouped.",
+            allowed=GROUPABLE_COLUMNS, example="therapy"),
+        Col("value", "text",
+            "A value of that column as it appears in the data (or one of its '; '-separated "
+            "parts); case is ignored.", example="UC-MSC"),
+        Col("group", "text", "The group label shown in figures and tables.", example="MSC"),
+    ),
+    optional=True,
+    notes=(
+        "A value must appear in that column of some data file (a typo would silently leave it "
+        "ungrouped), and may map to one group only.",
+    ),
 )
 
 FILES: dict[str, DataFile] = {
-    f.name: f for f in (SOURCES, PATIENTS, EVENTS, COHORT_OUTCOMES, IPD, KM_POINTS, KM_AT_RISK)
+    f.name: f for f in (SOURCES, PATIENTS, EVENTS, COHORT_OUTCOMES, IPD, KM_POINTS, KM_AT_RISK, GROUPS)
 }
 REQUIRED_FILES = ("sources", "patients", "events", "cohort_outcomes")
 
@@ -434,6 +484,11 @@ def pandera_schema(data_file: DataFile, refs: dict[str, set] | None = None, type
                 checks.append(pa.Check.ge(col.min_value, error=f"expected a value >= {col.min_value:g}"))
             if col.max_value is not None:
                 checks.append(pa.Check.le(col.max_value, error=f"expected a value <= {col.max_value:g}"))
+        if col.kind == "id":  # '@calendar', '@birth/...' name the roots of the offset chains
+            checks.append(pa.Check(lambda s: ~s.astype(str).str.startswith(RESERVED_ID_PREFIX),
+                                   element_wise=False,
+                                   error=f"expected an id that does not start with {RESERVED_ID_PREFIX!r} "
+                                         "(reserved for the time roots @calendar and @birth)"))
         if col.allowed:
             checks.append(pa.Check.isin(list(col.allowed), error="expected " + _expected(col)))
         ref_ids = refs.get(col.name) if col.kind == "ref" else None
@@ -495,9 +550,26 @@ def write_templates(folder: str | Path) -> list[Path]:
     return written
 
 
+FOLDER_NOTES = (
+    "A data folder holds `sources`, `patients`, `events` and `cohort_outcomes` (required) and "
+    "`groups` (optional), each as `.csv` or `.xlsx` (first sheet), and the optional folders "
+    "`ipd/` (`*.csv`, `*.xlsx`) and `km_curves/` (`points`, `at_risk`). Ignored, so they may "
+    "stay: notes (`README.md`, any `.md` or `.txt`), hidden files (`.DS_Store`, `.git`, "
+    "LibreOffice's `.~lock.*#`), Excel's lock files (`~$*.xlsx`), `Thumbs.db`, `desktop.ini` "
+    "and the folder `templates/` that `new-data` writes. Any other file or folder is an error "
+    "(a top-level `ipd.csv` would otherwise be silently left out), and so is a data file that "
+    "is a link to a file outside the folder, or not a regular file (a named pipe, a device). "
+    "Ids (`source_id`, `patient_id`, `event_id`, `outcome_id`) must not start with `@`; every "
+    "id and text is read in Unicode NFC, so 'José' typed in composed or decomposed form is "
+    "the same id. In an `.xlsx`, the first sheet is read and must not be hidden behind "
+    "another; formulas need their saved values; a date cell shown as `yyyy-mm` stands for the "
+    "month (as `1999-03`) and one shown as `yyyy` for the year."
+)
+
+
 def data_dictionary_markdown() -> str:
     """The data dictionary (the generated part of ``data/README.md``)."""
-    lines = []
+    lines = [FOLDER_NOTES + "\n"]
     for data_file in FILES.values():
         opt = " (optional)" if data_file.optional else ""
         lines.append(f"### `{data_file.path}`{opt}\n")

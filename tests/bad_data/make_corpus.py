@@ -684,15 +684,27 @@ IPD = [["study", "patient_id", "group", "time", "time_unit", "event"],
 KM = [["study", "group", "time", "time_unit", "survival"],
       ["S2", "MSC", "0", "months", "1"],
       ["S2", "MSC", "12", "months", "0.82"]]
+AT_RISK = [["study", "group", "time", "time_unit", "n_at_risk", "total_events"],
+           ["S2", "MSC", "0", "months", "40", ""],
+           ["S2", "MSC", "12", "months", "30", ""]]
+
+
+def km_curves(d: Path, points=KM, at_risk=AT_RISK) -> None:
+    """A km_curves/ folder with these points and numbers at risk (None: no such file)."""
+    (d / "km_curves").mkdir()
+    if points is not None:
+        write(d / "km_curves", "points.csv", points)
+    if at_risk is not None:
+        write(d / "km_curves", "at_risk.csv", at_risk)
 
 
 @case
 def ok_ipd_and_km_curves(d):
-    """The optional folders: individual patient data and a digitized Kaplan-Meier curve."""
+    """The optional folders: individual patient data and a digitized Kaplan-Meier curve with
+    its numbers at risk."""
     (d / "ipd").mkdir()
     write(d / "ipd", "trial.csv", IPD)
-    (d / "km_curves").mkdir()
-    write(d / "km_curves", "points.csv", KM)
+    km_curves(d)
 
 
 @case
@@ -712,8 +724,278 @@ def ipd_unknown_study(d):
 @case
 def km_survival_as_percent(d):
     """Survival read off a curve in percent (82) instead of 0.82."""
-    (d / "km_curves").mkdir()
-    write(d / "km_curves", "points.csv", KM[:2] + [KM[2][:4] + ["82"]])
+    km_curves(d, points=KM[:2] + [KM[2][:4] + ["82"]])
+
+
+# --------------------------------------------------------------------------- issue 15: valid data that crashed
+
+
+@case
+def ok_deep_offset_chain(d):
+    """1,200 follow-up assessments, each counted from the one after it, listed deepest first
+    (a chain of 1,200 offsets; it once raised RecursionError)."""
+    table = rows(d, "events.csv")
+    header, infusion = table[0], table[1]
+    col = {c: i for i, c in enumerate(header)}
+    n = 1200
+    chain = []
+    for i in range(n, 0, -1):  # A1200 counts from A1199, ..., A1 from the infusion E1
+        r = [""] * len(header)
+        for c, v in (("event_id", f"A{i}"), ("patient_id", "P1"), ("line", "1"), ("event_type", "assessment"),
+                     ("status", "complete"), ("offset", "+1 days"), ("offset_from", f"A{i - 1}" if i > 1 else "E1"),
+                     ("source_id", "S1"), ("quote", "assessed daily")):
+            r[col[c]] = v
+        chain.append(r)
+    followup = list(table[3])
+    followup[col["offset"]], followup[col["offset_from"]] = "+4 years", "E1"
+    write(d, "events.csv", [header, infusion, table[2]] + chain + [followup])
+
+
+@case
+def ok_empty_optional_qualifiers(d):
+    """The most ordinary cohort row: exact counts with total_qualifier, proportion_qualifier
+    and time columns left empty; and a total 'at_least' with approximate 'yes'."""
+    set_cell(d, "cohort_outcomes.csv", 2, "total_qualifier", "")
+    set_cell(d, "cohort_outcomes.csv", 3, "total_qualifier", "at_least")
+
+
+# --------------------------------------------------------------------------- issue 15: hangs
+
+
+@case
+def event_id_reserved(d):
+    """An event id starting with '@' (the name of the calendar root of offset chains); it
+    once sent validation into an endless loop."""
+    set_cell(d, "events.csv", 2, "event_id", "@calendar")
+    set_cell(d, "events.csv", 3, "offset_from", "@calendar")
+    set_cell(d, "events.csv", 4, "offset_from", "@calendar")
+
+
+# --------------------------------------------------------------------------- issue 15: files
+
+
+@case
+def unknown_files_and_folders(d):
+    """Files put where nothing reads them: a top-level ipd.csv, a folder km/ (for
+    km_curves/), a spreadsheet of notes; README.md, notes.txt and .DS_Store may stay."""
+    write(d, "ipd.csv", IPD)
+    (d / "km").mkdir()
+    write(d / "km", "points.csv", KM)
+    (d / "extraction sheet.docx").write_bytes(b"my extraction notes (never read)")
+    (d / "README.md").write_text("my notes\n", encoding="utf-8")
+    (d / "notes.txt").write_text("more notes\n", encoding="utf-8")
+    (d / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+
+
+@case
+def km_at_risk_without_points(d):
+    """km_curves/ with the numbers at risk but without the digitized curve."""
+    km_curves(d, points=None)
+
+
+@case
+def km_points_without_at_risk(d):
+    """A digitized curve without its numbers at risk (the reconstruction needs them)."""
+    km_curves(d, at_risk=None)
+
+
+@case
+def xlsx_hidden_first_sheet(d):
+    """A workbook whose first sheet (an old copy) was hidden and a new sheet added after it:
+    the sheet the coder sees is not the one read."""
+    from openpyxl import load_workbook
+
+    to_xlsx(d, "sources")
+    wb = load_workbook(d / "sources.xlsx")
+    old = wb.worksheets[0]
+    old.title = "old copy"
+    old.sheet_state = "hidden"
+    new = wb.create_sheet("sources")
+    for r in rows(BASE, "sources.csv"):
+        new.append([_number_or_text(c) for c in r])
+    wb.properties.created = wb.properties.modified = dt.datetime(2020, 1, 1)
+    wb.save(d / "sources.xlsx")
+
+
+@case
+def xlsx_formula_without_value(d):
+    """A workbook written by a script (not a spreadsheet): a formula cell has no saved value."""
+    from openpyxl import load_workbook
+
+    to_xlsx(d, "cohort_outcomes")
+    wb = load_workbook(d / "cohort_outcomes.xlsx")
+    wb.worksheets[0]["M2"] = "=L2+10"  # total = events + 10
+    wb.properties.created = wb.properties.modified = dt.datetime(2020, 1, 1)
+    wb.save(d / "cohort_outcomes.xlsx")
+
+
+@case
+def ok_groups(d):
+    """The optional groups.csv: therapy UC-MSC and MSC in one analysis group."""
+    write(d, "groups.csv", [["column", "value", "group"], ["therapy", "UC-MSC", "MSC"], ["therapy", "MSC", "MSC"]])
+
+
+@case
+def groups_value_not_in_data(d):
+    """groups.csv maps a therapy with a typo (UC-MCS), which no row has."""
+    write(d, "groups.csv", [["column", "value", "group"], ["therapy", "UC-MCS", "MSC"]])
+
+
+# --------------------------------------------------------------------------- issue 15: curves
+
+
+@case
+def km_at_risk_increasing(d):
+    """Numbers at risk that increase over time (two counts swapped)."""
+    km_curves(d, at_risk=AT_RISK[:2] + [["S2", "MSC", "12", "months", "45", ""]])
+
+
+@case
+def km_at_risk_group_without_curve(d):
+    """Numbers at risk whose group is spelled differently from the curve's (MSc for MSC)."""
+    km_curves(d, at_risk=AT_RISK + [["S2", "MSc", "0", "months", "20", ""]])
+
+
+@case
+def km_total_events_conflict(d):
+    """total_events given twice for one curve, with different values."""
+    km_curves(d, at_risk=[AT_RISK[0], AT_RISK[1][:5] + ["10"], AT_RISK[2][:5] + ["12"]])
+
+
+@case
+def km_at_risk_not_from_zero(d):
+    """Numbers at risk starting at 3 months instead of time 0."""
+    km_curves(d, at_risk=[AT_RISK[0], ["S2", "MSC", "3", "months", "40", ""], AT_RISK[2]])
+
+
+@case
+def km_mixed_time_units(d):
+    """One curve's points in months and one in weeks."""
+    km_curves(d, points=KM + [["S2", "MSC", "80", "weeks", "0.8"]])
+
+
+@case
+def km_survival_increases(d):
+    """A digitized point read off the wrong curve: survival rises from 0.82 to 0.9."""
+    km_curves(d, points=KM + [["S2", "MSC", "18", "months", "0.9"]])
+
+
+@case
+def km_time_goes_back(d):
+    """Digitized points out of time order (24 months before 18 months)."""
+    km_curves(d, points=KM + [["S2", "MSC", "24", "months", "0.7"], ["S2", "MSC", "18", "months", "0.75"]])
+
+
+# --------------------------------------------------------------------------- issue 15: event order
+
+
+def _event(d: Path, values: dict) -> None:
+    add_row(d, "events.csv", {"status": "", "detail": "", "product": "", "dose": "", "dose_unit": "", "date": "",
+                              "qualifier": "", **values})
+
+
+@case
+def remission_after_death(d):
+    """A remission dated after the patient's death (a date typed wrong)."""
+    _event(d, {"event_id": "E4", "event_type": "death", "offset": "+3 months", "offset_from": "E1"})
+
+
+@case
+def two_deaths(d):
+    """Two deaths for one patient (a row copied)."""
+    _event(d, {"event_id": "E4", "event_type": "death", "offset": "+3 years", "offset_from": "E1"})
+    _event(d, {"event_id": "E5", "event_type": "death", "offset": "+3 years", "offset_from": "E1"})
+
+
+@case
+def followup_before_assessment(d):
+    """The last follow-up coded before a later assessment of the same patient."""
+    _event(d, {"event_id": "E4", "event_type": "assessment", "status": "complete", "offset": "+3 years",
+               "offset_from": "E1"})
+
+
+@case
+def line_number_gap(d):
+    """A second treatment line numbered 3 (lines 1 and 3, no 2)."""
+    _event(d, {"event_id": "E4", "line": "3", "event_type": "infusion", "product": "UC-MSC",
+               "offset": "+1 years", "offset_from": "E1"})
+
+
+@case
+def negative_age_offset(d):
+    """An age typed with a minus sign: diagnosis at '-5 years' from birth."""
+    _event(d, {"event_id": "E0", "line": "0", "event_type": "diagnosis", "offset": "-5 years", "offset_from": "birth"})
+
+
+@case
+def total_qualifier_without_total(d):
+    """total_qualifier at_least on a row that gives a proportion but no total."""
+    set_cell(d, "cohort_outcomes.csv", 3, "total", "")
+    set_cell(d, "cohort_outcomes.csv", 3, "total_qualifier", "at_least")
+
+
+@case
+def proportion_about_not_approximate(d):
+    """'about 5 %' coded with proportion_qualifier about, but approximate left at no."""
+    set_cell(d, "cohort_outcomes.csv", 3, "approximate", "no")
+
+
+@case
+def ipd_patient_twice(d):
+    """One patient of a study in two IPD files (a file split, then both kept)."""
+    (d / "ipd").mkdir()
+    write(d / "ipd", "trial.csv", IPD)
+    write(d / "ipd", "trial_part2.csv", [IPD[0], IPD[2]])
+
+
+# --------------------------------------------------------------------------- issue 15: positions, look-alikes
+
+
+@case
+def latin1_after_quoted_line_break(d):
+    """A quote with a line break inside its (quoted) cell, and a Latin-1 letter two rows
+    further: the problem is on spreadsheet row 3, though on the file's fourth line."""
+    set_cell(d, "events.csv", 2, "quote", "one infusion\nof UC-MSC")
+    set_cell(d, "events.csv", 3, "detail", "skin clear (Köbner negative)")
+    (d / "events.csv").write_bytes((d / "events.csv").read_text(encoding="utf-8").encode("latin-1"))
+
+
+@case
+def ok_nfd_ids(d):
+    """A patient id with an accent typed composed (NFC) in patients.csv and decomposed (NFD:
+    e + combining accent, as macOS may save it) in events.csv: the same id."""
+    import unicodedata
+
+    set_cell(d, "patients.csv", 2, "patient_id", unicodedata.normalize("NFC", "José-P1"))
+    for row in (2, 3, 4):
+        set_cell(d, "events.csv", row, "patient_id", unicodedata.normalize("NFD", "José-P1"))
+
+
+# --------------------------------------------------------------------------- issue 15: precision and hints
+
+
+@case
+def ok_xlsx_month_dates(d):
+    """events as .xlsx where a month typed into Excel ('2011-10') became a date cell shown
+    as yyyy-mm: it is read as the month 2011-10, not the day 2011-10-01."""
+    def convert(col, text):
+        if col == "date" and text == "2011-10-05":
+            return dt.datetime(2011, 10, 1)
+        return None
+    to_xlsx(d, "events", convert)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(d / "events.xlsx")
+    wb.worksheets[0]["K2"].number_format = "yyyy-mm"
+    wb.properties.created = wb.properties.modified = dt.datetime(2020, 1, 1)
+    wb.save(d / "events.xlsx")
+
+
+@case
+def total_with_at_least_sign(d):
+    """A total typed as '≥200' (the source says 'over 200 patients')."""
+    set_cell(d, "cohort_outcomes.csv", 2, "total", "≥200")
+
 
 
 def build(names: list[str] | None = None, root: Path = HERE) -> None:

@@ -1,0 +1,414 @@
+"""Checks across rows and files of a validated data folder, each problem at file:row:column.
+
+Every check reads cells through :func:`plain_rows`, which never hands out pandas' ``NA``: a
+missing text cell is ``""`` and a missing number ``nan``, so a comparison of an empty cell
+is simply false instead of raising ``TypeError: boolean value of NA is ambiguous`` (the
+crash an ordinary row with an empty optional ``total_qualifier`` once caused). Cells a check
+depends on that were reported already (a text in a number column, blanked) are skipped, so
+one mistake gives one line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+import pandas as pd
+
+from analysis import schemas, timing
+from analysis.readers import Problem
+
+MAX_DURATION_YEARS = 120
+"""Longest duration accepted in cohort outcomes (a human life)."""
+
+UNCONTROLLED_DESIGNS = ("case_report", "case_series", "uncontrolled_cohort", "review_summary")
+
+
+def text(value) -> str:
+    """A cell as text, ``""`` when empty (pandas' NA cannot be compared)."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def plain_rows(df: pd.DataFrame) -> list[tuple[int, dict]]:
+    """``(spreadsheet row, cells)`` for every row of ``df``: number columns as ``float``
+    (``nan`` when empty), every other cell as ``str`` (``""`` when empty)."""
+    import numpy as np
+
+    columns = {}
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            columns[c] = s.to_numpy(dtype=float, na_value=np.nan).tolist()
+        else:
+            columns[c] = [text(v) for v in s]
+    names = list(columns)
+    return [(row, dict(zip(names, values))) for row, values in zip(df.index, zip(*columns.values()))] \
+        if names else [(row, {}) for row in df.index]
+
+
+def given(x: float) -> bool:
+    return not math.isnan(x)
+
+
+def _num(x: float) -> str:
+    return timing.shown_value(x)
+
+
+def reported_cells(problems: list[Problem], name: str) -> set[tuple]:
+    """``(row, column)`` of every problem already reported in file ``name``."""
+    return {(p.row, p.column) for p in problems if p.file == name}
+
+
+# --------------------------------------------------------------------------- cohort outcomes
+
+
+def check_outcomes(df: pd.DataFrame, problems: list[Problem], name: str = "cohort_outcomes.csv") -> None:
+    reported = reported_cells(problems, name)
+    qualified = [c for c in schemas.COHORT_OUTCOMES.columns if c.qualifier]
+    for row, r in plain_rows(df):
+        ev, tot, prop = r["events"], r["total"], r["proportion"]
+        total_ok = (row, "total") not in reported
+        if given(ev) and given(tot) and ev > tot:
+            problems.append(Problem(name, row, "events", f"expected events <= total ({_num(tot)}), found {_num(ev)}"))
+        if given(ev) and not given(tot) and total_ok:
+            problems.append(Problem(name, row, "total", f"expected the total that the {_num(ev)} events are out of, "
+                                    "found an empty cell"))
+            reported.add((row, "total"))
+        if given(ev) and given(prop):
+            problems.append(Problem(name, row, "proportion", "expected either events/total or a proportion, found both"))
+        if given(r["time_value"]) and not r["time_unit"]:
+            problems.append(Problem(name, row, "time_unit", "expected a unit for time_value, found an empty cell"))
+        elif given(r["time_value"]) and r["time_unit"] in schemas.TIME_UNITS:
+            years = r["time_value"] * timing.TIME_UNITS[r["time_unit"]] / timing.YEAR
+            if years > MAX_DURATION_YEARS:
+                problems.append(Problem(name, row, "time_value", f"expected a duration of at most {MAX_DURATION_YEARS} "
+                                        f"years, found {r['time_value']:g} {r['time_unit']}"))
+        for col in qualified:  # a qualifier says how exact a value is: no value, nothing to qualify
+            q = r[col.qualifier]
+            if q and not given(r[col.name]) and (row, col.name) not in reported and (row, col.qualifier) not in reported:
+                problems.append(Problem(name, row, col.qualifier, f"expected a {col.name} beside {col.qualifier} "
+                                        f"{q!r}, found {col.name} empty (give the {col.name}, or leave "
+                                        f"{col.qualifier} empty)"))
+        approximate = r["approximate"]
+        if approximate and approximate != "yes":  # empty: reported as a required cell
+            for value, column, rough in ((tot, "total_qualifier", ("about", "at_least")),
+                                         (prop, "proportion_qualifier", ("about",))):
+                if given(value) and r[column] in rough:
+                    what = column.split("_")[0]
+                    problems.append(Problem(name, row, "approximate", f"expected 'yes' since {what} is "
+                                            f"{r[column]!r}, found {approximate!r}"))
+    check_comparisons(df, problems, name)
+
+
+def check_comparisons(df: pd.DataFrame, problems: list[Problem], name: str) -> None:
+    """Arms of one comparison: rows with the same source, study, outcome and time point, one
+    ``control`` and one or more ``intervention`` arms. Names what a reader could not pair."""
+    if "arm_role" not in df.columns or df.empty:
+        return
+    by_key: dict = {}
+    rows = plain_rows(df[["source_id", "study", "outcome", "time_value", "time_unit", "arm_role", "design",
+                          "controlled"]])
+    for row, r in rows:
+        key = (r["source_id"], r["study"], r["outcome"], r["time_value"] if given(r["time_value"]) else None,
+               r["time_unit"])
+        by_key.setdefault(key, []).append((row, r["arm_role"]))
+    for (_src, study, outcome, t, unit), members in by_key.items():
+        controls = [row for row, rl in members if rl == "control"]
+        treated = [row for row, rl in members if rl == "intervention"]
+        when = f" at {timing.amount(t, unit)}" if t is not None else ""
+        if len(controls) > 1:
+            for row in controls[1:]:
+                problems.append(Problem(name, row, "arm_role", f"expected one control arm for {study!r} {outcome}{when}, "
+                                        f"found {len(controls)} (rows {', '.join(map(str, controls))}); give each "
+                                        "comparison its own study label or time point"))
+        if controls and not treated:
+            problems.append(Problem(name, controls[0], "arm_role", f"expected an intervention arm beside this control arm "
+                                    f"({study!r} {outcome}{when}, same source, study, outcome and time point), found none"))
+    for row, r in rows:
+        design = r["design"]
+        if r["arm_role"] == "control" and (design in UNCONTROLLED_DESIGNS or r["controlled"] == "no"):
+            problems.append(Problem(name, row, "arm_role", f"expected no control arm in an uncontrolled study "
+                                    f"(design {design!r}, controlled {r['controlled']!r}), found 'control'"))
+
+
+# --------------------------------------------------------------------------- events
+
+
+def check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv") -> None:
+    for row, r in plain_rows(df[["dose", "dose_unit", "event_type", "line"]]):
+        if given(r["dose"]) and not r["dose_unit"]:
+            problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
+        if r["event_type"] in schemas.STEM_CELL_EVENTS and r["line"] == 0:  # empty: reported
+            article = "an" if r["event_type"] == "infusion" else "a"
+            problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for {article} "
+                                    f"{r['event_type']}, found 0"))
+
+
+_WORDS = {"last_followup": "last follow-up", "adverse_event": "adverse event"}
+
+
+def _event_words(event_type: str) -> str:
+    return _WORDS.get(event_type, event_type)
+
+
+def _after(days: float) -> str:
+    return (f"{timing.amount(math.floor(days), 'days')} or more" if days >= 1 else "less than a day")
+
+
+def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, usable: set,
+                      problems: list[Problem], name: str = "events.csv") -> None:
+    """What the resolved times say is certainly wrong (intervals that cannot overlap): an
+    event after the patient's death (but follow-up and post-mortem findings), two deaths, a
+    last follow-up before another event; and gaps in a patient's line numbers. Rows with a
+    problem already are left out (their times are unreliable)."""
+    skip = {p.row for p in problems if p.file == name}
+    by_patient: dict[str, list[tuple[int, dict]]] = {}
+    for row, r in plain_rows(events[["event_id", "patient_id", "event_type", "line", "date"]]):
+        if r["patient_id"] and r["event_id"]:
+            by_patient.setdefault(r["patient_id"], []).append((row, r))
+    for pid, rows in by_patient.items():
+        _check_lines(pid, rows, problems, name)
+        if graph is None:
+            continue
+        ok = [(row, r) for row, r in rows if row not in skip and r["event_id"] in usable]
+
+        def col(r):
+            return "date" if r["date"] else "offset"
+
+        deaths = [(row, r) for row, r in ok if r["event_type"] == "death"]
+        for row, r in [(row, r) for row, r in rows if r["event_type"] == "death"][1:]:
+            first_row, first = [(x, y) for x, y in rows if y["event_type"] == "death"][0]
+            problems.append(Problem(name, row, "event_type", f"expected one death per patient, found a second death of "
+                                    f"patient {pid} (the first on row {first_row}, {first['event_id']})"))
+        if deaths:
+            d_row, d = deaths[0]
+            for row, r in ok:
+                if r["event_type"] in schemas.EVENTS_AFTER_DEATH or r["event_type"] == "death":
+                    continue
+                rel = graph.relative(r["event_id"], d["event_id"])
+                if rel is not None and rel.lo > 0:
+                    problems.append(Problem(name, row, col(r), f"expected no {_event_words(r['event_type'])} after "
+                                            f"the death of patient {pid} (row {d_row}, {d['event_id']}), found it "
+                                            f"{_after(rel.lo)} after"))
+        followups = [(row, r) for row, r in ok if r["event_type"] == "last_followup"]
+        others = [(row, r) for row, r in ok if r["event_type"] not in ("last_followup", "death")]
+        for row, r, (lo, o_row, o) in _later_than(graph, followups, others):
+            problems.append(Problem(name, row, col(r), f"expected the last follow-up of patient {pid} after "
+                                    f"every other event, found the {_event_words(o['event_type'])} on row {o_row} "
+                                    f"({o['event_id']}) {_after(lo)} after it"))
+
+
+PAIR_BUDGET = 200_000
+"""Event pairs compared through their nearest common ancestor per patient; beyond it (a
+hostile file) each event is compared through its chain's root: never a false problem, only
+fewer found, and linear time."""
+
+
+def _later_than(graph: timing.OffsetGraph, firsts: list, others: list):
+    """For each ``(row, r)`` of ``firsts``, the event of ``others`` certainly latest after it:
+    ``(row, r, (days, other_row, other))``, only where one is certainly after."""
+    if len(firsts) * len(others) <= PAIR_BUDGET:
+        for row, r in firsts:
+            later = []
+            for o_row, o in others:
+                rel = graph.relative(o["event_id"], r["event_id"])
+                if rel is not None and rel.lo > 0:
+                    later.append((rel.lo, o_row, o))
+            if later:
+                yield row, r, max(later, key=lambda x: (x[0], -x[1]))
+        return
+    top: dict[str, tuple] = {}  # root -> (earliest possible time after the root, row, event): the latest
+    for o_row, o in others:
+        root = graph.root(o["event_id"])
+        rel = graph.relative(o["event_id"], root)
+        if rel is not None and (root not in top or rel.lo > top[root][0]):
+            top[root] = (rel.lo, o_row, o)
+    for row, r in firsts:
+        root = graph.root(r["event_id"])
+        rel = graph.relative(r["event_id"], root)
+        if rel is not None and root in top and top[root][0] - rel.hi > 0:
+            lo, o_row, o = top[root]
+            yield row, r, (lo - rel.hi, o_row, o)
+
+
+def _check_lines(pid: str, rows: list[tuple[int, dict]], problems: list[Problem], name: str) -> None:
+    first_row: dict[int, int] = {}
+    for row, r in rows:
+        line = r["line"]
+        if given(line) and line >= 1 and line == int(line):
+            first_row.setdefault(int(line), row)
+    if not first_row:
+        return
+    last = max(first_row)
+    n = 1
+    while n < last:
+        if n in first_row:
+            n += 1
+            continue
+        end = n
+        while end + 1 not in first_row:
+            end += 1
+        gap = f"line {n}" if end == n else f"lines {n}-{end}"
+        problems.append(Problem(name, first_row[end + 1], "line", f"expected {gap} of patient {pid} before its line "
+                                f"{end + 1}, found no event in {gap}; number a patient's lines 1, 2, 3, ... without gaps"))
+        n = end + 1
+
+
+# --------------------------------------------------------------------------- survival files
+
+
+def _curve(study: str, group: str) -> str:
+    return f"{study} / {group!r}"
+
+
+def check_ipd(ipd: pd.DataFrame, problems: list[Problem]) -> None:
+    """One row per patient (``study`` + ``patient_id``) over all ``ipd/`` files."""
+    if ipd is None or ipd.empty or "file" not in ipd.columns:
+        return
+    first: dict[tuple, tuple] = {}
+    for row, r in plain_rows(ipd[["study", "patient_id", "file"]]):
+        if not r["study"] or not r["patient_id"]:
+            continue
+        key = (r["study"], r["patient_id"])
+        if key in first:
+            f_file, f_row = first[key]
+            where = f"row {f_row}" if f_file == r["file"] else f"{f_file} row {f_row}"
+            problems.append(Problem(r["file"], row, "patient_id", f"expected one row per patient, found patient "
+                                    f"{r['patient_id']!r} of study {r['study']} again (first on {where})"))
+        else:
+            first[key] = (r["file"], row)
+
+
+def _by_curve(df: pd.DataFrame, columns: list[str]) -> dict[tuple, list[tuple[int, dict]]]:
+    out: dict[tuple, list] = {}
+    for row, r in plain_rows(df[columns]):
+        if r["study"] and r["group"]:
+            out.setdefault((r["study"], r["group"]), []).append((row, r))
+    return out
+
+
+def _one_unit(name: str, key: tuple, rows: list[tuple[int, dict]], problems: list[Problem]) -> bool:
+    units = [(row, r["time_unit"]) for row, r in rows if r["time_unit"] in schemas.TIME_UNITS]
+    if not units:
+        return False
+    first_row, unit = units[0]
+    mixed = [(row, u) for row, u in units if u != unit]
+    for row, u in mixed:
+        problems.append(Problem(name, row, "time_unit", f"expected one time unit per curve ({_curve(*key)} is in "
+                                f"{unit} on row {first_row}), found {u!r}"))
+    return not mixed
+
+
+def check_curves(points: pd.DataFrame, at_risk: pd.DataFrame, p_name: str | None, r_name: str | None,
+                 problems: list[Problem]) -> None:
+    """The digitized curves (``km_curves/points``, file ``p_name`` or None) and their numbers
+    at risk (``km_curves/at_risk``, ``r_name``), as the reconstruction (Guyot 2012) needs them."""
+    if r_name and not p_name:
+        problems.append(Problem(r_name, "-", "", "expected km_curves/points.csv (the digitized curves these numbers "
+                                "at risk belong to) beside it, found no such file"))
+        return
+    if not p_name:
+        return
+    p_reported = reported_cells(problems, p_name)
+    curves = _by_curve(points, ["study", "group", "time", "time_unit", "survival"])
+    for key, rows in curves.items():
+        if not _one_unit(p_name, key, rows, problems):
+            continue
+        prev = None
+        for row, r in rows:
+            if not (given(r["time"]) and given(r["survival"])) or (row, "time") in p_reported:
+                continue
+            if prev is not None:
+                p_row, p = prev
+                if r["time"] < p["time"]:
+                    problems.append(Problem(p_name, row, "time", f"expected a time of at least {p['time']:g} along "
+                                            f"curve {_curve(*key)} (row {p_row}), found {r['time']:g}; list a "
+                                            "curve's points in time order"))
+                    continue
+                if r["survival"] > p["survival"] and (row, "survival") not in p_reported:
+                    problems.append(Problem(p_name, row, "survival", f"expected a survival of at most "
+                                            f"{p['survival']:g} (row {p_row}) along curve {_curve(*key)}, since a "
+                                            f"Kaplan-Meier curve never rises, found {r['survival']:g}"))
+            prev = (row, r)
+    if not r_name:
+        if curves:
+            problems.append(Problem(p_name, "-", "", "expected km_curves/at_risk.csv beside the digitized curves "
+                                    "(their numbers at risk, at least at time 0, which the reconstruction needs), "
+                                    "found no such file"))
+        return
+    risks = _by_curve(at_risk, ["study", "group", "time", "time_unit", "n_at_risk", "total_events"])
+    for key, rows in curves.items():
+        if key not in risks:
+            problems.append(Problem(p_name, rows[0][0], "group", f"expected numbers at risk of curve {_curve(*key)} in "
+                                    f"{r_name} (at least at time 0, which the reconstruction needs), found none"))
+    for key, rows in risks.items():
+        if key not in curves:
+            same_study = sorted({g for s, g in curves if s == key[0]})
+            close = difflib.get_close_matches(key[1], same_study, n=1, cutoff=0.5)
+            hint = (f"; did you mean {close[0]!r}?" if close else
+                    f" (curves of {key[0]}: {', '.join(map(repr, same_study))})" if same_study else "")
+            problems.append(Problem(r_name, rows[0][0], "group", f"expected a curve {_curve(*key)} in {p_name} for "
+                                    f"these numbers at risk, found none{hint}"))
+        _check_at_risk(r_name, key, rows, problems)
+
+
+def _check_at_risk(name: str, key: tuple, rows: list[tuple[int, dict]], problems: list[Problem]) -> None:
+    totals = [(row, r["total_events"]) for row, r in rows if given(r["total_events"])]
+    for row, t in totals[1:]:
+        if t != totals[0][1]:
+            problems.append(Problem(name, row, "total_events", f"expected the same total_events on every row of curve "
+                                    f"{_curve(*key)} (or on one row only): {_num(totals[0][1])} on row "
+                                    f"{totals[0][0]}, found {_num(t)}"))
+    if not _one_unit(name, key, rows, problems):
+        return
+    unit = next(r["time_unit"] for _, r in rows if r["time_unit"] in schemas.TIME_UNITS)
+    timed = sorted([(r["time"], row, r) for row, r in rows if given(r["time"]) and given(r["n_at_risk"])],
+                   key=lambda x: (x[0], x[1]))
+    if not timed:
+        return
+    t0, row0, _ = timed[0]
+    if t0 != 0:
+        problems.append(Problem(name, row0, "time", f"expected the first number at risk of curve {_curve(*key)} at "
+                                f"time 0, found {timing.amount(t0, unit)}"))
+    for (pt, p_row, p), (t, row, r) in zip(timed, timed[1:]):
+        if t == pt:
+            problems.append(Problem(name, row, "time", f"expected one number at risk per time of curve {_curve(*key)}, "
+                                    f"found time {t:g} again (row {p_row})"))
+        elif r["n_at_risk"] > p["n_at_risk"]:
+            problems.append(Problem(name, row, "n_at_risk", f"expected at most {_num(p['n_at_risk'])} at risk (row "
+                                    f"{p_row}, at {timing.amount(pt, unit)}) since numbers at risk never increase "
+                                    f"over time, found {_num(r['n_at_risk'])}"))
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def check_groups(groups: pd.DataFrame, tables: list[pd.DataFrame], problems: list[Problem], name: str) -> None:
+    """Each ``groups`` row maps a value that is in the data, and a value to one group only."""
+    if groups is None or groups.empty:
+        return
+    values: dict[str, dict[str, str]] = {}  # column -> lower-case value -> the value as written
+    for df in tables:
+        if df is None:
+            continue
+        for c in schemas.GROUPABLE_COLUMNS:
+            if c in df.columns:
+                found = values.setdefault(c, {})
+                for v in df[c].dropna().astype(str):
+                    for part in [v, *v.split(";")]:
+                        found.setdefault(part.strip().lower(), part.strip())
+    first: dict[tuple, tuple] = {}
+    for row, r in plain_rows(groups[["column", "value", "group"]]):
+        if not r["column"] or not r["value"]:
+            continue
+        key = (r["column"], r["value"].lower())
+        if key in first and first[key][1] != r["group"]:
+            problems.append(Problem(name, row, "group", f"expected one group for {r['column']} {r['value']!r}, found "
+                                    f"{r['group']!r} here and {first[key][1]!r} on row {first[key][0]}"))
+        first.setdefault(key, (row, r["group"]))
+        known = values.get(r["column"], {})
+        if r["column"] in schemas.GROUPABLE_COLUMNS and r["value"].lower() not in known:
+            close = difflib.get_close_matches(r["value"].lower(), sorted(known), n=1, cutoff=0.7)
+            hint = f"; did you mean {known[close[0]]!r}?" if close else ""
+            problems.append(Problem(name, row, "value", f"expected a value of column {r['column']} in the data, "
+                                    f"found {timing.shown(r['value'])}, which no row has{hint}"))
