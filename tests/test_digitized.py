@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from analysis.digitized import (AT_RISK_COLUMNS, EXPECTED, POINTS_COLUMNS, ImportKMError, import_km, main,
                                 write_points)
-from analysis.load import load_dataset
+from analysis.load import DataValidationError, load_dataset
 from analysis.survival.reconstruct import reconstruct_curves
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -426,12 +426,21 @@ def test_written_points_pass_validation(tmp_path):
     assert write_points(wpd, folder) == [f"{folder / 'km_curves' / 'points.csv'}: 12 rows written."]
     assert write_points(guyot, folder) == [f"{folder / 'km_curves' / 'points.csv'}: 12 rows written.",
                                            f"{folder / 'km_curves' / 'at_risk.csv'}: 4 rows written."]
+    # curves without numbers at risk cannot be reconstructed: validate names them ...
+    with pytest.raises(DataValidationError) as e:
+        load_dataset(folder)
+    assert [str(p) for p in e.value.problems] == [
+        f"km_curves/points.csv:{row}:group: expected numbers at risk of curve S900 / {g!r} in km_curves/at_risk.csv "
+        "(at least at time 0, which the reconstruction needs), found none" for row, g in ((2, "MSC"), (9, "Control"))]
+    # ... and with them (as printed under the published plot) the folder is valid
+    with (folder / "km_curves" / "at_risk.csv").open("a", encoding="utf-8") as f:
+        f.write("S900,MSC,0,months,40,\nS900,Control,0,months,40,\n")
     ds = load_dataset(folder)  # raises DataValidationError listing any problem
     got = ds.km_curves_points
     assert got["group"].tolist() == ["MSC"] * 7 + ["Control"] * 5 + ["Arm A"] * 12
     assert list(zip(got["time"], got["survival"])) == MSC + CONTROL + GUYOT
-    assert ds.km_curves_at_risk["n_at_risk"].tolist() == [40, 36, 30, 22]
-    ipd, _ = reconstruct_curves(got[got["group"] == "Arm A"], ds.km_curves_at_risk)
+    assert ds.km_curves_at_risk["n_at_risk"].tolist() == [40, 36, 30, 22, 40, 40]
+    ipd, _ = reconstruct_curves(got[got["group"] == "Arm A"], ds.km_curves_at_risk[ds.km_curves_at_risk["group"] == "Arm A"])
     assert len(ipd) == 40
 
 
@@ -450,9 +459,11 @@ def test_write_refuses_rows_of_the_same_curve_unless_replace(tmp_path):
     write_points(other, folder)  # another curve of the same study is fine
     fewer = import_km(FIX / "two_column_percent.csv", "S900", group="Arm A")
     assert write_points(fewer, folder, replace=True) == [f"{points}: 7 rows written (replacing 12)."]
+    assert len(at_risk.read_text().splitlines()) == 1 + 4  # at-risk rows untouched: the result had none
+    with at_risk.open("a", encoding="utf-8") as f:  # Arm B's number at risk, which validate asks for
+        f.write("S900,Arm B,0,months,40,\n")
     ds = load_dataset(folder)
     assert ds.km_curves_points["group"].tolist() == ["Arm B"] * 5 + ["Arm A"] * 7
-    assert len(ds.km_curves_at_risk) == 4  # at-risk rows untouched: the result had none
 
 
 def test_write_keeps_a_semicolon_file_and_refuses_workbooks_and_strange_headers(tmp_path):
@@ -463,6 +474,8 @@ def test_write_keeps_a_semicolon_file_and_refuses_workbooks_and_strange_headers(
     write_points(import_km(FIX / "wpd_v3.json", "S900", group="MSC"), folder)
     assert points.read_text().splitlines()[:3] == ["study;group;time;time_unit;survival", "S900;Old;0;months;1",
                                                   "S900;MSC;0.0;months;1.0"]
+    (folder / "km_curves" / "at_risk.csv").write_text(
+        "study,group,time,time_unit,n_at_risk,total_events\nS900,Old,0,months,10,\nS900,MSC,0,months,10,\n")
     assert len(load_dataset(folder).km_curves_points) == 8
     points.write_text("study,group,time,unit,survival\n")
     with pytest.raises(ImportKMError) as e:
