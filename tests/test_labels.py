@@ -25,3 +25,18 @@ def test_groups_csv_maps_labels_before_the_analysis_and_silences_the_warning():
         "they are one thing, map both to one group in groups.csv (column,value,group: disease,Plaque psoriasis,"
         "psoriasis)"]
     assert near_duplicate_warnings(df, groups=groups) == []
+
+
+def test_validate_warns_about_look_alike_diseases_and_still_passes(make_folder, tables, capsys):
+    from analysis.cli import main
+
+    second = dict(tables["cohort_outcomes"][0], outcome_id="O2", disease="Lupus nephritis")
+    tables["cohort_outcomes"].append(second)
+    folder = make_folder(tables)
+    assert main(["validate", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: cohort_outcomes.csv:-:disease: 'lupus' and 'Lupus nephritis' look alike but are different "
+            "groups") in err
+    (folder / "groups.csv").write_text("column,value,group\ndisease,Lupus nephritis,lupus\n", encoding="utf-8")
+    assert main(["validate", str(folder)]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -183,6 +183,7 @@ _DATASET_FILES = {  # Dataset attribute -> the data files it comes from (schemas
     "sources": ["sources"], "patients": ["patients"], "events": ["events"],
     "lines": ["events", "patients", "sources"], "graph": ["events"], "cohort_outcomes": ["cohort_outcomes"],
     "ipd": ["ipd"], "km_curves_points": ["km_points"], "km_curves_at_risk": ["km_at_risk"],
+    "groups": ["groups"],
     "summary": [], "data_dir": [], "files": [],  # summary() reads the tables through the attributes above
 }
 
@@ -245,5 +246,6 @@ def test_every_notebook_declares_the_data_files_it_reads():
         assert isinstance(declared, list), f"{nb.name}: no metadata.analysis.data_files"
         unknown = [a for a in used[nb.stem] if a not in _DATASET_FILES]
         assert not unknown, f"{nb.name} reads Dataset.{unknown}: add them to _DATASET_FILES"
-        reads = {_pattern(f) for a in used[nb.stem] for f in _DATASET_FILES[a]}
+        # groups.csv is validated (and can fail) every load, so every notebook depends on it
+        reads = {_pattern(f) for a in used[nb.stem] for f in _DATASET_FILES[a]} | {_pattern("groups")}
         assert sorted(declared) == sorted(reads), f"{nb.name}: declares {declared}, reads {sorted(reads)}"

@@ -51,6 +51,11 @@ def cmd_validate(args) -> int:
         if problems:
             print(f"{len(problems)} quote(s) not found in {args.sources_text}", file=sys.stderr)
             return 1
+    from analysis.labels import near_duplicate_warnings
+
+    for line in near_duplicate_warnings(ds.cohort_outcomes, file=ds.files["cohort_outcomes"].name,
+                                        groups=ds.groups):
+        print(render.printable("warning: " + line), file=sys.stderr)
     counts = ", ".join(f"{v} {k}" for k, v in ds.summary().items())
     print(f"{args.data_dir}: OK ({counts})")
     return 0

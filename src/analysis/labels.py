@@ -30,7 +30,7 @@ def _words(text: str) -> list[str]:
 
 def near_duplicates(values) -> list[tuple[str, str]]:
     """Pairs of distinct labels (after trimming and ignoring case) that look like one thing:
-    one label's words all appear in the other ("psoriasis" / "plaque psoriasis"), or the
+    one label is the other plus one word ("psoriasis" / "plaque psoriasis"), or the
     spellings are close (difflib ratio >= :data:`SIMILARITY`: "lupus nephritis" / "lupus
     nephritits"). Each pair once, in first-seen order."""
     seen: dict[str, str] = {}
@@ -43,13 +43,15 @@ def near_duplicates(values) -> list[tuple[str, str]]:
         wa = set(_words(a))
         for nb, b in labels[i + 1:]:
             wb = set(_words(b))
-            contained = bool(wa and wb) and (wa <= wb or wb <= wa)
+            # one more word ("psoriasis" / "plaque psoriasis"); a longer description is a
+            # different label on purpose ("autologous HSCT (cyclophosphamide + ATG)")
+            contained = bool(wa and wb) and (wa <= wb or wb <= wa) and abs(len(wa) - len(wb)) <= 1
             if contained or difflib.SequenceMatcher(None, na, nb).ratio() >= SIMILARITY:
                 pairs.append((a, b))
     return pairs
 
 
-def near_duplicate_warnings(df: pd.DataFrame, columns=("disease", "therapy"), file: str = "cohort_outcomes.csv",
+def near_duplicate_warnings(df: pd.DataFrame, columns=("disease",), file: str = "cohort_outcomes.csv",
                             groups: pd.DataFrame | None = None) -> list[str]:
     """One sentence per near-duplicate pair in ``columns`` of ``df`` that ``groups`` does not
     already put in one group: what to check and how to merge them if they are one thing."""
