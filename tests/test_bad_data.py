@@ -27,6 +27,12 @@ BASE = CORPUS / "_base"
 CASES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 ROOT = CORPUS.parents[1]
 TOO_LARGE = "expected a file of at most 10 MB, found 50 MB (split it, or check it is the right file)"
+NAMED_PIPE = ("events.csv:-:-: expected a regular file, found a named pipe (FIFO); save the data as a plain .csv or "
+              ".xlsx file (it is not read)")
+LINK_OUT = ("sources.csv:-:-: expected a file inside the data folder, found a link to a file outside it; copy the "
+            "file itself into the data folder (the link is not read)")
+"""Lines no corpus folder can hold (git keeps neither a named pipe nor, portably, a link):
+made here in ``tmp_path``, and quotable in the README like the corpus lines."""
 
 
 def expected(case: str) -> list[str]:
@@ -94,8 +100,8 @@ def test_troubleshooting_quotes_only_real_messages():
         from test_render_reliability import README_MESSAGES  # the runner's lines, checked there word for word
     finally:
         sys.path.remove(str(CORPUS.parent))
-    known = ({line for case in CASES for line in expected(case)} | {f"events.csv:-:-: {TOO_LARGE}"}
-             | set(README_MESSAGES))
+    known = ({line for case in CASES for line in expected(case)}
+             | {f"events.csv:-:-: {TOO_LARGE}", NAMED_PIPE, LINK_OUT} | set(README_MESSAGES))
     assert len(quoted) >= 30
     assert [line for line in quoted if line not in known] == []
 
@@ -244,3 +250,30 @@ def test_a_folder_named_like_a_data_file_is_reported_not_a_crash(tmp_path):
         load_dataset(folder)
     assert [str(p) for p in exc.value.problems] == [
         "events.csv:-:-: expected a readable file, could not read it (Is a directory)"]
+
+
+# ----------------------------------------------------------------------------- special files
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_before_it_is_opened(tmp_path):
+    """A data file that is a named pipe would block the reader forever: refused, unopened."""
+    import os
+
+    folder = _copy_base(tmp_path)
+    (folder / "events.csv").unlink()
+    os.mkfifo(folder / "events.csv")
+    proc = subprocess.run([sys.executable, "-m", "analysis", "validate", str(folder)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert (proc.returncode, proc.stdout.splitlines()) == (1, [NAMED_PIPE])
+
+
+def test_a_link_out_of_the_folder_is_refused_unread(tmp_path, capsys):
+    """A data file that links outside the folder is never read, so its contents never show."""
+    folder = _copy_base(tmp_path)
+    outside = tmp_path / "private.csv"
+    outside.write_text("source_id\nPRIVATE-TEXT\n", encoding="utf-8")
+    (folder / "sources.csv").unlink()
+    (folder / "sources.csv").symlink_to(outside)
+    rc, out, err = validate(folder, capsys)
+    assert (rc, out) == (1, [LINK_OUT]) and "PRIVATE" not in err

@@ -23,6 +23,10 @@ MAX_DURATION_YEARS = 120
 
 UNCONTROLLED_DESIGNS = ("case_report", "case_series", "uncontrolled_cohort", "review_summary")
 
+EPS_DAYS = 1e-6
+"""Slack (days) before an order is called certainly wrong: sums of interval ends along
+offset chains carry float rounding, and two events on the same day are in order."""
+
 
 def text(value) -> str:
     """A cell as text, ``""`` when empty (pandas' NA cannot be compared)."""
@@ -186,7 +190,7 @@ def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, us
                 if r["event_type"] in schemas.EVENTS_AFTER_DEATH or r["event_type"] == "death":
                     continue
                 rel = graph.relative(r["event_id"], d["event_id"])
-                if rel is not None and rel.lo > 0:
+                if rel is not None and rel.lo > EPS_DAYS:
                     problems.append(Problem(name, row, col(r), f"expected no {_event_words(r['event_type'])} after "
                                             f"the death of patient {pid} (row {d_row}, {d['event_id']}), found it "
                                             f"{_after(rel.lo)} after"))
@@ -212,7 +216,7 @@ def _later_than(graph: timing.OffsetGraph, firsts: list, others: list):
             later = []
             for o_row, o in others:
                 rel = graph.relative(o["event_id"], r["event_id"])
-                if rel is not None and rel.lo > 0:
+                if rel is not None and rel.lo > EPS_DAYS:
                     later.append((rel.lo, o_row, o))
             if later:
                 yield row, r, max(later, key=lambda x: (x[0], -x[1]))
@@ -226,7 +230,7 @@ def _later_than(graph: timing.OffsetGraph, firsts: list, others: list):
     for row, r in firsts:
         root = graph.root(r["event_id"])
         rel = graph.relative(r["event_id"], root)
-        if rel is not None and root in top and top[root][0] - rel.hi > 0:
+        if rel is not None and root in top and top[root][0] - rel.hi > EPS_DAYS:
             lo, o_row, o = top[root]
             yield row, r, (lo - rel.hi, o_row, o)
 
@@ -350,6 +354,30 @@ def check_curves(points: pd.DataFrame, at_risk: pd.DataFrame, p_name: str | None
             problems.append(Problem(r_name, rows[0][0], "group", f"expected a curve {_curve(*key)} in {p_name} for "
                                     f"these numbers at risk, found none{hint}"))
         _check_at_risk(r_name, key, rows, problems)
+        if key in curves:
+            _check_total_events(r_name, key, rows, curves[key], problems)
+
+
+def _check_total_events(name: str, key: tuple, rows: list[tuple[int, dict]], points: list[tuple[int, dict]],
+                        problems: list[Problem]) -> None:
+    """What the curve and its count at time 0 allow: no more events than patients, and
+    events exactly when the curve falls."""
+    totals = [(row, r["total_events"]) for row, r in rows if given(r["total_events"])]
+    if not totals:
+        return
+    row, total = totals[0]
+    start = [(r_row, r["n_at_risk"]) for r_row, r in rows if r["time"] == 0 and given(r["n_at_risk"])]
+    if start and total > start[0][1]:
+        problems.append(Problem(name, row, "total_events", f"expected at most {_num(start[0][1])} events in curve "
+                                f"{_curve(*key)} (its number at risk at time 0, row {start[0][0]}), found "
+                                f"{_num(total)}"))
+    falls = [(p_row, p["survival"]) for p_row, p in points if given(p["survival"]) and p["survival"] < 1]
+    if total == 0 and falls:
+        problems.append(Problem(name, row, "total_events", f"expected at least 1 event in curve {_curve(*key)}, "
+                                f"which falls to {falls[0][1]:g} (row {falls[0][0]}), found 0"))
+    elif total > 0 and not falls and any(given(p["survival"]) for _, p in points):
+        problems.append(Problem(name, row, "total_events", f"expected 0 events in curve {_curve(*key)}, which never "
+                                f"falls below 1, found {_num(total)}"))
 
 
 def _check_at_risk(name: str, key: tuple, rows: list[tuple[int, dict]], problems: list[Problem]) -> None:

@@ -402,7 +402,7 @@ def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list
         d_lo.append(cal.lo if cal else math.nan)
         d_best.append(cal.best if cal else math.nan)
         d_hi.append(cal.hi if cal else math.nan)
-        if rel and line > 0 and e["event_type"] in ("relapse", "last_followup", "death", "remission") and rel.hi < 0:
+        if rel and line > 0 and e["event_type"] in ("relapse", "last_followup", "death", "remission") and rel.hi < -checks.EPS_DAYS:
             what = {"relapse": "a relapse", "last_followup": "the last follow-up", "death": "a death",
                     "remission": "a remission"}[e["event_type"]]
             problems.append(Problem(name, row, "date" if e["date"] else "offset",

@@ -863,6 +863,12 @@ def km_total_events_conflict(d):
 
 
 @case
+def km_total_events_impossible(d):
+    """total_events typed as 50 for a curve that starts with 40 patients at risk."""
+    km_curves(d, at_risk=[AT_RISK[0], AT_RISK[1][:5] + ["50"], AT_RISK[2]])
+
+
+@case
 def km_at_risk_not_from_zero(d):
     """Numbers at risk starting at 3 months instead of time 0."""
     km_curves(d, at_risk=[AT_RISK[0], ["S2", "MSC", "3", "months", "40", ""], AT_RISK[2]])
