@@ -70,7 +70,8 @@ def apply_filters(df: pd.DataFrame, filters) -> pd.DataFrame:
     return df[mask]
 
 
-def _as_list(value) -> list | None:
+def as_list(value) -> list | None:
+    """``None`` stays None, one text becomes a one-item list, anything else a list."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -98,14 +99,14 @@ def select_patients(ds, diseases=None, therapies=None, source_kinds=None,
     pats = ds.patients.merge(src, on="source_id", how="left")
     keep = pd.Series(True, index=pats.index)
     for column, wanted in (("diseases", diseases), ("therapy", therapies)):
-        wanted = _as_list(wanted)
+        wanted = as_list(wanted)
         if wanted is not None:
             text = pats[column].fillna("").str.lower()
             hit = pd.Series(False, index=pats.index)
             for w in wanted:
                 hit |= text.str.contains(str(w).lower(), regex=False)
             keep &= hit
-    kinds = _as_list(source_kinds)
+    kinds = as_list(source_kinds)
     if kinds is not None:
         unknown = sorted(set(kinds) - set(schemas.SOURCE_KINDS))
         if unknown:
@@ -116,7 +117,7 @@ def select_patients(ds, diseases=None, therapies=None, source_kinds=None,
         expect_one_of("min_evidence_level", min_evidence_level, schemas.EVIDENCE_LEVELS)
         rank = {lv: i for i, lv in enumerate(schemas.EVIDENCE_LEVELS)}
         keep &= pats["evidence_level"].astype(object).map(rank).fillna(len(rank)) <= rank[min_evidence_level]
-    ids = _as_list(patient_ids)
+    ids = as_list(patient_ids)
     if ids is not None:
         missing = sorted(set(ids) - set(pats["patient_id"]))
         if missing:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.select import as_list
 from analysis import timing
 from analysis.timelines.table import ANCHOR_CALENDAR, ANCHOR_LINE
 
@@ -32,14 +33,6 @@ SPAN_TYPES = ("chemotherapy", "conditioning")
 #: marks that are not event types of the data (legend text and style)
 OTHER_RELAPSE = "relapse_other_disease"
 FOLLOWUP_NOT_REPORTED = "followup_not_reported"
-
-
-def _as_list(value) -> list | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return list(value)
 
 
 @dataclass
@@ -217,7 +210,7 @@ def lane_order(table: pd.DataFrame, sort_by: str | list | None = "follow_up",
             pkey = pkey - g["first_event"].min()
         pkey = pkey.fillna(-np.inf)
     else:
-        cols = _as_list(sort_by)
+        cols = as_list(sort_by)
         missing = [c for c in cols if c not in table.columns]
         if missing:
             raise ValueError(f"sort_by: expected 'follow_up', 'data' or columns of the table, found {missing}")
