@@ -323,9 +323,10 @@ def axis_limit(rows: list[Row]) -> float:
 def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, footnotes: list[str],
           xmax: float = 1.0):
     import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+    from matplotlib.markers import MarkerStyle
     from matplotlib.ticker import PercentFormatter
-    from matplotlib.transforms import blended_transform_factory
+    from matplotlib.transforms import IdentityTransform, blended_transform_factory
 
     from analysis.textcolumn import TextColumn
 
@@ -382,7 +383,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
             color=OKABE_ITO["black"], lw=0.6, clip_on=False)
 
     seg_solid, seg_dash, diamonds, pi_bars = [], [], [], []
-    sq = {}  # (color, filled) -> ([x], [y], [s])
+    squares = []  # (x, y, size, face, edge, line width)
     wmax = max([r.size for r in rows if r.kind == "study" and not math.isnan(r.size)] or [1.0])
     smax = (ROW_HEIGHT_IN * 72 * 0.75) ** 2
     for y, r in enumerate(rows):
@@ -404,11 +405,9 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
                         put(x_weight, y, r.weight, ha="right")
                 (seg_dash if r.approximate else seg_solid).append([(r.lo, y), (r.hi, y)])
                 s = 30.0 if math.isnan(r.size) else max(9.0, smax * r.size / wmax)
-                key = (r.color, not r.approximate)
-                sq.setdefault(key, ([], [], []))
-                sq[key][0].append(r.est)
-                sq[key][1].append(y)
-                sq[key][2].append(s)
+                filled = not r.approximate  # hollow (white, coloured edge) when approximate
+                squares.append((r.est, y, s, r.color if filled else "white",
+                                OKABE_ITO["black"] if filled else r.color, 0.6 if filled else 1.4))
             else:
                 if not math.isnan(r.est):
                     ax.plot([r.est], [y], marker="|", ms=9, color=OKABE_ITO["grey"], ls="none")
@@ -441,10 +440,14 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     if seg_dash:
         ax.add_collection(LineCollection(seg_dash, colors=OKABE_ITO["black"], linewidths=1.0, linestyles=(0, (3, 2)),
                                          clip_on=False))
-    for (color, filled), (xs, ys, ss) in sq.items():
-        ax.scatter(xs, ys, s=ss, marker="s", facecolors=color if filled else "white",
-                   edgecolors=OKABE_ITO["black"] if filled else color, linewidths=0.6 if filled else 1.4,
-                   zorder=3, clip_on=False)
+    if squares:  # one collection (what scatter makes, without its per-call cost)
+        marker = MarkerStyle("s")
+        xs, ys, ss, face, edge, lw = zip(*squares)
+        coll = PathCollection((marker.get_path().transformed(marker.get_transform()),), sizes=ss,
+                              offsets=np.column_stack([xs, ys]), offset_transform=ax.transData,
+                              facecolors=face, edgecolors=edge, linewidths=lw, zorder=3, clip_on=False)
+        coll.set_transform(IdentityTransform())
+        ax.add_collection(coll, autolim=False)
     if diamonds:
         ax.add_collection(PolyCollection(diamonds, facecolors=OKABE_ITO["grey"], edgecolors=POOLED_COLOR,
                                          linewidths=0.9, zorder=3))
@@ -454,9 +457,10 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     if handles:
         fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, (notes_in + legend_in) / height),
                    ncol=LEGEND_COLUMNS, fontsize=fs - 0.5, frameon=False, handlelength=1.4)
-    for i, note in enumerate(footnotes):
-        fig.text(0.01, (0.08 + 0.17 * (len(footnotes) - 1 - i)) / height, note, fontsize=fs - 1,
-                 color="0.25", ha="left", va="bottom")
+    if footnotes:
+        ys = [(0.08 + 0.17 * (len(footnotes) - 1 - i)) / height for i in range(len(footnotes))]
+        fig.add_artist(TextColumn(0.01, ys, footnotes, transform=fig.transFigure, ha="left", va="bottom",
+                                  fontsize=fs - 1, color="0.25"))
     return fig
 
 

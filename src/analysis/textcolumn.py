@@ -15,9 +15,9 @@ but
 - on any other canvas (PDF, PS, path-text SVG, ...) it draws each line with the renderer's
   own ``draw_text``, as ``Text`` would.
 
-The lines of one column share their style; each has its own position. ``va`` is always
-``"center"`` as in the forest plot: the baseline sits where a one-line ``Text`` would put it
-(from the height and descent of "lp").
+The lines of one column share their style; each has its own position. Vertically each line
+sits where a one-line ``Text`` with the same ``va`` puts it, from the height and descent of
+"lp" (the same for every line).
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ class TextColumn(Artist):
     """Lines of text at ``(x, y)`` points (in ``transform`` coordinates), one style.
 
     ``x`` is one value for every line or one per line; ``ha`` is ``"left"``, ``"right"`` or
-    ``"center"``. :meth:`get_texts` gives the lines (what a test reads from ``Text``
-    artists)."""
+    ``"center"``, ``va`` ``"center"``, ``"bottom"``, ``"baseline"`` or ``"top"``.
+    :meth:`get_texts` gives the lines (what a test reads from ``Text`` artists)."""
 
     zorder = 3  # as Text
 
-    def __init__(self, x, y, texts, *, transform, ha="left", fontsize=None, fontweight="normal",
+    def __init__(self, x, y, texts, *, transform, ha="left", va="center", fontsize=None, fontweight="normal",
                  fontstyle="normal", color="black", alpha=None):
         super().__init__()
         self._texts = [str(t) for t in texts]
@@ -52,7 +52,9 @@ class TextColumn(Artist):
         self._x = np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy()
         if ha not in ("left", "right", "center"):
             raise ValueError(f"ha must be left, right or center, got {ha!r}")
-        self._ha = ha
+        if va not in _RAISE:
+            raise ValueError(f"va must be one of {', '.join(_RAISE)}, got {va!r}")
+        self._ha, self._va = ha, va
         self._prop = FontProperties(size=fontsize, weight=fontweight, style=fontstyle)
         self._color = color
         self.set_transform(transform)
@@ -71,6 +73,13 @@ class TextColumn(Artist):
 
     def get_ha(self) -> str:
         return self._ha
+
+    def get_va(self) -> str:
+        return self._va
+
+    def _raise(self, h: float, d: float) -> float:
+        """From the anchor up to the baseline, for a line box of height ``h``, descent ``d``."""
+        return _RAISE[self._va](h, d)
 
     def get_positions(self) -> np.ndarray:
         """The anchor of each line, in the artist's transform coordinates."""
@@ -132,7 +141,7 @@ class TextColumn(Artist):
         if a != 1:
             style["opacity"] = _short_float_fmt(a)
         _, h, d = renderer.get_text_width_height_descent("lp", prop, ismath=False)
-        down = h / 2 - d  # from the centre down to the baseline
+        down = -self._raise(h, d)  # from the anchor down to the baseline
         writer = renderer.writer
         writer.start("g", style=_generate_css(style))
         height = renderer.height
@@ -152,7 +161,7 @@ class TextColumn(Artist):
             w, h, d = renderer.get_text_width_height_descent(text, prop, ismath=False)
             h, d = max(h, lp_h), max(d, lp_d)
             x0 = x - {"left": 0.0, "right": w, "center": w / 2}[self._ha]
-            yb = y - h / 2 + d
+            yb = y + self._raise(h, d)
             if renderer.flipy():
                 yb = canvas_h - yb
             renderer.draw_text(gc, x0, yb, text, prop, 0.0, ismath=False)
@@ -165,13 +174,14 @@ class TextColumn(Artist):
         *rgb, alpha = self._rgba()
         color = [round(255 * c) for c in rgb]
         shift = {"left": 0.0, "right": 1.0, "center": 0.5}[self._ha]
+        up = self._raise(lp_h, lp_d)
         gc = renderer.new_gc()
         gc.set_url(self.get_url())
         try:
             for text, (x, y) in zip(texts, xy):
                 lay = glyphs.layout(text)
-                baseline = height - (y - lp_h / 2 + lp_d)  # from the top, as Agg draws
-                glyphs.paint(renderer, gc, text, lay, x - shift * lay[4], baseline, color, alpha)
+                baseline = height - (y + up)  # from the top, as Agg draws
+                glyphs.paint(renderer, gc, lay, x - shift * lay[0], baseline, color, alpha)
         finally:
             gc.restore()
 
@@ -185,15 +195,23 @@ class TextColumn(Artist):
         h, d = glyphs.lp_height, glyphs.lp_descent
         x0s, x1s = [], []
         for text, (x, _) in zip(texts, xy):
-            w = glyphs.layout(text)[4]
+            w = glyphs.layout(text)[0]
             left = x - {"left": 0.0, "right": w, "center": w / 2}[self._ha]
             x0s.append(left)
             x1s.append(left + w)
-        ys = xy[:, 1]
-        return Bbox([[min(x0s), ys.min() - h / 2], [max(x1s), ys.max() + h / 2]])
+        bottom = xy[:, 1] + self._raise(h, d) - d
+        return Bbox([[min(x0s), bottom.min()], [max(x1s), bottom.max() + h]])
 
     def get_tightbbox(self, renderer=None):
         return self.get_window_extent(renderer)
+
+
+_RAISE = {  # va -> (height, descent of the line box) -> from the anchor up to the baseline
+    "center": lambda h, d: d - h / 2,
+    "bottom": lambda h, d: d,
+    "baseline": lambda h, d: 0.0,
+    "top": lambda h, d: d - h,
+}
 
 
 def _base_renderer(renderer):
@@ -304,26 +322,30 @@ class _GlyphSet:
         return k
 
     def layout(self, text: str) -> tuple:
-        """(pen position of each character, from the line's origin; the line's box: left,
-        bottom and top of the ink, where a blank counts as a point at its pen; its width,
-        i.e. its advance), pixels, as ``FT2Font.set_text`` and ``get_width_height``
-        compute them."""
+        """How ``text`` is laid out, as ``FT2Font.set_text``, ``get_width_height`` and
+        ``draw_glyphs_to_bitmap`` do it: (the line's width, i.e. its advance; where its ink
+        starts, 0 if it has a blank; the lowest and highest ink; the glyph images with their
+        places in the line's bitmap; that bitmap's size; its offset from the pixel where
+        ``draw_text`` puts the bitmap's corner), pixels. Cached per text."""
         found = self._layouts.get(text)
         if found is not None:
             return found
         cache, kern = self._cache, self._kern if self._has_kerning else None
-        pens = []
+        glyphs = []
         pen = 0.0
         prev = ""
-        left = y_min = y_max = math.inf
+        left = y_min = math.inf
         y_max = -math.inf
         for ch in text:
             g = cache.get(ch) or self._glyph(ch)
             if kern is not None and prev:
                 k = kern.get(prev + ch)
                 pen += self._kerning(prev, ch) if k is None else k
-            pens.append(pen)
-            x = 0.0 if g[0] is None else pen + g[4]
+            if g[0] is None:
+                x = 0.0
+            else:
+                x = pen + g[4]
+                glyphs.append((g, x))
             if x < left:
                 left = x
             if g[6] < y_min:
@@ -334,51 +356,51 @@ class _GlyphSet:
             prev = ch
         if left == math.inf:
             left = y_min = y_max = 0.0
+        # each glyph's column and row from the corner of the line's bitmap (draw_glyphs_to_bitmap:
+        # bitmap left - ink left, truncated; ink top - bitmap top + 1), moved by the whole pixel
+        # that brings the cached glyph's ink nearest to where it starts at its pen position
+        floor = math.floor
+        pieces = []
+        for g, x in glyphs:
+            fx = floor(x)
+            pieces.append((g[0], int(fx - left) + round(x - fx - g[1]), int(y_max - g[5] + 1) - g[2]))
+        if pieces:
+            c0 = min(p[1] for p in pieces)
+            r0 = min(p[2] for p in pieces)
+            c1 = max(p[1] + p[0].shape[1] for p in pieces)
+            r1 = max(p[2] + p[0].shape[0] for p in pieces)
+            pieces = [(image, c - c0, r - r0) for image, c, r in pieces]
+        else:
+            c0 = r0 = c1 = r1 = 0
         if len(self._layouts) > 50_000:
             self._layouts.clear()
-        found = self._layouts[text] = (pens, left, y_min, y_max, pen)
+        found = self._layouts[text] = (pen, left, y_min, y_max, pieces, (r1 - r0, c1 - c0), (c0, r0))
         return found
 
-    def paint(self, renderer, gc, text, lay, x0, baseline, color, alpha) -> None:
-        """Draw ``text`` (laid out by :meth:`layout`) on the Agg ``renderer`` where
+    def paint(self, renderer, gc, lay, x0, baseline, color, alpha) -> None:
+        """Draw a line (laid out by :meth:`layout`) on the Agg ``renderer`` where
         ``draw_text`` draws it with pen origin ``x0`` and ``baseline`` (pixels from the left
         and the top of the canvas): the glyph images are combined into one coverage image,
         which Agg blends in ``color`` (RGB 0-255) times ``alpha`` as it blends a
-        ``draw_text`` bitmap.
-
-        ``draw_text`` puts the line's bitmap at whole pixels (left: the ink's left end
-        rounded; bottom: the baseline plus descent, rounded) and each glyph at the pixel
-        FreeType gives it at its pen position, with the same arithmetic here; a cached glyph
-        (rendered at pen 0) is moved by the nearest whole pixel to where its ink starts."""
-        pens, ink_min, y_min, y_max, _ = lay
-        cache = self._cache
-        left0 = round(x0 + ink_min)
-        top0 = round(baseline - y_min) + 1 - (int(y_max - y_min) + 2)  # the line's bitmap
-        floor = math.floor
-        pieces = []
-        for ch, pen in zip(text, pens):
-            g = cache[ch]
-            image = g[0]
-            if image is not None:
-                a = pen + g[4]
-                fa = floor(a)
-                pieces.append((image, left0 + int(fa - ink_min) + round(a - fa - g[1]),
-                               top0 + int(y_max - g[5] + 1) - g[2]))
+        ``draw_text`` bitmap (at whole pixels: left, the ink's left end rounded; bottom, the
+        baseline plus the descent rounded)."""
+        _, ink_min, y_min, y_max, pieces, shape, (c0, r0) = lay
         if not pieces:
             return
-        x_lo = min(p[1] for p in pieces)
-        x_hi = max(p[1] + p[0].shape[1] for p in pieces)
-        y_lo = min(p[2] for p in pieces)
-        y_hi = max(p[2] + p[0].shape[0] for p in pieces)
-        rgba = np.empty((y_hi - y_lo, x_hi - x_lo, 4), dtype=np.uint8)
-        rgba[..., :3] = color
-        cover = rgba[..., 3]
-        cover[...] = 0
-        for image, left, top in pieces:
+        left = round(x0 + ink_min) + c0
+        top = round(baseline - y_min) + 1 - (int(y_max - y_min) + 2) + r0
+        cover = np.zeros(shape, dtype=np.uint8)
+        maximum = np.maximum
+        for image, c, r in pieces:
             h, w = image.shape
-            view = cover[top - y_lo:top - y_lo + h, left - x_lo:left - x_lo + w]
-            np.maximum(view, image, out=view)
+            view = cover[r:r + h, c:c + w]
+            maximum(view, image, out=view)
+        rgba = np.empty(shape + (4,), dtype=np.uint8)
+        rgba[..., :3] = color
         if alpha != 1:
-            cover[...] = (cover.astype(np.uint16) * round(255 * alpha) + 127) // 255
-        # draw_image takes the rows bottom-up, from the canvas' lower-left corner
-        renderer.draw_image(gc, x_lo, renderer.height - y_hi, rgba[::-1])
+            cover = ((cover.astype(np.uint16) * round(255 * alpha) + 127) // 255).astype(np.uint8)
+        rgba[..., 3] = cover
+        # draw_image takes the rows bottom-up, from the lower-left corner of the pixel buffer (whose
+        # height is renderer.height rounded down: that is a float when the figure is cropped)
+        rows = renderer.buffer_rgba().shape[0]
+        renderer.draw_image(gc, left, rows - top - shape[0], rgba[::-1])
