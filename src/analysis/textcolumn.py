@@ -297,11 +297,11 @@ class _GlyphSet:
             return g
         font = self._font
         font.set_text(ch, 0.0, flags=self._flags)
-        _, h = font.get_width_height()
+        w, h = font.get_width_height()  # the width of a string is its advance
         xo, _ = font.get_bitmap_offset()
         d = font.get_descent() / 64.0
         y_min, y_max = -d, h / 64.0 - d
-        advance = font.load_char(ord(ch), flags=self._flags).horiAdvance / 64.0 / rcParams["text.hinting_factor"]
+        advance = w / 64.0
         index = font.get_char_index(ord(ch))
         font.draw_glyphs_to_bitmap(antialiased=self._antialiased)
         image = np.array(font.get_image(), dtype=np.uint8)
