@@ -136,8 +136,8 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
 
     Drawing a page of text is CPU-bound (matplotlib rasterises text glyph by glyph), so
     with ``PARALLEL_MIN_FIGURES`` or more figures they are saved in ``jobs`` worker
-    processes (default: the cores this process may use) and the files are the same as
-    when saved one by one. Each figure is sent to a worker (multiprocessing pickles it
+    processes (default: one per two cores this process may use, see :func:`_default_jobs`)
+    and the files are the same as when saved one by one. Each figure is sent to a worker (multiprocessing pickles it
     through the pool's pipe), which applies this process's ``rcParams`` (dpi, fonts, SVG
     text) before saving. The workers come from a ``forkserver`` started on first use, so
     this is safe in a Jupyter kernel, whose threads make a plain ``fork`` unsafe. If worker
@@ -146,7 +146,7 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     """
     if len(figs) != len(names):
         raise ValueError(f"{len(figs)} figures but {len(names)} names")
-    jobs = min(len(figs), jobs or _usable_cores())
+    jobs = min(len(figs), jobs or _default_jobs())
     if jobs < 2 or len(figs) < PARALLEL_MIN_FIGURES:
         return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
     import multiprocessing
@@ -178,6 +178,14 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     warnings.warn(f"could not save the figures in parallel ({type(problem).__name__}: {problem}); "
                   "saving them one by one", RuntimeWarning, stacklevel=2)
     return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
+
+
+def _default_jobs() -> int:
+    """Worker processes when ``jobs`` is not given: one per two usable cores, since saving a
+    figure keeps two threads busy (drawing; compressing its PNG meanwhile). On two cores the
+    figures are saved here: 18 forest pages took 10.0-17.0 s in two workers and 4.6-10.5 s
+    one by one in the same runs (benchmarks/results.md, Rates)."""
+    return max(1, _usable_cores() // 2)
 
 
 def _usable_cores() -> int:
