@@ -92,8 +92,9 @@ class _Clock:
         self.timings[self.name] = (time.perf_counter() - self.wall, time.process_time() - self.cpu)
 
 
-def project_job(outcomes, sources, out: Path, jobs: int, rows_per_page: int = 60) -> dict:
-    """The whole job once; returns {step: (wall s, CPU s)} and the counts."""
+def project_job(outcomes, sources, out: Path, jobs: int | None, rows_per_page: int = 60) -> dict:
+    """The whole job once (``jobs``: as ``save_figures`` takes it; None is its default, what
+    notebook 03 uses); returns {step: (wall s, CPU s)} and the counts."""
     import matplotlib.pyplot as plt
 
     from analysis import forest, rates
@@ -205,13 +206,16 @@ def main(argv=None) -> int:
         warm = time.perf_counter() - t0
         csv = tmp / "studies.csv"
         outcomes.assign(subgroup=outcomes["disease"])[["study", "subgroup", "events", "total"]].to_csv(csv, index=False)
-        par, ser, rr = [], [], []
+        par, ser, workers, rr = [], [], [], []
         for i in range(args.rounds):
-            par.append(project_job(outcomes, sources, tmp / f"par{i}", jobs=jobs, rows_per_page=args.rows_per_page))
+            par.append(project_job(outcomes, sources, tmp / f"par{i}", jobs=None, rows_per_page=args.rows_per_page))
             ser.append(project_job(outcomes, sources, tmp / f"ser{i}", jobs=1, rows_per_page=args.rows_per_page))
+            if jobs > 1:
+                workers.append(project_job(outcomes, sources, tmp / f"w{i}", jobs=jobs,
+                                           rows_per_page=args.rows_per_page))
             if no_r is None:
                 rr.append(r_job(csv, tmp / f"r{i}"))
-            for sub in ("par", "ser", "r"):
+            for sub in ("par", "ser", "w", "r"):
                 shutil.rmtree(tmp / f"{sub}{i}", ignore_errors=True)
     small_wall, small_cpu = small_forest(5)
 
@@ -223,8 +227,14 @@ def main(argv=None) -> int:
     lines = [f"- imports and warm-up (a 30-study job; not counted): {warm:.2f} s"]
     lines += [f"- one by one, {step}: {med(ser, step, 0):.2f} s wall, {med(ser, step, 1):.2f} s CPU"
               for step in ser[0]["timings"] if step != "whole job"]
-    lines.append(f"- the whole job as notebook 03 does it ({jobs} worker processes): {p_wall:.2f} s wall "
+    from analysis.style import _default_jobs
+
+    way = f"save_figures' default: {_default_jobs()} worker process(es) on {jobs} core(s)"
+    way = way if _default_jobs() > 1 else f"save_figures' default on {jobs} core(s): one page after another"
+    lines.append(f"- the whole job as notebook 03 does it ({way}): {p_wall:.2f} s wall "
                  f"(of which saving {med(par, 'pages saved as PNG + SVG', 0):.2f} s)")
+    if workers:
+        lines.append(f"- the same with {jobs} worker processes (jobs={jobs}): {med(workers, 'whole job', 0):.2f} s wall")
     lines.append(f"- the whole job one page after another: {s_wall:.2f} s wall, {s_cpu:.2f} s CPU; "
                  f"CPU floor on {jobs} core(s): {floor:.2f} s")
     ok = {}
@@ -234,7 +244,7 @@ def main(argv=None) -> int:
         lines.append(f"- R metafor ({r_version()}), same studies: "
                      + ", ".join(f"{k} {v:.2f} s" for k, v in r_steps.items()))
         ratio, ratio_serial = p_wall / r_job_s, s_wall / r_job_s
-        lines.append(f"- project / R: **{ratio:.2f}** as notebook 03 saves ({jobs} workers), "
+        lines.append(f"- project / R: **{ratio:.2f}** as notebook 03 saves, "
                      f"{ratio_serial:.2f} one page after another (goal <= {RATIO_GOAL})")
         ok[f"project <= {RATIO_GOAL} x R"] = ratio <= RATIO_GOAL
         r_note = f"R metafor job {r_job_s:.2f} s; project / R = {ratio:.2f} ({ratio_serial:.2f} one by one)"
@@ -248,7 +258,7 @@ def main(argv=None) -> int:
     summary = (f"{args.studies} studies in {args.subgroups} subgroups, {par[0]['pooled_rows']} pooled rows, "
                f"{par[0]['pages']} forest pages of {args.rows_per_page} rows; medians of {args.rounds} "
                f"interleaved rounds.\n"
-               f"Project, as notebook 03 writes it (PNG + SVG per page, {jobs} worker processes): {p_wall:.2f} s "
+               f"Project, as notebook 03 writes it (PNG + SVG per page, {way}): {p_wall:.2f} s "
                f"wall; one page after another {s_wall:.2f} s wall / {s_cpu:.2f} s CPU. {r_note}.\n"
                f"{verdict}.\n"
                f"Machine: {os.cpu_count()} CPU(s), load average {load:.1f} at the start")
