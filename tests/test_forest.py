@@ -42,7 +42,12 @@ def shipped_like() -> pd.DataFrame:
 
 
 def _texts(fig) -> list[str]:
-    return [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+    """Every text the figure shows: its Text artists and the lines of its text columns (the
+    forest plot draws each column of cells as one artist, analysis.textcolumn.TextColumn)."""
+    from analysis.textcolumn import TextColumn
+
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text)] + [
+        line for column in fig.findobj(TextColumn) for line in column.get_texts()]
 
 
 def test_rows_for_shipped_like_data(shipped_like):

@@ -136,8 +136,8 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
 
     Drawing a page of text is CPU-bound (matplotlib rasterises text glyph by glyph), so
     with ``PARALLEL_MIN_FIGURES`` or more figures they are saved in ``jobs`` worker
-    processes (default: the cores this process may use) and the files are the same as
-    when saved one by one. Each figure is sent to a worker (multiprocessing pickles it
+    processes (default: one per two cores this process may use, see :func:`_default_jobs`)
+    and the files are the same as when saved one by one. Each figure is sent to a worker (multiprocessing pickles it
     through the pool's pipe), which applies this process's ``rcParams`` (dpi, fonts, SVG
     text) before saving. The workers come from a ``forkserver`` started on first use, so
     this is safe in a Jupyter kernel, whose threads make a plain ``fork`` unsafe. If worker
@@ -146,7 +146,7 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     """
     if len(figs) != len(names):
         raise ValueError(f"{len(figs)} figures but {len(names)} names")
-    jobs = min(len(figs), jobs or _usable_cores())
+    jobs = min(len(figs), jobs or _default_jobs())
     if jobs < 2 or len(figs) < PARALLEL_MIN_FIGURES:
         return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
     import multiprocessing
@@ -180,6 +180,14 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     return [save_figure(fig, output_dir, name) for fig, name in zip(figs, names)]
 
 
+def _default_jobs() -> int:
+    """Worker processes when ``jobs`` is not given: one per two usable cores, since saving a
+    figure keeps two threads busy (drawing; compressing its PNG meanwhile). On two cores the
+    figures are saved here: 18 forest pages took 10.0-17.0 s in two workers and 4.6-10.5 s
+    one by one in the same runs (benchmarks/results.md, Rates)."""
+    return max(1, _usable_cores() // 2)
+
+
 def _usable_cores() -> int:
     import os
 
@@ -210,13 +218,11 @@ def _write_png(fig, path: Path, dpi: float, bbox, encoder):
     GIL while it compresses, so the SVG is drawn meanwhile). The file is the one
     ``savefig(path, dpi=dpi, bbox_inches=bbox)`` writes: the same pixels through the same
     ``matplotlib.image.imsave`` call. Returns a future (``.result()`` raises its errors)."""
-    import io
-
     import matplotlib as mpl
     import numpy as np
 
     meta, pil = {"Software": None}, {"compress_level": PNG_COMPRESS_LEVEL}
-    raw = io.BytesIO()
+    raw = _PixelSink()
     fig.savefig(raw, format="rgba", dpi=dpi, bbox_inches=bbox)
     width, height = int(bbox.width * dpi), int(bbox.height * dpi)  # the canvas savefig drew
     data = raw.getbuffer()
@@ -226,6 +232,28 @@ def _write_png(fig, path: Path, dpi: float, bbox, encoder):
     rgba = memoryview(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4))
     return encoder.submit(mpl.image.imsave, path, rgba, format="png", origin="upper", dpi=dpi,
                           metadata=meta, pil_kwargs=pil)
+
+
+class _PixelSink:
+    """Where ``savefig(format="rgba")`` writes: it keeps what is written (the Agg canvas'
+    own pixel buffer, in one write) instead of copying it into a ``BytesIO`` (16 MB a
+    forest page). The canvas is not drawn on again before the PNG is written."""
+
+    def __init__(self):
+        self._parts = []
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        self._parts.append(view)
+        return view.nbytes
+
+    def seek(self, *args) -> int:  # matplotlib takes an object with seek for a file handle
+        return 0
+
+    def getbuffer(self) -> memoryview:
+        if len(self._parts) == 1:
+            return self._parts[0]
+        return memoryview(b"".join(self._parts))
 
 
 def _tight_bbox(fig, dpi: float):
