@@ -106,6 +106,30 @@ def test_troubleshooting_quotes_only_real_messages():
     assert [line for line in quoted if line not in known] == []
 
 
+# The classes of mistake the README's Troubleshooting must show, by corpus case: the files a
+# loader does not know, workbook pitfalls, bounds typed into numbers, impossible event order,
+# digitized curves and individual patient data.
+QUOTED_CASES = [
+    "unknown_files_and_folders", "xlsx_hidden_first_sheet", "xlsx_formula_without_value",
+    "latin1_after_quoted_line_break", "total_with_at_least_sign", "total_qualifier_without_total",
+    "proportion_about_not_approximate", "remission_after_death", "two_deaths", "followup_before_assessment",
+    "line_number_gap", "negative_age_offset", "event_id_reserved", "km_points_without_at_risk",
+    "km_at_risk_without_points", "km_at_risk_not_from_zero", "km_at_risk_increasing",
+    "km_at_risk_group_without_curve", "km_survival_as_percent", "km_survival_increases", "km_time_goes_back",
+    "km_mixed_time_units", "km_total_events_conflict", "km_total_events_impossible", "ipd_patient_twice",
+    "ipd_unknown_study", "groups_value_not_in_data",
+]
+
+
+@pytest.mark.parametrize("case", QUOTED_CASES)
+def test_troubleshooting_shows_each_class_of_mistake(case):
+    """The README quotes every line the corpus case prints, so a user who meets the message
+    finds it explained."""
+    readme = (CORPUS.parents[1] / "README.md").read_text(encoding="utf-8")
+    text = readme[readme.index("## Troubleshooting"):readme.index("## Development")]
+    assert [line for line in expected(case) if line not in text] == []
+
+
 def test_the_corpus_is_what_make_corpus_builds(tmp_path):
     """The committed data files are those the generator writes (so each case stays one
     documented mistake); workbooks are compared part by part (their zip bytes carry times)."""

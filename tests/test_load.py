@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import math
 
+import pathlib
+
 import pytest
 
 from analysis import schemas
@@ -239,6 +241,20 @@ def test_new_data_creates_templates_that_match_the_schemas(tmp_path, capsys):
         header = (tmp_path / "mine" / f"{name}.csv").read_text().strip().split(",")
         assert header == schemas.FILES[name].column_names
     assert main(["new-data", str(tmp_path / "mine")]) == 2  # refuses to overwrite
+
+
+def test_new_data_says_where_each_optional_template_goes(tmp_path, capsys):
+    """``__`` in a template's name stands for a sub-folder; the printed target is where the
+    loader looks (a file saved there is not reported as unknown)."""
+    mine = tmp_path / "mine"
+    assert main(["new-data", str(mine)]) == 0
+    out = capsys.readouterr().out
+    assert f"templates/ipd__example.csv  (optional: fill in and save as {mine / 'ipd' / 'example.csv'})" in out
+    assert "`__` stands for a sub-folder" in out
+    targets = [line.rsplit("save as ", 1)[1].rstrip(")") for line in out.splitlines() if "save as " in line]
+    assert len(targets) == sum(1 for f in schemas.FILES.values() if f.optional)
+    for t in targets:
+        assert pathlib.Path(t).is_relative_to(mine) and not pathlib.Path(t).exists()
 
 
 # ----------------------------------------------------------------- the shipped data

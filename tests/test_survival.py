@@ -634,3 +634,23 @@ def test_logrank_without_events_is_empty_and_said_in_words():
     assert table.empty and list(table.columns) == sv.LOGRANK_COLUMNS
     assert sv.logrank_text(fit, table) == ("Log-rank test, 2 groups: not computable "
                                            "(no relapses or deaths to compare)")
+
+
+def test_medians_and_follow_up_read_as_english():
+    """A median whose CI has no limit at all says "CI not estimable", not "not reached to not
+    reached"; one unit reads "1 year", not "1 years"."""
+    df = pd.DataFrame({"time": [1.0, 1.0, 2.0, 3.0], "event": [1, 1, 0, 0], "time_unit": "years",
+                       "evidence_level": "cohort", "survival_source": "cases"})
+    fit = sv.km_fit(df)
+    summary = sv.km_summary(fit).assign(median=1.0, median_ci_lower=np.nan, median_ci_upper=np.nan)
+    assert sv.median_text(fit, summary) == ["all: median 1.0 year (95% CI not estimable)"]
+    summary = summary.assign(median=2.0, median_ci_lower=1.0)
+    assert sv.median_text(fit, summary) == ["all: median 2.0 years (95% CI 1.0 to not reached)"]
+
+
+def test_time_points_in_forest_rows_and_landmarks_say_one_year():
+    from analysis.forest import time_text
+    assert time_text({"time_value": 1.0, "time_unit": "years", "time_qualifier": "at_least"}) == "at least 1 year"
+    assert time_text({"time_value": 18.0, "time_unit": "months", "time_qualifier": "up_to"}) == "up to 18 months"
+    from analysis import timing
+    assert timing.amount(0.999, "years", ".1f") == "1.0 year" and timing.amount(1.25, "years", ".1f") == "1.2 years"

@@ -81,9 +81,15 @@ def cmd_new_data(args) -> int:
         return 2
     print(f"created {folder} with {len(paths)} template files:")
     for p in paths:
-        print(f"  {p}")
+        if p.parent.name == "templates":  # "__" in a template's name stands for a sub-folder
+            target = p.name.replace("__", "/")
+            print(f"  {p}  (optional: fill in and save as {folder / target})")
+        else:
+            print(f"  {p}")
     print("Fill them in (see data/README.md for every column), then run "
-          f"`python -m analysis validate {folder}`.")
+          f"`python -m analysis validate {folder}`. In the optional templates' names, `__` stands "
+          "for a sub-folder: templates/ipd__example.csv becomes ipd/example.csv (any name ending .csv "
+          "or .xlsx).")
     return 0
 
 

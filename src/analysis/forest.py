@@ -22,6 +22,7 @@ import pandas as pd
 
 from analysis.schemas import evidence_words
 from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
+from analysis.timing import amount
 
 ROW_HEIGHT_IN = 0.24
 APPROX_MARK = "≈"
@@ -143,7 +144,7 @@ def time_text(r) -> str:
     q = r.get("time_qualifier")
     q = {"at": "at", "up_to": "up to", "at_least": "at least", "about": "about"}.get(q, "") \
         if isinstance(q, str) else ""
-    return f"{q} {float(v):g} {unit}".strip()
+    return f"{q} {amount(v, unit)}".strip()
 
 
 def _pooled_rows(p, label: str, overall: bool = False) -> list[Row]:

@@ -97,12 +97,14 @@ def shown_value(value) -> str:
     return shown(value) if isinstance(value, str) else repr(value)
 
 
-def amount(value, unit: str) -> str:
+def amount(value, unit: str, fmt: str = "g") -> str:
     """A number with its unit in words: ``amount(1, "years")`` is "1 year", ``amount(2.5,
-    "years")`` "2.5 years" (units are named in the plural, as in :data:`TIME_UNITS`)."""
+    "years")`` "2.5 years" (units are named in the plural, as in :data:`TIME_UNITS`);
+    ``fmt`` is the number's format (``".4g"``, ``".1f"``), and the unit is singular when
+    the number as shown is exactly 1."""
     number = float(value)
-    text = f"{number:g}"
-    if number == 1 and isinstance(unit, str) and unit.endswith("s"):
+    text = f"{number:{fmt}}"
+    if float(text) == 1 and isinstance(unit, str) and unit.endswith("s"):
         unit = unit[:-1]
     return f"{text} {unit}"
 

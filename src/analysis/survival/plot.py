@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.schemas import evidence_words
+from analysis.timing import amount
 from analysis.style import OKABE_ITO, RC, TICK_STEPS_SURVIVAL, group_colors
 from analysis.survival.km import KMFit, _text, at_risk_table, km_landmarks, km_summary
 from analysis.survival.text import (COMPARISON_RULE, ci_text, followup_text, logrank_text,
@@ -193,7 +194,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
                     ax.axvline(t, color=OKABE_ITO["grey"], linewidth=0.8, linestyle=(0, (2, 3)), zorder=0)
             for _, r in lm.iterrows():
                 if np.isnan(r["survival"]):
-                    land_lines.append(f"{r['group']} at {r['time']:.4g} {unit}: not estimable (no follow-up)")
+                    land_lines.append(f"{r['group']} at {amount(r['time'], unit, '.4g')}: not estimable (no follow-up)")
                     continue
                 ax.plot(r["time"], r["survival"], marker="o", markersize=5, color=colors[r["group"]],
                         markeredgecolor="white", zorder=5)
@@ -203,7 +204,7 @@ def plot_km(fit: KMFit, *, landmarks=None, ticks=None, statements: pd.DataFrame 
                     ci = ""
                 else:
                     ci = f" ({r['ci_lower']:.0%} to {r['ci_upper']:.0%})"
-                land_lines.append(f"{r['group']} at {r['time']:.4g} {unit}: {r['survival']:.0%}{ci}")
+                land_lines.append(f"{r['group']} at {amount(r['time'], unit, '.4g')}: {r['survival']:.0%}{ci}")
 
         _survival_axis(ax)
         ax.set_xlim(0, xmax * 1.03)
@@ -323,7 +324,7 @@ def _draw_statements(ax, statements: pd.DataFrame, unit: str) -> None:
             qual = {"about": "about ", "at_least": "over "}.get(_text(s["total_qualifier"]), "")
             size = f", {qual}{int(s['total'])} patients"
         prop = "" if pd.isna(s["proportion"]) else f"{float(s['proportion']):.0%} "
-        ax.text(0, y + 0.32, f"{s['study']}: {prop}{what} {words} {t:.0f} {unit}{size} "
+        ax.text(0, y + 0.32, f"{s['study']}: {prop}{what} {words} {amount(t, unit)}{size} "
                 f"(statement, no curve; {evidence_words(_text(s['evidence_level'])) or 'evidence not stated'})",
                 fontsize=7.5, va="bottom", ha="left", clip_on=False)
     ax.set_ylim(-0.5, n - 0.2 + 0.5)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.survival.km import KMFit, km_summary
+from analysis.timing import amount
 from analysis.survival.summaries import logrank
 
 COMPARISON_RULE = ("Tests compare only the arms of one study, the curves of one published "
@@ -73,6 +74,14 @@ def _num(v: float, digits: int) -> str:
     return "not reached" if np.isnan(v) else f"{v:.{digits}f}"
 
 
+def _ci(lo: float, hi: float, conf: float, digits: int) -> str:
+    """ "95% CI 3.1 to 9.0", "95% CI 3.1 to not reached", or "95% CI not estimable" when
+    neither limit is reached."""
+    if np.isnan(lo) and np.isnan(hi):
+        return f"{conf:.0%} CI not estimable"
+    return f"{conf:.0%} CI {_num(lo, digits)} to {_num(hi, digits)}"
+
+
 def median_text(fit: KMFit, summary: pd.DataFrame | None = None, digits: int = 1) -> list[str]:
     """One sentence per group giving the median and its CI, or saying it is not reached."""
     summary = km_summary(fit) if summary is None else summary
@@ -81,9 +90,8 @@ def median_text(fit: KMFit, summary: pd.DataFrame | None = None, digits: int = 1
         if np.isnan(r["median"]):
             out.append(f"{r['group']}: median not reached ({r['events']} event(s) in {r['n']})")
             continue
-        out.append(f"{r['group']}: median {r['median']:.{digits}f} {fit.time_unit} "
-                   f"({fit.conf_level:.0%} CI {_num(r['median_ci_lower'], digits)} to "
-                   f"{_num(r['median_ci_upper'], digits)})")
+        out.append(f"{r['group']}: median {amount(r['median'], fit.time_unit, f'.{digits}f')} "
+                   f"({_ci(r['median_ci_lower'], r['median_ci_upper'], fit.conf_level, digits)})")
     return out
 
 
@@ -94,8 +102,8 @@ def followup_text(fit: KMFit, followup: pd.DataFrame, digits: int = 1) -> list[s
         if np.isnan(r["median_followup"]):
             out.append(f"{r['curve']}: median follow-up not reached")
             continue
-        out.append(f"{r['curve']}: {r['median_followup']:.{digits}f} {fit.time_unit} "
-                   f"({fit.conf_level:.0%} CI {_num(r['ci_lower'], digits)} to {_num(r['ci_upper'], digits)})")
+        out.append(f"{r['curve']}: {amount(r['median_followup'], fit.time_unit, f'.{digits}f')} "
+                   f"({_ci(r['ci_lower'], r['ci_upper'], fit.conf_level, digits)})")
     return out
 
 
@@ -104,7 +112,7 @@ def rmst_text(fit: KMFit, rmst: pd.DataFrame, digits: int = 1) -> list[str]:
     and a warning where tau is beyond the curve's last follow-up."""
     out = []
     for _, r in rmst.iterrows():
-        line = (f"{r['curve']}: {r['rmst']:.{digits}f} of the first {r['tau']:g} {fit.time_unit} "
+        line = (f"{r['curve']}: {r['rmst']:.{digits}f} of the first {amount(r['tau'], fit.time_unit)} "
                 f"relapse-free on average (se {r['se']:.{digits}f})")
         if r["beyond_follow_up"]:
             line += "; tau is beyond the last follow-up, so the curve is assumed flat to it"
