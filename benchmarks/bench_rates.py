@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from results_file import append_entry  # noqa: E402
+from results_file import append_entry, ratio_line  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 R_SCRIPT = HERE / "bench_rates_metafor.R"
@@ -247,6 +247,8 @@ def main(argv=None) -> int:
         lines.append(f"- project / R: **{ratio:.2f}** as notebook 03 saves, "
                      f"{ratio_serial:.2f} one page after another (goal <= {RATIO_GOAL})")
         ok[f"project <= {RATIO_GOAL} x R"] = ratio <= RATIO_GOAL
+        ratio_line(f"forest job, {args.studies} studies (pool + every page PNG + SVG)", p_wall,
+                   "R metafor", r_job_s, RATIO_GOAL, floor)
         r_note = f"R metafor job {r_job_s:.2f} s; project / R = {ratio:.2f} ({ratio_serial:.2f} one by one)"
     else:
         r_note = f"R side skipped: {no_r}"
