@@ -654,3 +654,21 @@ def test_time_points_in_forest_rows_and_landmarks_say_one_year():
     assert time_text({"time_value": 18.0, "time_unit": "months", "time_qualifier": "up_to"}) == "up to 18 months"
     from analysis import timing
     assert timing.amount(0.999, "years", ".1f") == "1.0 year" and timing.amount(1.25, "years", ".1f") == "1.2 years"
+
+
+def test_numbers_beside_cohort_statements_at_one_time_do_not_overlap():
+    """Statements at (about) the same time and survival get their numbers moved apart, the
+    highest first; a statement alone keeps its number beside it."""
+    import matplotlib.pyplot as plt
+
+    from analysis.survival.plot import _label_lifts
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    t = np.array([60.0, 60.0, 60.5, 12.0, 60.0])
+    v = np.array([0.98, 0.97, 0.96, 0.5, 0.2])
+    lifts = _label_lifts(ax, t, v, gap_pt=8.0)
+    plt.close(fig)
+    per_unit = ax.get_position().height * 3 * 72 / 1.06
+    y = v * per_unit + lifts
+    assert lifts[0] == 0 and lifts[3] == 0 and lifts[4] == 0
+    assert y[0] - y[1] == pytest.approx(8.0) and y[1] - y[2] == pytest.approx(8.0)

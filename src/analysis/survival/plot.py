@@ -257,6 +257,33 @@ def _survival_axis(ax) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
+def _label_lifts(ax, t: np.ndarray, v: np.ndarray, gap_pt: float = 8.0) -> np.ndarray:
+    """Vertical shifts (points) of the number beside each cohort statement, so that numbers of
+    statements at about the same time (within 1.5 % of the axis) and survival never overlap:
+    in each such column the highest keeps its place and each next one is moved down to at
+    least ``gap_pt`` below the previous number."""
+    fig = ax.figure
+    height_pt = ax.get_position().height * fig.get_figheight() * 72
+    per_unit = height_pt / 1.06  # the survival axis spans -0.02 .. 1.04
+    span = max(float(np.nanmax(t)) if len(t) else 1.0, 1e-9)
+    lifts = np.zeros(len(t))
+    order = np.argsort(t, kind="stable")
+    column, anchor = [], None
+    for j in [*order, None]:
+        if j is not None and anchor is not None and abs(t[j] - anchor) <= 0.015 * span:
+            column.append(j)
+            continue
+        last = None
+        for k in sorted(column, key=lambda k: -v[k]):  # highest first
+            y = v[k] * per_unit
+            if last is not None and y > last - gap_pt:
+                y = last - gap_pt
+            lifts[k] = y - v[k] * per_unit
+            last = y
+        column, anchor = ([j], t[j]) if j is not None else ([], None)
+    return lifts
+
+
 def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
     """Cohort statements "X % at T" on a survival scale of their own: a hollow marker per
     endpoint (:data:`ENDPOINT_MARKERS`), its exact interval where counts are given, a number
@@ -264,6 +291,7 @@ def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
     from matplotlib.lines import Line2D
 
     key = []
+    lifts = _label_lifts(ax, points["time"].astype(float).to_numpy(), points["survival"].astype(float).to_numpy())
     for i, (_, s) in enumerate(points.iterrows(), start=1):
         t, v = float(s["time"]), float(s["survival"])
         control = _text(s.get("arm_role")) == "control"
@@ -275,7 +303,8 @@ def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
             ax.plot([t], [s["ci_upper"]], marker="_", color=color, markersize=7, zorder=3)
         ax.plot([t], [v], marker=marker, markersize=6.5, markerfacecolor="white", markeredgecolor=color,
                 markeredgewidth=1.3, linestyle="none", zorder=4)
-        ax.annotate(str(i), (t, v), xytext=(5, 2), textcoords="offset points", fontsize=7, color=color)
+        ax.annotate(str(i), (t, v), xytext=(5, 2 + lifts[i - 1]), textcoords="offset points", fontsize=7,
+                    color=color)
         ci = f" [{s['ci_lower']:.0%}-{s['ci_upper']:.0%}]" if not np.isnan(s["ci_lower"]) else " (no CI)"
         when = "about " if _text(s["time_qualifier"]) == "about" else ""
         n = f", n={int(s['total'])}" if not pd.isna(s["total"]) else ""
