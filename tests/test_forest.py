@@ -188,6 +188,28 @@ def test_saved_as_png_and_svg(tmp_path, shipped_like):
     assert [p.suffix for p in paths] == [".png", ".svg"] and all(p.stat().st_size > 1000 for p in paths)
 
 
+def test_response_categories_are_grouped_by_disease_and_mark_review_figures():
+    """Arms of different diseases sit under their own bold heading (never one undivided list),
+    and a review's figure is labelled a secondary summary."""
+    rows = [dict(study="A", outcome="response", events=6, total=10, disease="lupus"),
+            dict(study="B", outcome="response", events=3, total=9, disease="systemic sclerosis"),
+            dict(study="Review", outcome="response", proportion=0.7, disease="lupus", source_id="S2"),
+            dict(study="C", outcome="complete_response", events=2, total=4, disease="systemic sclerosis")]
+    cats = R.response_categories(R.study_rates(outcome_rows(rows), SOURCES))
+    assert cats[["label", "disease", "evidence_level"]].values.tolist() == [
+        ["A", "lupus", "uncontrolled_study"], ["B", "systemic sclerosis", "uncontrolled_study"],
+        ["Review", "lupus", "secondary_summary"], ["C", "systemic sclerosis", "uncontrolled_study"]]
+    ax = F.response_category_chart(cats).axes[0]
+    ticks = ax.get_yticklabels()
+    assert [t.get_text() for t in ticks] == [
+        "disease: lupus", "A (n = 10)", "Review (n not given, secondary summary)",
+        "disease: systemic sclerosis", "B (n = 9)", "C (n = 4)"]
+    assert [t.get_fontweight() for t in ticks] == ["bold", "normal", "normal", "bold", "normal", "normal"]
+    bars = [p for p in ax.patches if p.get_width() > 0]
+    assert sorted({round(p.get_y() + p.get_height() / 2) for p in bars}) == [1, 2, 4, 5]  # headings have no bar
+    assert "nothing is pooled" in ax.get_xlabel()
+
+
 def test_response_categories_keep_deaths_and_time_points_apart():
     """Deaths are their own category, never 'no response'; each time point is its own bar."""
     rows = [dict(study="A", outcome="response", events=6, total=10, time_value=1, time_unit="years"),

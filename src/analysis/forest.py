@@ -561,13 +561,31 @@ CATEGORY_STYLE = {
 
 
 def _category_label(r) -> str:
-    """A bar's label: study arm, time point, n, and whether it is a control arm or case report."""
+    """A bar's label: study arm, time point, n, and whether it is a control arm, a case report
+    or a secondary summary (a review's figure, not a study arm of its own)."""
     total = r["total"]
     n = f"n {'≥' if r['approximate'] else '='} {int(total)}" if pd.notna(total) else "n not given"
+    summary = r.get("evidence_level") == "secondary_summary"
     extra = [x for x in (str(r.get("time") or ""), n,
                          "control arm" if r.get("arm_role") == "control" else "",
-                         "case report" if r.get("is_case_report") else "") if x]
+                         "case report" if r.get("is_case_report") else "",
+                         "secondary summary" if summary else "") if x]
     return (APPROX_MARK + " " if r["approximate"] else "") + str(r["label"]) + f" ({', '.join(extra)})"
+
+
+def _by_disease(categories: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, str]]:
+    """With more than one disease, the bars grouped by disease (in order of first appearance),
+    each group under a heading row ("disease: X", an empty bar); ``{row: heading}``."""
+    if "disease" not in categories.columns or categories["disease"].nunique() < 2:
+        return categories, {}
+    parts, headings, at = [], {}, 0
+    for disease, g in categories.groupby("disease", sort=False):
+        headings[at] = f"disease: {disease or 'not stated'}"
+        blank = g.iloc[[0]].copy()  # same dtypes; an empty bar under the heading
+        blank[[c for c in CATEGORY_STYLE if c in blank.columns]] = 0.0
+        parts += [blank, g]
+        at += len(g) + 1
+    return pd.concat(parts, ignore_index=True), headings
 
 
 def response_category_chart(categories: pd.DataFrame, title: str = "Response categories"):
@@ -577,6 +595,7 @@ def response_category_chart(categories: pd.DataFrame, title: str = "Response cat
     import matplotlib.pyplot as plt
     from matplotlib.ticker import PercentFormatter
 
+    categories, headings = _by_disease(categories)
     n = max(len(categories), 1)
     fig, ax = plt.subplots(figsize=(9, 1.3 + 0.42 * n))
     if categories.empty:
@@ -585,7 +604,7 @@ def response_category_chart(categories: pd.DataFrame, title: str = "Response cat
         ax.set_axis_off()
         ax.set_title(title, loc="left", fontweight="bold")
         return fig
-    labels = [_category_label(r) for r in categories.to_dict("records")]
+    labels = [headings.get(i) or _category_label(r) for i, r in enumerate(categories.to_dict("records"))]
     y = np.arange(n)
     left = np.zeros(n)
     for col, (name, color, hatch) in CATEGORY_STYLE.items():
@@ -600,10 +619,15 @@ def response_category_chart(categories: pd.DataFrame, title: str = "Response cat
                         color="white" if col in ("complete", "response_unspecified", "none", "died") else "black")
         left += vals
     ax.set_yticks(y, labels)
+    for i, tick in enumerate(ax.get_yticklabels()):
+        if i in headings:
+            tick.set_fontweight("bold")
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
-    ax.set_xlabel("Share of patients in the study arm (%), at the time point shown")
+    ax.set_xlabel("Share of patients in the study arm (%), at the time point shown\n"
+                  "Each bar is one study arm as its source reports it; nothing is pooled or compared across bars.",
+                  fontsize=9)
     ax.set_title(title, loc="left", fontweight="bold")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if n < 3 else -0.18), ncol=2, fontsize=8.5)
     return fig

@@ -17,7 +17,7 @@ from analysis.rates.study import proportion_ci
 from analysis.rates.vocab import (DEFAULT_POOL_METHOD, OVERALL, PI_METHODS, POOL_METHODS, POOLED_CI,
                                   POOLED_COLUMNS, TRANSFORMS)
 from analysis.schemas import EVIDENCE_LEVELS
-from analysis.timing import TIME_UNITS, expect_one_of
+from analysis.timing import TIME_UNITS, amount, expect_one_of
 
 MODEL_COLUMNS = ["subgroup", "outcome", "method", "transform", "estimate", "se", "k", "tau2"]
 """``PoolingResult.model``: each pooled row's estimate and standard error on the model scale
@@ -344,7 +344,8 @@ def sensitivity_table(rates: pd.DataFrame, *, low_evidence_below: str = "uncontr
 
 
 CATEGORY_COLUMNS = ["label", "time", "complete", "partial", "response_unspecified", "died", "none",
-                    "not_reported", "total", "approximate", "is_case_report", "arm_role"]
+                    "not_reported", "total", "approximate", "is_case_report", "arm_role", "disease",
+                    "evidence_level"]
 
 
 def _time_words(r) -> str:
@@ -352,7 +353,12 @@ def _time_words(r) -> str:
     v, u = r.get("time_value"), r.get("time_unit")
     if v is None or pd.isna(v) or not isinstance(u, str):
         return ""
-    return f"{float(v):g} {u[:-1] if float(v) == 1 else u}"
+    return amount(v, u)
+
+
+def _first_text(g: pd.DataFrame, column: str) -> str:
+    value = g[column].iloc[0] if column in g.columns and len(g) else ""
+    return value if isinstance(value, str) else ""
 
 
 def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
@@ -365,7 +371,7 @@ def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
     ``response_unspecified`` (responders not split into complete/partial), ``died``,
     ``none`` (the rest: no response, not assessed or lost; the source does not split them),
     ``not_reported`` (the share the source does not account for), ``total``, ``approximate``,
-    ``is_case_report``, ``arm_role``. Shares are fractions that sum to 1, rounded to 12
+    ``is_case_report``, ``arm_role``, ``disease``, ``evidence_level``. Shares are fractions that sum to 1, rounded to 12
     decimals (no float residue). Arms reporting none of these outcomes are left out.
     """
     shares = CATEGORY_COLUMNS[2:8]
@@ -399,5 +405,6 @@ def response_categories(rates: pd.DataFrame) -> pd.DataFrame:
         rows.append({"label": key[0], "time": key[1], **row, "total": g["total_used"].max(),
                      "approximate": bool(g["approximate"].any()),
                      "is_case_report": bool(g["is_case_report"].all()),
-                     "arm_role": role if isinstance(role, str) else "single_arm"})
+                     "arm_role": role if isinstance(role, str) else "single_arm",
+                     "disease": _first_text(g, "disease"), "evidence_level": _first_text(g, "evidence_level")})
     return pd.DataFrame(rows, columns=CATEGORY_COLUMNS)
