@@ -223,3 +223,13 @@ def test_response_categories_keep_deaths_and_time_points_apart():
     assert cats.iloc[1]["died"] == 0.0 and cats.iloc[2]["none"] == pytest.approx(2 / 3, abs=1e-12)
     labels = [t.get_text() for t in F.response_category_chart(cats).axes[0].get_yticklabels()]
     assert labels == ["A (1 year, n = 10)", "A (5 years, n = 10)", "B (n = 3, control arm)"]
+
+
+def test_a_reported_share_without_n_is_explained_beside_its_tick_not_across_it():
+    low = F.Row("nocount", label="x", note="proportion reported without the number of patients", est=0.1)
+    high = F.Row("nocount", label="x", note="proportion reported without the number of patients", est=0.79)
+    none = F.Row("nocount", label="x", note="no counts or proportion reported (duration or statement only)")
+    assert F._note_place(low, 1.0) == (pytest.approx(0.13), "left", "N not reported: no interval")
+    assert F._note_place(high, 1.0) == (pytest.approx(0.76), "right", "N not reported: no interval")
+    assert F._note_place(high, 0.05)[1] == "right" and F._note_place(low, 0.5)[1] == "left"
+    assert F._note_place(none, 0.2) == (pytest.approx(0.004), "left", none.note)

@@ -413,8 +413,8 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
                 if not math.isnan(r.est):
                     ax.plot([r.est], [y], marker="|", ms=9, color=OKABE_ITO["grey"], ls="none")
                     put(x_right, y, r.right, ha="right", color="0.25")
-                put(0.02 if math.isnan(r.est) or r.est > 0.3 else r.est + 0.03, y, r.note,
-                    transform=ax.transData, fontsize=fs - 1, style="italic", color="0.3", ha="left")
+                x, ha, note = _note_place(r, xmax)
+                put(x, y, note, transform=ax.transData, fontsize=fs - 1, style="italic", color="0.3", ha=ha)
         elif k == "pooled":
             put(x_label, y, r.label, ha="left", fontweight="bold")
             put(x_counts, y, r.counts, ha="right")
@@ -466,6 +466,18 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
 
 
 LEGEND_COLUMNS = 4
+NO_N_NOTE = "N not reported: no interval"
+
+
+def _note_place(r: Row, xmax: float) -> tuple[float, str, str]:
+    """Where a row without an interval says why: ``(x in data units, ha, text)``. Without a
+    reported proportion the full note starts at the axis' left end; with one (a grey tick at
+    it) a short note sits beside the tick, on the side with room, never across it."""
+    if math.isnan(r.est):
+        return 0.02 * xmax, "left", r.note
+    if r.est <= 0.5 * xmax:
+        return r.est + 0.03 * xmax, "left", NO_N_NOTE
+    return r.est - 0.03 * xmax, "right", NO_N_NOTE
 
 
 def _legend_handles(rows: list[Row]) -> list:
