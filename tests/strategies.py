@@ -216,10 +216,11 @@ def _is_number(text: str) -> bool:
         return False
 
 
+XLSX = st.builds(FileFormat, kind=st.just("xlsx"), nfd=st.booleans())
 FORMATS = st.one_of(
     st.builds(FileFormat, kind=st.just("csv"), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
               delimiter=st.sampled_from([",", ";"]), newline=st.sampled_from(["\n", "\r\n"]), nfd=st.booleans()),
-    st.builds(FileFormat, kind=st.just("xlsx"), nfd=st.booleans()),
+    XLSX,
 )
 
 
@@ -377,7 +378,7 @@ def cohort_rows(draw, source_ids: list[str], outcome_ids: list[str], with_roles:
     F = schemas.COHORT_OUTCOMES
     i = 0
     while i < len(outcome_ids):
-        pair = with_roles and i + 1 < len(outcome_ids) and draw(st.booleans())
+        pair = with_roles and i + 1 < len(outcome_ids) and draw(st.sampled_from([True, True, False]))
         common = {
             "source_id": draw(st.sampled_from(source_ids)),
             "study": draw(REQUIRED_TEXT),
@@ -548,17 +549,20 @@ def data_folders(draw, max_patients: int = 4) -> Folder:
         files["groups"] = DataFileRows("groups", schemas.GROUPS,
                                        [{"column": c, "value": v, "group": draw(REQUIRED_TEXT)} for c, v in picked])
     for f in files.values():
-        f.fmt = draw(FORMATS)
+        # events are .xlsx more often than the others (3 in 4), so that real Excel date cells come up
+        f.fmt = draw(st.one_of(XLSX, FORMATS) if f.stem == "events" else FORMATS)
         if f.fmt.kind == "xlsx" and f.stem == "events":
             _date_cells(draw, f)
     return Folder(files)
 
 
 def _date_cells(draw, f: DataFileRows) -> None:
-    """Some dates of an .xlsx events file typed as real Excel dates, shown as they were typed."""
+    """Dates of an .xlsx events file typed as real Excel dates (all of them, or some), shown as
+    they were typed."""
+    every = draw(st.sampled_from([True, True, False]))
     for i, r in enumerate(f.rows):
         text = r["date"]
-        if not text or text == "not_reported" or int(text[:4]) < 1901 or not draw(st.booleans()):
+        if not text or text == "not_reported" or int(text[:4]) < 1901 or not (every or draw(st.booleans())):
             continue
         parts = [int(x) for x in text.split("-")]
         day = dt.datetime(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
