@@ -31,7 +31,7 @@ example: setup
 test: setup $(if $(CI),ci-system-deps)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The property tests with a long budget (an hour or more): 2000 generated data folders per
+# The property tests with a long budget (about 80 minutes on two cores): 2000 generated data folders per
 # property (valid ones, one mutation each) and 2000 random folders per loader property of
 # tests/test_fuzz.py, where make test runs 15-30.
 fuzz: setup
