@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 DATA   ?= data
 OUT    ?= reports
 
-.PHONY: setup reports example test lab bench validate strip clean ci-system-deps
+.PHONY: setup reports example test fuzz lab bench validate strip clean ci-system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ example: setup
 # Under CI (CI=true) the browser test must run, so Chromium is installed first.
 test: setup $(if $(CI),ci-system-deps)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The property tests with a long budget (about 80 minutes on two cores): 2000 generated data folders per
+# property (valid ones, one mutation each) and 2000 random folders per loader property of
+# tests/test_fuzz.py, where make test runs 15-30.
+fuzz: setup
+	FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest -p no:cacheprovider tests/test_generated_folders.py tests/test_fuzz.py $(PYTEST_ARGS)
 
 ci-system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \

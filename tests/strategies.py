@@ -21,8 +21,11 @@ construction:
   their line's therapy; one death at most; the last follow-up after every other event;
 - cohort rows keep events <= total, a qualifier only with its value, ``approximate`` yes
   when a figure is; controls come in pairs with an intervention arm;
-- IPD patients are unique per study; curves run forward in time and never rise, and their
-  numbers at risk start at 0 and never increase.
+- IPD patients are unique per study, each with a time or (an event) only the interval
+  ``time_lo``..``time_hi`` it lies in, ``time_lo <= time <= time_hi`` where given, a
+  ``cause`` only on an event; IPD and curve rows name a cohort_outcomes row in
+  ``outcome_id`` or none; curves run forward in time and never rise, their numbers at
+  risk start at 0 and never increase, and their total events are what the fall can take.
 
 Synthetic data for tests only; nothing here is evidence.
 """
@@ -213,10 +216,11 @@ def _is_number(text: str) -> bool:
         return False
 
 
+XLSX = st.builds(FileFormat, kind=st.just("xlsx"), nfd=st.booleans())
 FORMATS = st.one_of(
     st.builds(FileFormat, kind=st.just("csv"), encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
               delimiter=st.sampled_from([",", ";"]), newline=st.sampled_from(["\n", "\r\n"]), nfd=st.booleans()),
-    st.builds(FileFormat, kind=st.just("xlsx"), nfd=st.booleans()),
+    XLSX,
 )
 
 
@@ -374,7 +378,7 @@ def cohort_rows(draw, source_ids: list[str], outcome_ids: list[str], with_roles:
     F = schemas.COHORT_OUTCOMES
     i = 0
     while i < len(outcome_ids):
-        pair = with_roles and i + 1 < len(outcome_ids) and draw(st.booleans())
+        pair = with_roles and i + 1 < len(outcome_ids) and draw(st.sampled_from([True, True, False]))
         common = {
             "source_id": draw(st.sampled_from(source_ids)),
             "study": draw(REQUIRED_TEXT),
@@ -430,8 +434,36 @@ def _outcome(draw, F: schemas.DataFile, given: dict) -> dict:
     return row
 
 
+def _curve_context(draw, outcome_ids: list[str]) -> dict:
+    """The optional ``disease``, ``therapy`` and ``outcome_id`` of an IPD or curve row: an
+    ``outcome_id`` names a cohort_outcomes row or is empty."""
+    return {"disease": draw(optional(REQUIRED_TEXT)), "therapy": draw(optional(REQUIRED_TEXT)),
+            "outcome_id": draw(optional(st.sampled_from(outcome_ids))) if outcome_ids else ""}
+
+
 @st.composite
-def ipd_files(draw, source_ids: list[str]) -> list[tuple[str, list[dict]]]:
+def ipd_row(draw, study: str, pid: str, outcome_ids: list[str]) -> dict:
+    """One patient: a time, or for an event only the interval ``time_lo``..``time_hi`` it
+    lies in (interval-censored); ``time_lo <= time <= time_hi`` where given; a ``cause`` only
+    with ``event`` 1."""
+    event = draw(st.sampled_from(["0", "1"]))
+    time = draw(number_text(0, 500))
+    lo = hi = ""
+    how = draw(st.sampled_from(["time", "time", "bounded", "interval"]))
+    if how == "bounded":  # a time and an interval around it (either end may be left out)
+        t = float(time)
+        lo = draw(optional(number_text(0, t).filter(lambda x: float(x) <= t)))
+        hi = draw(optional(number_text(t, t + 100).filter(lambda x: float(x) >= t)))
+    elif how == "interval" and event == "1":
+        a, b = sorted([float(time), float(draw(number_text(0, 500)))])
+        lo, hi, time = repr(a), repr(b), ""
+    return fill(draw, schemas.IPD, {
+        "study": study, "patient_id": pid, "event": event, "time": time, "time_lo": lo, "time_hi": hi,
+        "cause": draw(optional(REQUIRED_TEXT)) if event == "1" else "", **_curve_context(draw, outcome_ids)})
+
+
+@st.composite
+def ipd_files(draw, source_ids: list[str], outcome_ids: list[str]) -> list[tuple[str, list[dict]]]:
     seen = set()
     files = []
     for k in range(draw(st.integers(0, 2))):
@@ -442,14 +474,13 @@ def ipd_files(draw, source_ids: list[str]) -> list[tuple[str, list[dict]]]:
             if (study, pid) in seen:
                 continue
             seen.add((study, pid))
-            rows.append(fill(draw, schemas.IPD, {"study": study, "patient_id": pid,
-                                                 "time": draw(number_text(0, 500))}))
+            rows.append(draw(ipd_row(study, pid, outcome_ids)))
         files.append((f"ipd/{draw(st.sampled_from(['trial', 'cohort', 'registry']))}{k}", rows))
     return files
 
 
 @st.composite
-def km_curve_files(draw, source_ids: list[str]) -> tuple[list[dict], list[dict]]:
+def km_curve_files(draw, source_ids: list[str], outcome_ids: list[str]) -> tuple[list[dict], list[dict]]:
     points, at_risk = [], []
     keys = draw(st.lists(st.tuples(st.sampled_from(source_ids), REQUIRED_TEXT), min_size=1, max_size=2,
                          unique_by=lambda k: k))
@@ -458,15 +489,17 @@ def km_curve_files(draw, source_ids: list[str]) -> tuple[list[dict], list[dict]]
         n = draw(st.integers(1, 6))
         times = sorted(draw(st.lists(st.floats(0, 120, allow_nan=False), min_size=n, max_size=n)))
         surv = sorted(draw(st.lists(st.floats(0, 1, allow_nan=False), min_size=n, max_size=n)), reverse=True)
-        points += [{"study": study, "group": group, "time": repr(t), "time_unit": unit, "survival": repr(s)}
-                   for t, s in zip(times, surv)]
+        context = _curve_context(draw, outcome_ids)  # on every point, or on its first only
+        points += [{"study": study, "group": group, "time": repr(t), "time_unit": unit, "survival": repr(s),
+                    **(context if i == 0 or draw(st.booleans()) else dict.fromkeys(context, ""))}
+                   for i, (t, s) in enumerate(zip(times, surv))]
         r_unit = draw(st.sampled_from([unit, *UNITS]))
         r_times = sorted(set([0.0] + draw(st.lists(st.floats(0.5, 150, allow_nan=False), max_size=4))))
         counts = sorted(draw(st.lists(st.integers(0, 500), min_size=len(r_times), max_size=len(r_times))),
                         reverse=True)
         counts[0] = max(counts[0], 1)
         # a total the curve can have: 0 when it never falls, else near what its fall implies (a
-        # total far below it makes reconstruct.guyot iterate for minutes: see the issue-15 notes)
+        # total far below it is refused by the reconstruction: tests/test_reconstruct.py)
         implied = counts[0] * (1 - surv[-1])
         total = draw(optional(st.just("0") if surv[-1] == 1 else
                               st.integers(max(1, math.ceil(0.8 * implied)), counts[0]).map(str), 0.6))
@@ -503,10 +536,10 @@ def data_folders(draw, max_patients: int = 4) -> Folder:
             "cohort_outcomes", schemas.COHORT_OUTCOMES, outcomes,
             header=None if with_roles else [c.name for c in schemas.COHORT_OUTCOMES.columns if c.in_header]),
     }
-    for stem, rows in draw(ipd_files(source_ids)):
+    for stem, rows in draw(ipd_files(source_ids, outcome_ids)):
         files[stem] = DataFileRows(stem, schemas.IPD, rows)
     if draw(st.booleans()):
-        points, at_risk = draw(km_curve_files(source_ids))
+        points, at_risk = draw(km_curve_files(source_ids, outcome_ids))
         files["km_curves/points"] = DataFileRows("km_curves/points", schemas.KM_POINTS, points)
         files["km_curves/at_risk"] = DataFileRows("km_curves/at_risk", schemas.KM_AT_RISK, at_risk)
     groupable = [(c, r[c]) for f in files.values() for r in f.rows for c in schemas.GROUPABLE_COLUMNS
@@ -516,17 +549,20 @@ def data_folders(draw, max_patients: int = 4) -> Folder:
         files["groups"] = DataFileRows("groups", schemas.GROUPS,
                                        [{"column": c, "value": v, "group": draw(REQUIRED_TEXT)} for c, v in picked])
     for f in files.values():
-        f.fmt = draw(FORMATS)
+        # events are .xlsx more often than the others (3 in 4), so that real Excel date cells come up
+        f.fmt = draw(st.one_of(XLSX, FORMATS) if f.stem == "events" else FORMATS)
         if f.fmt.kind == "xlsx" and f.stem == "events":
             _date_cells(draw, f)
     return Folder(files)
 
 
 def _date_cells(draw, f: DataFileRows) -> None:
-    """Some dates of an .xlsx events file typed as real Excel dates, shown as they were typed."""
+    """Dates of an .xlsx events file typed as real Excel dates (all of them, or some), shown as
+    they were typed."""
+    every = draw(st.sampled_from([True, True, False]))
     for i, r in enumerate(f.rows):
         text = r["date"]
-        if not text or text == "not_reported" or int(text[:4]) < 1901 or not draw(st.booleans()):
+        if not text or text == "not_reported" or int(text[:4]) < 1901 or not (every or draw(st.booleans())):
             continue
         parts = [int(x) for x in text.split("-")]
         day = dt.datetime(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)

@@ -16,6 +16,7 @@ import pytest
 
 from analysis import survival as sv
 from analysis.survival import reconstruct as rc
+from time_limit import time_limit
 
 HERE = Path(__file__).parent
 FOLDER = HERE / "reference_data" / "ipd_folder"
@@ -126,6 +127,38 @@ def test_bad_input_messages():
     with pytest.raises(ValueError, match="total_events given with different values"):
         rc.reconstruct_curves(points, pd.concat([at_risk.assign(group="A")] * 2).assign(
             time=[0.0, 1.0], n_at_risk=[10, 9], total_events=[2, 3]))
+
+
+# A curve from 439 patients down to 16.3% whose total_events (100) is far below what the fall
+# takes: the last interval's loop censored on (R does too) for ~8,000 rounds and minutes,
+# towards 116,000 censored of 439 patients. (The at-risk count at 129.6 lies beyond the curve.)
+FALL = dict(time=[.01, .1, .333, 26.5, 82.3, 118.3], survival=[.936, .727, .6, .499, .317, .163],
+            risk_times=[0, 129.6], n_at_risk=[439, 82])
+TOO_FEW = ("expected total_events of at least 203, found 100: with 439 at risk at time 0, a fall to survival "
+           "0.163 by {when} takes that many events however many patients are censored; check total_events "
+           "and n_at_risk in km_curves/at_risk")
+
+
+def test_too_few_total_events_for_the_fall_is_refused_at_once():
+    with time_limit(10, "guyot"), pytest.raises(ValueError) as exc:
+        rc.guyot(**FALL, total_events=100)
+    assert str(exc.value) == TOO_FEW.format(when="time 118.3")
+    with time_limit(10, "guyot"), pytest.raises(ValueError) as exc:
+        rc.guyot(**FALL, total_events=202)
+    assert str(exc.value).startswith("expected total_events of at least 203, found 202:")
+    # a total the fall allows: that many events, the rest censored, nobody censored twice
+    rec = rc.guyot(**FALL, total_events=250)
+    assert rec.events_reconstructed == 250 and rec.n == 439 and (rec.event == 0).sum() == 189
+
+
+def test_too_few_total_events_names_the_curve_and_its_unit():
+    points = pd.DataFrame({"study": "S7", "group": "HSCT", "time": FALL["time"], "time_unit": "months",
+                           "survival": FALL["survival"]})
+    at_risk = pd.DataFrame({"study": "S7", "group": "HSCT", "time": FALL["risk_times"], "time_unit": "months",
+                            "n_at_risk": FALL["n_at_risk"], "total_events": [100, np.nan]})
+    with time_limit(10, "reconstruct_curves"), pytest.raises(ValueError) as exc:
+        sv.survival_from_reconstructed(points, at_risk)
+    assert str(exc.value) == "curve S7 / HSCT: " + TOO_FEW.format(when="118.3 months")
 
 
 def test_at_risk_in_other_unit_and_survival_layout():

@@ -36,7 +36,7 @@ import pandas as pd
 
 from analysis.schemas import RECONSTRUCTED
 from analysis.survival.km import km_table
-from analysis.timing import TIME_UNITS
+from analysis.timing import TIME_UNITS, amount
 
 EVIDENCE_LEVEL = RECONSTRUCTED
 CHECK_COLUMNS = [
@@ -116,13 +116,15 @@ def _spread(n_cens: int, t0: float, t1: float, breaks: np.ndarray) -> np.ndarray
     return _hist(cen_t, breaks)
 
 
-def guyot(time, survival, risk_times, n_at_risk, total_events=None) -> Reconstruction:
+def guyot(time, survival, risk_times, n_at_risk, total_events=None, time_unit: str = "") -> Reconstruction:
     """Reconstruct individual data of one curve (Guyot et al. 2012).
 
     ``time``/``survival``: digitized points (survival as a proportion); ``risk_times``/
     ``n_at_risk``: the numbers at risk under the curve, the first at time 0;
-    ``total_events``: total number of events if the publication gives it, else None.
-    Returns a :class:`Reconstruction` with its self-check.
+    ``total_events``: total number of events if the publication gives it, else None;
+    ``time_unit``: the unit of ``time``, for messages only. Returns a :class:`Reconstruction`
+    with its self-check. Raises ``ValueError`` for inconsistent input, among it a
+    ``total_events`` below what the curve's fall takes however many patients are censored.
     """
     trisk = np.asarray(risk_times, dtype=float)
     nrisk_in = np.asarray(n_at_risk, dtype=float)
@@ -178,8 +180,8 @@ def guyot(time, survival, risk_times, n_at_risk, total_events=None) -> Reconstru
         while (n_hat[nxt] > nrisk[i + 1]) or (n_hat[nxt] < nrisk[i + 1] and n_censor[i] > 0):
             it += 1
             if it > _MAX_ITER:
-                raise RuntimeError("Guyot reconstruction did not converge; check that the "
-                                   "numbers at risk belong to this curve")
+                raise ValueError("the reconstruction did not converge; check that the "
+                                 "numbers at risk belong to this curve")
             if n_censor[i] <= 0:
                 cen[lo:hi + 1] = 0
                 n_censor[i] = 0
@@ -208,7 +210,8 @@ def guyot(time, survival, risk_times, n_at_risk, total_events=None) -> Reconstru
 
     if n_int > 1:
         span = t_S[upper[i - 1]] - t_S[lower[0]]
-        rate = n_censor[:i].sum() * (t_S[hi] - t_S[lo]) / span if span > 0 else 0
+        with np.errstate(over="ignore"):  # a span of 1e-300 gives inf: as many censored as at risk
+            rate = n_censor[:i].sum() * (t_S[hi] - t_S[lo]) / span if span > 0 else 0
         n_censor[i] = min(np.round(rate), nrisk[i])
     else:
         n_censor[i] = 0
@@ -228,7 +231,12 @@ def guyot(time, survival, risk_times, n_at_risk, total_events=None) -> Reconstru
                 it += 1
                 if it > _MAX_ITER:
                     break
-                n_censor[i] = last_interval(n_censor[i] + (sumd - tot))
+                # fewer events take more censored patients, but never more than are at risk
+                # (R's loop censors on: total_events 100 for a curve whose fall takes at least
+                # 203 ran 8,000 rounds, towards 116,000 censored of 439 patients)
+                if sumd > tot and n_censor[i] >= nrisk[i]:
+                    raise ValueError(_too_few_events(tot, sumd, nrisk_in[0], S[-1], t_S[-1], time_unit))
+                n_censor[i] = last_interval(min(n_censor[i] + (sumd - tot), nrisk[i]))
                 sumd = d[: hi + 1].sum()
 
     # individual data
@@ -242,6 +250,14 @@ def guyot(time, survival, risk_times, n_at_risk, total_events=None) -> Reconstru
     out_e = np.concatenate([np.ones(len(ev_t), int), np.zeros(len(cen_t) + n_rest, int)])
     return _self_check(out_t, out_e, t_S, S, np.asarray(risk_times, float)[order],
                        np.asarray(n_at_risk, float)[order], total_events, len(np.asarray(time)))
+
+
+def _too_few_events(total: float, least: float, n0: float, s_end: float, t_end: float, unit: str) -> str:
+    """The reconstruction's error for a ``total_events`` below what the curve's fall takes."""
+    when = amount(t_end, unit) if unit else f"time {t_end:g}"
+    return (f"expected total_events of at least {least:.0f}, found {total:g}: with {n0:.0f} at risk at time 0, "
+            f"a fall to survival {s_end:.3g} by {when} takes that many events however many patients are "
+            "censored; check total_events and n_at_risk in km_curves/at_risk")
 
 
 def _survival_at(uniq, s, times):
@@ -304,7 +320,7 @@ def reconstruct_curves(points: pd.DataFrame, at_risk: pd.DataFrame) -> tuple[pd.
         total = float(totals[0]) if len(totals) else None
         try:
             rec = guyot(pts["time"].astype(float), pts["survival"].astype(float),
-                        r_time.to_numpy(), risk["n_at_risk"].astype(float).to_numpy(), total)
+                        r_time.to_numpy(), risk["n_at_risk"].astype(float).to_numpy(), total, unit)
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
         ipd_frames.append(pd.DataFrame({
