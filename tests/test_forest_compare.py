@@ -75,6 +75,7 @@ def test_forest_footnotes_state_the_method_and_what_the_squares_mean():
     import matplotlib.pyplot as plt
 
     from analysis import forest, forest_notes
+    from test_forest import _texts
     from test_rates_methods import rates_of as proportion_sets
 
     rt = proportion_sets(["k5_full", "k8_het"])
@@ -87,8 +88,7 @@ def test_forest_footnotes_state_the_method_and_what_the_squares_mean():
              "interval for a new study (z).")):
         pooling = R.pool_rates(rt, subgroup_by="disease", **kwargs)
         figs = forest.forest_pages(rt, pooling, subgroup_by="disease")
-        forest_notes.state_method(figs, pooling)
-        texts = [t.get_text() for fig in figs for t in fig.texts]
+        texts = [t for fig in figs for t in _texts(fig)]  # footnotes are drawn as one text column
         assert any(t.startswith("Squares:") and squares in t for t in texts), texts
         assert any(t.startswith(diamonds) for t in texts), texts
         for fig in figs:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.forest_notes import DIAMONDS, diamonds_text, squares_text
 from analysis.schemas import evidence_words
 from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
 from analysis.timing import amount
@@ -512,16 +513,20 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _footnotes(rows: list[Row], ci_method: str) -> list[str]:
-    notes = [f"Squares: proportion per study arm (area ∝ random-effects weight within its subgroup; colour = "
-             f"evidence level). Lines: {ci_method} 95% interval."]
+def _footnotes(rows: list[Row], ci_method: str, pooling=None) -> list[str]:
+    """The page's footnotes: what squares and lines mean, the approximate marks where used, and
+    the pooled rows' method, CI and prediction-interval rule as ``pooling`` (a
+    :class:`analysis.rates.PoolingResult`) used them (:mod:`analysis.forest_notes`)."""
+    pooled = getattr(pooling, "pooled", None)
+    methods = set(pooled["method"]) - {"exact count"} if pooled is not None and len(pooled) else set()
+    notes = [f"Squares: proportion per study arm {squares_text(methods)}. Lines: {ci_method} 95% interval."]
     if any(r.approximate for r in rows if r.kind in ("study", "nocount")):
         notes.append(f"{APPROX_MARK} approximate figures as coded (e.g. 'over 200', 'about'); "
                      f"≥ total is a lower bound and the interval uses it (the widest); "
                      f"{DERIVED_MARK} events derived from a reported proportion.")
     if any(r.kind == "pooled" for r in rows):
-        notes.append("Diamonds: random-effects pooled proportion with 95% CI; red bar: 95% prediction interval "
-                     "for a new study. Case reports are never pooled.")
+        diamonds = diamonds_text(pooling.settings, methods) if methods else DIAMONDS
+        notes.append(f"{diamonds} Case reports are never pooled.")
     return notes
 
 
@@ -552,7 +557,7 @@ def forest_pages(rates: pd.DataFrame, pooling=None, *, outcomes=None, subgroup_b
         t = title if len(pages) == 1 else f"{title} (page {i + 1} of {len(pages)})"
         weighted = any(r.kind == "study" and not math.isnan(r.size) for r in page)
         figs.append(_draw(page, title=t, ci_label=ci_label, show_weights=show_weights and weighted,
-                          footnotes=_footnotes(page, CI_LABELS.get(ci_method, ci_method)), xmax=xmax))
+                          footnotes=_footnotes(page, CI_LABELS.get(ci_method, ci_method), pooling), xmax=xmax))
     return figs
 
 

@@ -1,13 +1,8 @@
-"""The footnotes of the single-arm forest plots (:mod:`analysis.forest`), stated for the pooling
-method a run used.
-
-``forest`` writes "area ∝ random-effects weight" under every forest and "random-effects pooled
-proportion" under every pooled one: true of an inverse-variance pool (REML, DL, PM), not of
-the GLMM, which gives the studies no weights (R meta's ``w.random`` is NA) and whose squares
-``forest`` draws all the same size; neither line says which CI and prediction-interval rule
-was used. :func:`state_method` rewrites those two lines from ``PoolingResult`` (settings and
-the methods each pool used). It changes only lines it recognises, so once ``forest`` states
-the method itself it does nothing.
+"""The words of the single-arm forest plots' footnotes (:mod:`analysis.forest`) for the pooling
+method a run used: "area ∝ random-effects weight" is true of an inverse-variance pool (REML,
+DL, PM), not of the GLMM, which gives the studies no weights (R meta's ``w.random`` is NA) and
+whose squares are drawn all the same size; the diamonds' line names the method, the CI and the
+prediction-interval rule.
 """
 
 from __future__ import annotations
@@ -39,18 +34,3 @@ def diamonds_text(settings: dict, methods: set[str]) -> str:
     fallback = " (REML where the GLMM did not converge)" if used[0] == "GLMM" and len(used) > 1 else ""
     return (f"Diamonds: pooled proportion ({METHOD_WORDS[used[0]]}{fallback}) with {level} CI ({ci}); red bar: "
             f"{level} prediction interval for a new study ({pi}).")
-
-
-def state_method(figs, pooling) -> None:
-    """Rewrite the squares and diamonds footnotes of ``figs`` (pages of
-    :func:`analysis.forest.forest_pages`) for ``pooling`` (:func:`analysis.rates.pool_rates`)."""
-    methods = set(pooling.pooled["method"]) - {"exact count"} if len(pooling.pooled) else set()
-    if not methods:
-        return
-    for fig in figs:
-        for t in fig.texts:
-            text = t.get_text()
-            if text.startswith("Squares:") and SQUARES in text:
-                t.set_text(text.replace(SQUARES, squares_text(methods)))
-            elif text.startswith(DIAMONDS):
-                t.set_text(text.replace(DIAMONDS, diamonds_text(pooling.settings, methods)))
