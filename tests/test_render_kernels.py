@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analysis import render
-from analysis.render import command, factory
+from analysis.render import factory
 from analysis.render import html as render_html
 
 pytestmark = pytest.mark.skipif(not factory.available(), reason="the kernel factory needs Linux")
@@ -151,11 +151,13 @@ def test_no_kernel_outlives_failing_timed_out_or_dying_notebooks(tmp_path, monke
 
 @pytest.mark.slow
 def test_without_a_factory_the_worker_starts_its_kernels_itself(tmp_path, monkeypatch, capsys):
+    """``ANALYSIS_RENDER_FORK=0`` (and any platform without fork): every kernel is a new
+    ipykernel process, a child of its worker, still started before its notebook."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     for name in ("a", "b"):
         _notebook(notebooks / f"{name}.ipynb", RECORD)
-    monkeypatch.setattr(command, "_start_factory", lambda *a, **kw: None)
+    monkeypatch.setenv("ANALYSIS_RENDER_FORK", "0")
     monkeypatch.chdir(tmp_path)
     rc, out = _render(tmp_path, notebooks, "--jobs", "1")
     assert rc == 0, capsys.readouterr().err
@@ -163,6 +165,8 @@ def test_without_a_factory_the_worker_starts_its_kernels_itself(tmp_path, monkey
         facts = json.loads((Path(out) / name / "kernel.json").read_text())
         assert "analysis.render --worker" in facts["parent"]  # a child of the worker, as before
         assert not facts["pandas_preloaded"]
+        if name == "b":
+            assert facts["assigned"] - facts["kernel_started"] > 0.05
     assert _processes_for(Path(out)) == []
 
 
@@ -183,7 +187,7 @@ def test_the_factory_validates_as_this_process_does(tmp_path):
 @pytest.mark.slow
 def test_a_killed_factory_takes_its_kernels_along(tmp_path):
     """SIGKILL of the factory: the kernels it forked die too (parent-death signal)."""
-    from analysis.render.kernels import FactoryClient, start_kernel
+    from analysis.render.kernels import FactoryClient, shutdown, start_kernel
 
     handle = factory.KernelFactory.start(dict(os.environ), ["pandas"])
     try:
@@ -196,6 +200,7 @@ def test_a_killed_factory_takes_its_kernels_along(tmp_path):
     assert _wait_dead(pid)
     assert km.provisioner.process.poll() == -signal.SIGKILL  # the worker sees it gone
     assert client.closed
+    shutdown(km)  # its zmq sockets
 
 
 def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
@@ -211,12 +216,14 @@ def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
 def test_a_workers_kernels_die_when_its_socket_closes(tmp_path):
     """A worker that exits or dies closes its socket: the factory, still serving other
     workers, kills the kernels it forked for that worker at once."""
-    from analysis.render.kernels import FactoryClient, start_kernel
+    from analysis.render.kernels import FactoryClient, shutdown, start_kernel
 
     handle = factory.KernelFactory.start(dict(os.environ), [])
+    doomed_km = kept_km = None
     try:
         gone, other = FactoryClient(handle.connect_worker()), FactoryClient(handle.connect_worker())
-        doomed = start_kernel(gone, str(tmp_path)).provisioner.pid
+        doomed_km = start_kernel(gone, str(tmp_path))
+        doomed = doomed_km.provisioner.pid
         kept_km = start_kernel(other, str(tmp_path))
         kept = kept_km.provisioner.pid
         assert _alive(doomed) and _alive(kept)
@@ -226,5 +233,7 @@ def test_a_workers_kernels_die_when_its_socket_closes(tmp_path):
         kept_km.provisioner.process.kill()
         assert kept_km.provisioner.process.wait(timeout=10) == -signal.SIGKILL  # reported by the factory
     finally:
+        shutdown(doomed_km)
+        shutdown(kept_km)
         handle.stop()
     assert handle.proc.returncode == 0

@@ -63,6 +63,9 @@ from analysis.render.html import _fast_nbformat_import, notebook_to_html, path_r
 _MSG_PREFIX = "@@render "
 #: set for the worker and its kernel: the temporary folder the notebook renders into
 RENDER_ENV = "ANALYSIS_RENDER_DIR"
+#: ``ANALYSIS_RENDER_FORK=0``: no kernel factory; every kernel is a new ``ipykernel_launcher`` process
+FORK_ENV = "ANALYSIS_RENDER_FORK"
+_SAVE_EVERY = 1.0  # seconds between two writes of a notebook while it runs
 #: set for a worker: the folder its kernels run in (the command's working directory)
 CWD_ENV = "ANALYSIS_RENDER_CWD"
 
@@ -218,6 +221,22 @@ def _execute_spec(spec_path: str, warm=None) -> int:
                 return original(cell, cell_index, **kw)
 
             nb_man.cell_start = cell_start
+            # papermill writes (and validates) the whole notebook before and after every cell,
+            # ~30 writes of a notebook with its images: here at most one a second, and always
+            # the last one (a worker that dies still leaves the notebook as far as it got)
+            save, last = nb_man.save, [time.monotonic()]
+
+            def save_at_most_every_second(**kw):
+                if time.monotonic() - last[0] >= _SAVE_EVERY:
+                    save(**kw)
+                    last[0] = time.monotonic()
+
+            def notebook_complete(_complete=nb_man.notebook_complete, **kw):
+                nb_man.save = save
+                return _complete(**kw)
+
+            nb_man.save = save_at_most_every_second
+            nb_man.notebook_complete = notebook_complete
             # as NBClientEngine, but when the notebook ends, however it ends, its client is
             # closed and the kernel (started ahead, not the client's own) is asked to shut
             # down; it exits while the HTML is written (WarmKernels.retire)
@@ -546,7 +565,10 @@ def _start_workers(n: int, out: Path, factory: KernelFactory | None = None) -> l
 
 def _start_factory(out: Path, preload: list[str], validate: Path | None = None) -> KernelFactory | None:
     """The kernel factory of a run (:mod:`analysis.render.factory`), in the workers' environment;
-    None where kernels cannot be forked."""
+    None where kernels cannot be forked, or when ``ANALYSIS_RENDER_FORK=0`` asks for kernels
+    started as new processes (each then imports what its notebook imports)."""
+    if os.environ.get(FORK_ENV, "1").strip() == "0":
+        return None
     env = _worker_env(ANALYSIS_DIR.parent) | {RENDER_ENV: str(out / f"{TMP_PREFIX}kernels")}
     return KernelFactory.start(env, preload, validate)
 
