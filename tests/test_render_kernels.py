@@ -237,3 +237,32 @@ def test_a_workers_kernels_die_when_its_socket_closes(tmp_path):
         shutdown(kept_km)
         handle.stop()
     assert handle.proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_forked_kernel_gives_the_outputs_of_a_fresh_one(tmp_path, monkeypatch, capsys):
+    """The same notebook through the factory and through fresh kernels: every output equal.
+    The notebook shows what a library decides at import from its surroundings: pandas' column
+    limit (20 in a kernel, 0 in a terminal), matplotlib's backend and its inline figures."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _notebook(notebooks / "env.ipynb",
+              "import matplotlib\nimport matplotlib.pyplot as plt\nimport numpy as np\nimport pandas as pd\n"
+              "pd.DataFrame(np.arange(60).reshape(2, 30))",
+              "print(pd.get_option('display.max_columns'), pd.get_option('display.width'), matplotlib.get_backend(),\n"
+              "      matplotlib.is_interactive(), np.random.random() != 0.5488135039273248)",
+              "fig, ax = plt.subplots(figsize=(2, 2))\nax.plot([1, 2], [2, 1]);")
+    monkeypatch.chdir(tmp_path)
+    outputs = {}
+    for fork in ("1", "0"):
+        monkeypatch.setenv("ANALYSIS_RENDER_FORK", fork)
+        (tmp_path / "data").mkdir(exist_ok=True)
+        rc = render.main(["--notebooks", str(notebooks), "--data", str(tmp_path / "data"),
+                          "--out", str(tmp_path / f"out{fork}")])
+        assert rc == 0, capsys.readouterr().err
+        nb = json.loads((tmp_path / f"out{fork}" / "env" / "env.ipynb").read_text())
+        outputs[fork] = [c.get("outputs") for c in nb["cells"]]
+    assert outputs["1"] == outputs["0"]
+    shown = "".join(outputs["1"][3][0]["text"])
+    assert shown.startswith("20 80 module://matplotlib_inline.backend_inline False True")
+    assert "image/png" in outputs["1"][4][0]["data"]  # shown by the inline backend at the end of the cell

@@ -51,6 +51,11 @@ FACTORY_FD_ENV = "ANALYSIS_KERNEL_FACTORY_FD"
 PRELOAD_ROOTS = ("analysis", "numpy", "pandas", "matplotlib", "scipy", "statsmodels", "pandera", "IPython")
 #: modules whose import hooks into the running IPython shell: never imported before the kernel runs
 SHELL_MODULES = ("matplotlib_inline",)
+#: what an ipykernel imports while it starts (its debugger support: debugpy, ~100 modules;
+#: its history: sqlite3; psutil; ...), imported by the factory before any kernel is forked
+KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.history",
+                  "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
+                  "IPython.extensions.storemagic", "tornado.platform.asyncio", "sqlite3", "psutil", "faulthandler")
 _VALIDATION_TIMEOUT = 120.0
 
 

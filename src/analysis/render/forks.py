@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from analysis.render.factory import SHELL_MODULES, _set_parent_death_signal, data_problems, send_line
+from analysis.render.factory import KERNEL_MODULES, SHELL_MODULES, _set_parent_death_signal, data_problems, send_line
 
 _LAUNCHER = "ipykernel_launcher"  # sys.argv[0] of a kernel: the launcher's file, set by factory_main
 
@@ -26,9 +26,29 @@ def _log(text: str) -> None:
     print(f"kernel factory: {text}", file=sys.stderr, flush=True)
 
 
+class ZMQInteractiveShell:
+    """Stands for a Jupyter kernel's shell while the factory imports: ``get_ipython()`` answers
+    with it, as in a kernel, where pandas, for one, decides at import that it does not run in a
+    terminal (``display.max_columns`` 20, not 0). It has nothing else: a module that uses the
+    shell at import fails here and is imported by the kernel itself."""
+
+    kernel = True
+
+
 def _import_all(names: list[str]) -> None:
+    import builtins
     import importlib
 
+    builtins.get_ipython = ZMQInteractiveShell  # removed below; the kernel's shell sets its own
+    try:
+        _import_each(importlib, names)
+    finally:
+        del builtins.get_ipython
+    for name in [m for m in sys.modules if m.startswith(SHELL_MODULES)]:
+        del sys.modules[name]  # imported again by the kernel, with its shell running
+
+
+def _import_each(importlib, names: list[str]) -> None:
     for name in names:
         try:
             importlib.import_module(name)
@@ -37,8 +57,6 @@ def _import_all(names: list[str]) -> None:
                 _log(f"import {name} failed ({type(exc).__name__}: {exc}); the kernel imports it itself")
         except Exception as exc:  # noqa: BLE001 - the notebook meets the same error with its traceback
             _log(f"import {name} failed ({type(exc).__name__}: {exc}); the kernel imports it itself")
-    for name in [m for m in sys.modules if m.startswith(SHELL_MODULES)]:
-        del sys.modules[name]  # imported again by the kernel, with its shell running
 
 
 class _Factory:
@@ -225,10 +243,7 @@ def factory_main() -> int:
     started = time.monotonic()
     if config.get("validate") is not None:
         fd = config["validation_fd"]
-        try:
-            import analysis.load  # noqa: F401 - pandas and pandera, before the child forks
-        except Exception:  # noqa: BLE001 - the child reports the crash
-            pass
+        _import_all(["analysis.load"])  # pandas and pandera, before the child forks (it reports a crash)
         if os.fork() == 0:
             _validate_child(config["validate"], fd, [ctl], os.getppid())
         os.close(fd)  # the main process reads until the child closes its end
@@ -238,7 +253,7 @@ def factory_main() -> int:
 
     global _LAUNCHER
     _LAUNCHER = getattr(importlib.util.find_spec("ipykernel_launcher"), "origin", None) or "ipykernel_launcher"
-    _import_all(config.get("preload", []))
+    _import_all(list(KERNEL_MODULES) + config.get("preload", []))
     import gc
 
     gc.collect()

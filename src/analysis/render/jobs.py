@@ -199,7 +199,7 @@ def _execute_spec(spec_path: str, warm=None) -> int:
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.utils import merge_kwargs, remove_args
 
-    from analysis.render.kernels import WarmKernels
+    from analysis.render.kernels import WarmKernels, ready_client
 
     own = warm is None
     warm = WarmKernels(None) if own else warm
@@ -249,6 +249,8 @@ def _execute_spec(spec_path: str, warm=None) -> int:
                                  stdout_file=stdout_file, stderr_file=stderr_file)
             client = PapermillNotebookClient(nb_man, **final)
             try:
+                if client.km is not None:
+                    client.kc = ready_client(client.km, start_timeout)
                 return client.execute()
             finally:
                 warm.retire(client.km or kwargs.get("km"), client.kc)

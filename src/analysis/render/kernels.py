@@ -217,6 +217,53 @@ def start_kernel(client: FactoryClient | None, cwd: str) -> ProjectKernelManager
     return km
 
 
+def ready_client(km: ProjectKernelManager, timeout: float):
+    """A started client of ``km``'s kernel once the kernel answers ``kernel_info`` and its
+    output channel is connected, as ``KernelClient.wait_for_ready`` checks, without that
+    method's last step, a wait for 0.2 s of silence on the output channel (nbclient reads
+    only the outputs of the cell it runs, so messages left from the start are harmless)."""
+    kc = km.client()
+    kc.start_channels()
+    try:
+        run_sync(_wait_ready)(kc, km, timeout)
+    except BaseException:
+        kc.stop_channels()
+        raise
+    kc.allow_stdin = False
+    return kc
+
+
+async def _wait_ready(kc, km, timeout: float) -> None:
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while True:
+        kc.kernel_info()
+        try:
+            msg = await kc.shell_channel.get_msg(timeout=1)
+        except Empty:
+            pass
+        else:
+            if msg["msg_type"] == "kernel_info_reply":
+                try:  # the output channel is connected once the kernel's status reaches it
+                    await kc.iopub_channel.get_msg(timeout=0.2)
+                except Empty:
+                    pass
+                else:
+                    with contextlib.suppress(Exception):
+                        kc._handle_kernel_info_reply(msg)
+                    break
+        if not await km.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+    while True:  # what is there already, without waiting for more
+        try:
+            await kc.iopub_channel.get_msg(timeout=0)
+        except Empty:
+            break
+
+
 def shutdown(km: ProjectKernelManager | None, now: bool = True) -> None:
     """Shut ``km``'s kernel down if it still runs (killed when ``now``), and free its resources."""
     if km is None:
