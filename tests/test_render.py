@@ -276,6 +276,13 @@ def test_package_source_hash_and_versions():
     versions = render.package_versions()
     assert set(render.KEY_PACKAGES) <= set(versions) and versions["python"] == sys.version.split()[0]
     assert versions["pandas"][0].isdigit()
+    from importlib import metadata
+
+    for name in render.KEY_PACKAGES:  # the dist-info folder names say what the metadata says
+        try:
+            assert versions[name] == metadata.version(name), name
+        except metadata.PackageNotFoundError:
+            assert versions[name] == "not installed"
 
 
 # --------------------------------------------------------------------------- folders, swap, lock
