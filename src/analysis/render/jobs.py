@@ -265,6 +265,7 @@ def _execute_spec(spec_path: str, warm=None) -> int:
     try:
         warm.reap()
         km = warm.take(spec["cwd"])
+        started = time.monotonic()  # the notebook's time starts with its kernel, not with waiting for one
         if spec.get("warm_next"):  # more notebooks are queued: the next kernel starts meanwhile
             warm.prestart(spec["cwd"])
         papermill.execute_notebook(
@@ -473,7 +474,9 @@ def _handle_message(job: Job, message: dict) -> None:
         job.cell, job.cells = message["i"], message["n"]
     elif event == "done":
         job.state = "done"
-        job.seconds = time.monotonic() - job.started
+        # the worker's count, from the kernel's start: the order of the next run (longest first)
+        # is not to depend on which notebooks waited for the kernel factory in this one
+        job.seconds = message.get("seconds", time.monotonic() - job.started)
     elif event == "failed":
         job.state = "failed"
         job.seconds = time.monotonic() - job.started
