@@ -25,7 +25,10 @@ Measured in the same run, on the shipped notebooks and data, into temporary fold
 Sequential and render runs are interleaved (``--rounds``, default 3) and the medians are
 recorded, with the per-round ratios, since the machines this runs on are shared and their
 speed drifts. CPU seconds of all processes are reported beside the wall times: on N cores
-no run can finish faster than CPU / N. ``--note TEXT`` adds a line to the recorded entry.
+no run can finish faster than CPU / N. Bytecode is cached as Python does by default (an
+environment with ``PYTHONDONTWRITEBYTECODE`` set would make every kernel of the peer and
+every render compile the ``analysis`` package again). ``--note TEXT`` adds a line to the
+recorded entry.
 
 Prints the figures and appends them to benchmarks/results.md under "## Rendering".
 
@@ -180,6 +183,10 @@ def main(argv=None) -> int:
                     help="sequential and render runs, interleaved; medians are reported (default 3)")
     ap.add_argument("--note", default="", help="a line added to the recorded entry (what was tried, why)")
     args = ap.parse_args(argv)
+    # Python caches bytecode by default; an environment that turns it off (PYTHONDONTWRITEBYTECODE)
+    # makes every kernel of the peer, and every render, compile the analysis package again
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    FROZEN.pop("PYTHONDONTWRITEBYTECODE", None)
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
     data = ROOT / "data"
     if not notebooks:

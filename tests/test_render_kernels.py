@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,14 @@ def test_a_killed_factory_takes_its_kernels_along(tmp_path):
     assert km.provisioner.process.poll() == -signal.SIGKILL  # the worker sees it gone
     assert client.closed
     shutdown(km)  # its zmq sockets
+    # the worker's next kernel is then started as a new process, its own child
+    plain = start_kernel(client, str(tmp_path))
+    proc = plain.provisioner.process
+    try:
+        assert isinstance(proc, subprocess.Popen) and proc.poll() is None
+    finally:
+        shutdown(plain)
+    assert proc.wait(timeout=10) is not None
 
 
 def _wait_dead(pid: int, timeout: float = 10.0) -> bool:
