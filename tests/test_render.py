@@ -276,6 +276,13 @@ def test_package_source_hash_and_versions():
     versions = render.package_versions()
     assert set(render.KEY_PACKAGES) <= set(versions) and versions["python"] == sys.version.split()[0]
     assert versions["pandas"][0].isdigit()
+    from importlib import metadata
+
+    for name in render.KEY_PACKAGES:  # the dist-info folder names say what the metadata says
+        try:
+            assert versions[name] == metadata.version(name), name
+        except metadata.PackageNotFoundError:
+            assert versions[name] == "not installed"
 
 
 # --------------------------------------------------------------------------- folders, swap, lock
@@ -772,13 +779,16 @@ def _notebook(path: Path, *sources: str) -> None:
 @pytest.mark.slow
 def test_one_worker_process_runs_the_notebooks_one_after_another(tmp_path, monkeypatch, capsys):
     """A worker serves several notebooks (its imports are paid once per parallel job); a
-    worker that dies fails only its notebook, and a new worker takes the ones still queued."""
+    worker that dies fails only its notebook, and a new worker takes the ones still queued.
+    (A kernel knows its worker as JPY_PARENT_PID, as jupyter_client sets it: its parent
+    process is the kernel factory.)"""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    pid = "import os\nfrom pathlib import Path\nPath(output_dir, 'worker.txt').write_text(str(os.getppid()))"
+    worker = "int(os.environ['JPY_PARENT_PID'])"
+    pid = f"import os\nfrom pathlib import Path\nPath(output_dir, 'worker.txt').write_text(str({worker}))"
     _notebook(notebooks / "a.ipynb", pid)
     _notebook(notebooks / "b.ipynb", pid)
-    _notebook(notebooks / "c_dies.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    _notebook(notebooks / "c_dies.ipynb", f"import os, signal\nos.kill({worker}, signal.SIGKILL)")
     _notebook(notebooks / "d.ipynb", pid)
     write_items(tmp_path / "data", GOOD_ROWS)
     started = []
@@ -795,7 +805,7 @@ def test_one_worker_process_runs_the_notebooks_one_after_another(tmp_path, monke
     err = capsys.readouterr().err
     assert rc == 1
     out = tmp_path / "out"
-    # a and b in the first worker (the kernels' parent), c kills it, d in a second one
+    # a and b in the first worker, c kills it, d in a second one
     assert len(started) == 2
     assert (out / "a" / "worker.txt").read_text() == (out / "b" / "worker.txt").read_text() == str(started[0])
     assert (out / "d" / "worker.txt").read_text() == str(started[1])

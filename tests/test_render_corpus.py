@@ -70,7 +70,8 @@ def no_kernels(monkeypatch):
         started.extend(j.name for j in todo)
 
     monkeypatch.setattr(command, "_run_jobs", fake_run_jobs)
-    monkeypatch.setattr(command, "_start_workers", lambda n, out: [])  # no worker processes either
+    monkeypatch.setattr(command, "_start_workers", lambda n, out, factory=None: [])  # no worker processes either
+    monkeypatch.setattr(command, "_start_factory", lambda *a, **kw: None)  # nor a kernel factory
     return started
 
 
@@ -158,7 +159,7 @@ def test_notebooks_that_do_not_read_the_dataset_are_not_held_back(tmp_path, caps
 
 def test_validation_lines_are_capped_on_the_terminal(tmp_path, capsys, monkeypatch, no_kernels):
     lines = [f"events.csv:{i}:date: bad" for i in range(2, 2 + render.MAX_PROBLEM_LINES + 5)]
-    monkeypatch.setattr(command, "validate_data", lambda data_dir, stream=None: lines)
+    monkeypatch.setattr(command, "validate_data", lambda data_dir, stream=None, factory=None: lines)
     rc, _, stderr = run_render(capsys, CORPUS / "ok_base", tmp_path / "out")
     assert rc == 1
     shown = [line for line in stderr.splitlines() if line.startswith("  events.csv:")]

@@ -210,7 +210,7 @@ def test_a_manifest_render_did_not_write_stops_the_run(tmp_path):
 def _no_kernels(monkeypatch, problems=None):
     """Render without kernels: validation says ``problems`` (None: valid) for every notebook."""
     monkeypatch.setattr(command, "reads_dataset", lambda nb: True)
-    monkeypatch.setattr(command, "validate_data", lambda data_dir, stream=None: problems)
+    monkeypatch.setattr(command, "validate_data", lambda data_dir, stream=None, factory=None: problems)
 
 
 def test_disk_full_while_writing_the_index_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):

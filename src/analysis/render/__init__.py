@@ -5,26 +5,33 @@ cache, no machine paths) and its exit codes are described in
 :mod:`analysis.render.command`. The package has one room per concern; open
 
 - ``command.py`` to change the options, the run itself, the data validation before any
-  kernel starts, exit codes or the failure text on the terminal;
+  notebook runs, exit codes or the failure text on the terminal;
 - ``params.py`` to change how ``-p`` values are read, matched to the notebooks that declare
   them and checked against each notebook's declaration (``metadata.analysis.parameters``);
 - ``folders.py`` to change what invalidates a report (data fingerprint, cache key,
   ``.render-stamp.json``), the output lock, what render owns in the output folder (the
   manifest), the atomic swap-in of a finished report or the clean-up after a crash (also
   :class:`RenderError` and the exit-code constants);
-- ``jobs.py`` to change the kernel (and the kernelspec JupyterLab lists), the worker
-  processes that run the notebooks, the parallel pool or the progress lines;
+- ``jobs.py`` to change the kernelspec JupyterLab lists, the worker processes that run the
+  notebooks, the parallel pool or the progress lines;
+- ``factory.py`` to change what the kernel factory imports for the kernels it forks, or its
+  handle in the main process; ``forks.py`` is the factory process itself (its serving loop,
+  the forked kernel and validation children); ``kernels.py`` is a worker's side (the
+  jupyter_client provisioner of a forked kernel, the kernel started ahead, the shutdown);
 - ``html.py`` to change how machine paths are scrubbed from a report or how the executed
   notebook becomes sanitised, self-contained HTML;
 - ``index.py`` to change ``OUT/index.html``.
 
 Imports run one way: ``command`` → ``jobs`` → ``html`` → ``folders``; ``command`` also
-uses ``params`` and ``index``, which use only ``folders``. Heavy libraries (papermill, nbconvert, bleach, yaml,
-pandas through ``analysis.load``) are imported inside the functions that use them, so
+uses ``params`` and ``index``, which use only ``folders``; ``command`` and ``jobs`` use
+``factory``, which the worker-side ``kernels`` and the factory-side ``forks`` build on.
+Heavy libraries (papermill, nbconvert, bleach, yaml, jupyter_client, pandas through
+``analysis.load``) are imported inside the functions that use them, so
 ``python -m analysis render`` with nothing to do stays fast.
 
 ``python -m analysis.render [options]`` runs the command on its own;
-``python -m analysis.render --worker`` is a worker process (:mod:`analysis.render.jobs`).
+``python -m analysis.render --worker`` is a worker process (:mod:`analysis.render.jobs`),
+``python -m analysis.render --kernel-factory`` the kernel factory (:mod:`analysis.render.forks`).
 """
 
 from analysis.render.command import (

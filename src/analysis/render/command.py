@@ -14,8 +14,9 @@ Every ``notebooks/*.ipynb`` is executed with papermill in its own worker process
 Guarantees:
 
 * **Data validated first.** When a notebook to be run reads the data folder with
-  ``analysis.load.load_dataset`` (see :func:`reads_dataset`), the folder is validated in
-  this process before any kernel starts. If it has problems, no notebook runs: the
+  ``analysis.load.load_dataset`` (see :func:`reads_dataset`), the folder is validated
+  before any notebook runs (in a child of the kernel factory, which has pandas and pandera
+  imported already, else in this process). If it has problems, no notebook runs: the
   ``file:row:column: message`` lines are printed (as ``python -m analysis validate`` gives
   them), the index shows them, previous reports are kept untouched, nothing is cached,
   and the exit code is 1.
@@ -45,6 +46,11 @@ Guarantees:
 * **The project's own Python.** The kernel is always ``sys.executable -m ipykernel_launcher``
   whatever kernelspecs the machine has (the spec ``stemcell-analysis`` is also installed into
   ``sys.prefix`` so JupyterLab lists it). Each cell has a time limit (``--timeout``).
+* **Imports paid once, a fresh kernel per notebook.** On Linux the kernels are forked by one
+  kernel factory that has imported what the notebooks import (:mod:`analysis.render.factory`);
+  each notebook still gets a kernel of its own, started before the notebook is assigned
+  and shut down after it. No kernel outlives the run: kernels die with the factory, the
+  factory and the workers with this process.
 * **No machine paths.** Absolute ``data_dir`` and ``output_dir`` are passed to the notebook;
   in the saved notebook and HTML they, and any other path of this machine (the Python
   environment, the ``analysis`` package, the home folder) are replaced by relative paths or
@@ -59,7 +65,7 @@ its reader (``| head``), ended quietly like an interruption. Every message is on
 one per problem) with terminal control characters escaped; never a traceback.
 
 This module is the command itself: its options (:func:`add_arguments`), the run
-(:func:`run`), data validation before any kernel starts (:func:`validate_data`) and the
+(:func:`run`), data validation before any notebook runs (:func:`validate_data`) and the
 failure text printed at the end. ``-p`` parameters are in :mod:`analysis.render.params`;
 cache, lock, manifest and swap-in in :mod:`analysis.render.folders`, workers and progress in
 :mod:`analysis.render.jobs`, path scrubbing and HTML in :mod:`analysis.render.html`, the
@@ -102,6 +108,7 @@ from analysis.render.folders import (
     package_versions,
     stdout_closed,
 )
+from analysis.render.factory import FactoryUnavailable, KernelFactory, data_problems, preload_modules
 from analysis.render.index import write_index
 from analysis.render.jobs import (
     Job,
@@ -110,6 +117,7 @@ from analysis.render.jobs import (
     _kill_workers,
     _now,
     _run_jobs,
+    _start_factory,
     _start_workers,
     _worker_main,
     install_kernelspec,
@@ -197,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         return _worker_main()
+    if argv[:1] == ["--kernel-factory"]:
+        from analysis.render.forks import factory_main
+
+        return factory_main()
     parser = argparse.ArgumentParser(prog="python -m analysis.render", description=__doc__.split("\n")[0])
     add_arguments(parser)
     try:
@@ -257,6 +269,7 @@ def _run(args, stream) -> int:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, _sigterm)
     todo: list[Job] = []
     workers: list[Worker] = []
+    factory: KernelFactory | None = None
     manifest = None
     index_error = None
     try:
@@ -292,21 +305,27 @@ def _run(args, stream) -> int:
             # longest first (by the previous render's time; never rendered counts as longest),
             # so the last notebook to finish does not start late
             todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
-            # the data folder is validated here, in this process, before any kernel starts:
-            # a broken file then costs a second, not one failed notebook per kernel. The
-            # worker processes start first and import papermill meanwhile; they start no
-            # kernel until they are sent a notebook.
+            # The kernel factory starts first: it imports what the notebooks import (seconds
+            # of CPU, once for all kernels) and validates the data folder in a child meanwhile
+            # (a broken file then costs a second, not one failed notebook per kernel). The
+            # workers start next and import papermill; each asks the factory for a kernel at
+            # once, so kernels are ready before a notebook is assigned. No notebook runs
+            # before the data folder is found valid.
             jobs_n = max(1, args.jobs or os.cpu_count() or 1)
-            workers = _start_workers(min(jobs_n, len(todo)), out)
+            validate = bool(todo) and any(reads_dataset(j.notebook) for j in todo)
+            if todo:
+                factory = _start_factory(out, preload_modules([j.notebook for j in todo]),
+                                         data_dir if validate else None)
+            workers = _start_workers(min(jobs_n, len(todo)), out, factory)
             problems = None
-            if todo and any(reads_dataset(j.notebook) for j in todo):
-                problems = validate_data(data_dir, stream=sys.stderr)
+            if validate:
+                problems = validate_data(data_dir, stream=sys.stderr, factory=factory)
             if problems is not None:
                 for job in todo:
                     job.state = "not_run"  # no stamp is written: nothing is cached
                 todo = []
-                _kill_workers([], workers)
-                workers = []
+                _kill_workers([], workers, factory=factory)
+                workers, factory = [], None
             elif todo:
                 print(
                     f"rendering {len(todo)} of {len(jobs)} notebook(s) into {_term_path(out)} "
@@ -318,10 +337,13 @@ def _run(args, stream) -> int:
             progress = Progress(jobs, stream)
             progress.update()
             _run_jobs(todo, out, data_dir, notebooks_dir, args, stamps, progress, workers=workers,
-                      manifest=manifest)
+                      manifest=manifest, factory=factory)
             for worker in workers:  # all done: any still waiting for a notebook exits
                 with contextlib.suppress(OSError):
                     worker.proc.stdin.close()
+            if factory is not None:  # every worker has exited: no kernel is left to serve
+                factory.stop()
+                factory = None
             try:
                 index = write_index(
                     out,
@@ -343,14 +365,16 @@ def _run(args, stream) -> int:
             except OSError as exc:  # a full disk: the reports are in place, the index is the previous one
                 index, index_error = None, exc
     except (KeyboardInterrupt, _Terminated) as exc:
-        _kill_workers(todo, workers, manifest)
+        _kill_workers(todo, workers, manifest, factory)
         code = 130 if isinstance(exc, KeyboardInterrupt) else 143
         print("\ninterrupted: previous reports are kept unchanged", file=sys.stderr)
         return code
     except OSError:  # BrokenPipeError (stdout closed) included: no worker outlives the run
-        _kill_workers(todo, workers, manifest)
+        _kill_workers(todo, workers, manifest, factory)
         raise
     finally:
+        if factory is not None:  # an error not caught above (a bug): no kernel outlives the run
+            factory.kill()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -407,23 +431,24 @@ def reads_dataset(notebook: Path) -> bool:
     return False
 
 
-def validate_data(data_dir: Path, stream=None) -> list[str] | None:
-    """Validate ``data_dir`` in this process, as ``python -m analysis validate`` does.
+def validate_data(data_dir: Path, stream=None, factory: KernelFactory | None = None) -> list[str] | None:
+    """Validate ``data_dir`` as ``python -m analysis validate`` does, in a child of the kernel
+    ``factory`` when it runs (it has pandas and pandera imported already), else in this process.
 
     Returns the ``file:row:column: message`` lines of every problem, or None when the data
     is valid. A loader crash (a bug, not a data problem) is reported on ``stream`` and
     returns None: the notebooks then run and their error notebooks show the traceback.
     """
-    from analysis.load import DataValidationError, load_dataset
-
     try:
-        load_dataset(data_dir)
-    except DataValidationError as exc:
-        return [str(p) for p in exc.problems] or [str(exc)]
-    except Exception as exc:  # noqa: BLE001 - reported, then the notebooks show it in full
+        if factory is None:
+            raise FactoryUnavailable("no factory")
+        problems, crash = factory.validation()
+    except FactoryUnavailable:
+        problems, crash = data_problems(data_dir)
+    if crash is not None:
         print(printable(f"warning: could not validate {_term_path(data_dir)} before rendering "
-                        f"({type(exc).__name__}: {exc}); the notebooks will report it"), file=stream or sys.stderr)
-    return None
+                        f"({crash}); the notebooks will report it"), file=stream or sys.stderr)
+    return problems
 
 
 def _validation_text(problems: list[str], data_dir: Path, out: Path, jobs: list[Job]) -> str:

@@ -2,14 +2,17 @@
 
 * **Kernel.** The kernel is always :func:`kernel_argv` (this Python with ipykernel), whatever
   kernelspecs the machine has; :func:`install_kernelspec` also installs the spec
-  ``stemcell-analysis`` into ``sys.prefix`` so JupyterLab lists it.
+  ``stemcell-analysis`` into ``sys.prefix`` so JupyterLab lists it. Kernels are forked by the
+  run's kernel factory (:func:`_start_factory`, :mod:`analysis.render.factory`) where it
+  runs, and started ahead of their notebooks (:mod:`analysis.render.kernels`).
 * **Workers (child processes).** A worker is ``python -m analysis.render --worker``
   (:func:`_worker_main`): it reads paths of spec files on stdin, one line per notebook, runs
   each with papermill into its temporary folder (:func:`_execute_spec`), scrubs machine
   paths from the result, writes the HTML, and reports on stdout in lines
   ``@@render {json}`` (events ``start``, ``cell`` with ``i`` of ``n``, ``done`` with
   ``seconds``, ``failed`` with ``cell``, ``cells``, ``ename``, ``evalue``). It exits when its
-  stdin closes; it dies with the main process (``PR_SET_PDEATHSIG`` on Linux).
+  stdin closes; it dies with the main process (``PR_SET_PDEATHSIG`` on Linux), and the
+  factory then kills the kernels it started for it.
 * **Pool (main process).** :func:`_run_jobs` keeps up to ``--jobs`` workers busy, the queue
   ordered longest first; :func:`_finish` swaps a finished report in
   (:func:`analysis.render.folders.swap_in`) or files a failure in ``OUT/_failed``.
@@ -31,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,21 +50,27 @@ from analysis.render.folders import (
     swap_in,
     write_text_atomic,
 )
+from analysis.render.factory import (
+    FACTORY_FD_ENV,
+    KERNEL_DISPLAY_NAME,
+    KERNEL_NAME,
+    KernelFactory,
+    _set_parent_death_signal,
+    kernel_argv,
+)
 from analysis.render.html import _fast_nbformat_import, notebook_to_html, path_replacements, scrub
 
-KERNEL_NAME = "stemcell-analysis"
-KERNEL_DISPLAY_NAME = "Python (stemcell-analysis)"
 _MSG_PREFIX = "@@render "
 #: set for the worker and its kernel: the temporary folder the notebook renders into
 RENDER_ENV = "ANALYSIS_RENDER_DIR"
+#: ``ANALYSIS_RENDER_FORK=0``: no kernel factory; every kernel is a new ``ipykernel_launcher`` process
+FORK_ENV = "ANALYSIS_RENDER_FORK"
+_SAVE_EVERY = 1.0  # seconds between two writes of a notebook while it runs
+#: set for a worker: the folder its kernels run in (the command's working directory)
+CWD_ENV = "ANALYSIS_RENDER_CWD"
 
 
 # --------------------------------------------------------------------------- kernel
-
-
-def kernel_argv() -> list[str]:
-    """The command that starts the project's kernel: this Python with ipykernel."""
-    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
 def install_kernelspec() -> Path | None:
@@ -131,50 +141,73 @@ def _worker_main() -> int:
 
     A worker serves several notebooks so that its imports (papermill, nbconvert, ~1 s of
     CPU with the first HTML conversion) are paid once per parallel job, not per notebook.
+    It starts its first kernel at once, before a notebook is assigned (the kernel factory
+    forks it when it has imported what the notebooks import), and the next one before a
+    notebook when the spec says more are queued (:class:`analysis.render.kernels.WarmKernels`).
     """
     _fast_nbformat_import()
     import papermill  # noqa: F401 - imported before the first notebook arrives
 
-    while line := sys.stdin.readline():
-        if line.strip():
-            _execute_spec(line.strip())
+    from analysis.render.kernels import FactoryClient, WarmKernels
+
+    warm = WarmKernels(FactoryClient.from_environment())
+    cwd = os.environ.pop(CWD_ENV, None)
+    # the HTML exporter compiles its templates meanwhile (the main thread waits for the factory)
+    _HTML_WARMUP.start()
+    try:
+        if cwd:
+            warm.prestart(cwd)
+        while line := sys.stdin.readline():
+            if line.strip():
+                _execute_spec(line.strip(), warm)
+    finally:
+        warm.close()
     return 0
 
 
-def _execute_spec(spec_path: str) -> int:
-    """Execute one notebook into its temporary folder (in a worker process)."""
+def _warm_html() -> None:
+    """Build the HTML exporter and convert a small notebook, so that nbconvert's templates and
+    regular expressions are compiled before the first report needs them."""
+    with contextlib.suppress(Exception):
+        import nbformat
+
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_markdown_cell("# Title\n\nSome *text*, a [link](https://example.org)."),
+            nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+                "display_data", data={"text/html": "<table><tr><td>1</td></tr></table>",
+                                      "text/markdown": "**bold**", "text/plain": "x"})]),
+        ])
+        notebook_to_html(nb, title="warm-up")
+
+
+_HTML_WARMUP = threading.Thread(target=_warm_html, name="html-warm-up", daemon=True)
+
+
+def _execute_spec(spec_path: str, warm=None) -> int:
+    """Execute one notebook into its temporary folder (in a worker process), in a kernel
+    started ahead by ``warm`` (a :class:`analysis.render.kernels.WarmKernels`) or a new one."""
     spec = json.loads(Path(spec_path).read_text())
     tmp = Path(spec["tmp"])
     name = spec["name"]
     out_nb = tmp / f"{name}.ipynb"
     started = time.monotonic()
     os.chdir(tmp)
-    os.environ[RENDER_ENV] = str(tmp)  # the kernel's environment names its folder
+    os.environ[RENDER_ENV] = str(tmp)  # the worker's environment names its folder
 
     import nbformat
     import papermill
-    from jupyter_client.kernelspec import KernelSpec
-    from jupyter_client.manager import AsyncKernelManager
     from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.utils import merge_kwargs, remove_args
 
-    class ProjectKernelManager(AsyncKernelManager):
-        """Always this Python, whatever kernelspecs are installed."""
+    from analysis.render.kernels import WarmKernels, ready_client
 
-        @property
-        def kernel_spec(self):
-            if self._kernel_spec is None:
-                self._kernel_spec = KernelSpec(
-                    argv=kernel_argv(),
-                    display_name=KERNEL_DISPLAY_NAME,
-                    language="python",
-                    metadata={},
-                    resource_dir=str(tmp),
-                )
-            return self._kernel_spec
+    own = warm is None
+    warm = WarmKernels(None) if own else warm
 
     class ProgressEngine(NBClientEngine):
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             # numbered as the author sees them in JupyterLab (all cells, without the injected one),
             # like the failing cell in error messages
             shown = [
@@ -188,7 +221,39 @@ def _execute_spec(spec_path: str) -> int:
                 return original(cell, cell_index, **kw)
 
             nb_man.cell_start = cell_start
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            # papermill writes (and validates) the whole notebook before and after every cell,
+            # ~30 writes of a notebook with its images: here at most one a second, and always
+            # the last one (a worker that dies still leaves the notebook as far as it got)
+            save, last = nb_man.save, [time.monotonic()]
+
+            def save_at_most_every_second(**kw):
+                if time.monotonic() - last[0] >= _SAVE_EVERY:
+                    save(**kw)
+                    last[0] = time.monotonic()
+
+            def notebook_complete(_complete=nb_man.notebook_complete, **kw):
+                nb_man.save = save
+                return _complete(**kw)
+
+            nb_man.save = save_at_most_every_second
+            nb_man.notebook_complete = notebook_complete
+            # as NBClientEngine, but when the notebook ends, however it ends, its client is
+            # closed and the kernel (started ahead, not the client's own) is asked to shut
+            # down; it exits while the HTML is written (WarmKernels.retire)
+            from papermill.clientwrap import PapermillNotebookClient
+            from papermill.engines import logger
+
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(kwargs, timeout=execution_timeout, startup_timeout=start_timeout,
+                                 kernel_name=kernel_name, log=logger, log_output=log_output,
+                                 stdout_file=stdout_file, stderr_file=stderr_file)
+            client = PapermillNotebookClient(nb_man, **final)
+            try:
+                if client.km is not None:
+                    client.kc = ready_client(client.km, start_timeout)
+                return client.execute()
+            finally:
+                warm.retire(client.km or kwargs.get("km"), client.kc)
 
     papermill_engines.register("analysis-progress", ProgressEngine)
     params = dict(spec["parameters"])
@@ -196,7 +261,13 @@ def _execute_spec(spec_path: str) -> int:
     params["output_dir"] = str(tmp)
     _emit(event="start")
     error = None
+    km = None
     try:
+        warm.reap()
+        km = warm.take(spec["cwd"])
+        started = time.monotonic()  # the notebook's time starts with its kernel, not with waiting for one
+        if spec.get("warm_next"):  # more notebooks are queued: the next kernel starts meanwhile
+            warm.prestart(spec["cwd"])
         papermill.execute_notebook(
             spec["notebook"],
             str(out_nb),
@@ -209,7 +280,7 @@ def _execute_spec(spec_path: str) -> int:
             cwd=spec["cwd"],
             execution_timeout=spec["timeout"],
             start_timeout=120,
-            kernel_manager_class=ProjectKernelManager,
+            km=km,
         )
     except papermill.PapermillExecutionError as exc:
         error = {"ename": exc.ename, "evalue": exc.evalue}
@@ -218,6 +289,10 @@ def _execute_spec(spec_path: str) -> int:
         error = {"ename": type(exc).__name__, "evalue": message[0] if message else ""}
         if "timed out" in str(exc).lower() or type(exc).__name__ == "CellTimeoutError":
             error["evalue"] = f"a cell ran longer than the time limit of {spec['timeout']:g} s (--timeout)"
+    finally:
+        warm.retire(km)  # done already, unless papermill stopped before the kernel had its client
+        if own:
+            warm.close()
 
     cell = ncells = None
     replacements = [tuple(p) for p in spec["replacements"]]
@@ -231,6 +306,8 @@ def _execute_spec(spec_path: str) -> int:
         _emit(event="failed", cell=cell, cells=ncells, notebook_saved=out_nb.exists(), **error)
         return 1
     try:
+        if _HTML_WARMUP.is_alive():
+            _HTML_WARMUP.join()
         html = notebook_to_html(nb, show_code=spec["show_code"], title=name)
         (tmp / f"{name}.html").write_text(html, encoding="utf-8")
     except Exception as exc:
@@ -239,14 +316,6 @@ def _execute_spec(spec_path: str) -> int:
         return 1
     _emit(event="done", seconds=round(time.monotonic() - started, 2))
     return 0
-
-
-def _set_parent_death_signal() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(Exception):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 # --------------------------------------------------------------------------- worker pool (main process)
@@ -346,26 +415,36 @@ class Worker:
     buffer: bytes = b""
 
 
-def _start_worker_process(out: Path, env: dict, index: int) -> Worker:
+def _start_worker_process(out: Path, env: dict, index: int, factory: KernelFactory | None = None) -> Worker:
+    """A worker process; with ``factory``, it gets a socket to it and asks it for kernels."""
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "analysis.render", "--worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        # until its first notebook the worker names a folder of its own in the output folder
-        env=env | {RENDER_ENV: str(out / f"{TMP_PREFIX}worker-{index}")},
-        cwd=str(out),
-        start_new_session=True,
-        preexec_fn=_set_parent_death_signal,
-    )
+    # until its first notebook the worker names a folder of its own in the output folder
+    env = env | {RENDER_ENV: str(out / f"{TMP_PREFIX}worker-{index}"), CWD_ENV: str(Path.cwd())}
+    sock = factory.connect_worker() if factory is not None else None
+    if sock is not None:
+        env[FACTORY_FD_ENV] = str(sock.fileno())
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "analysis.render", "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            cwd=str(out),
+            start_new_session=True,
+            pass_fds=[sock.fileno()] if sock is not None else [],
+            preexec_fn=_set_parent_death_signal,
+        )
+    finally:
+        if sock is not None:
+            sock.close()  # the worker holds it now; when the worker ends, the factory sees it close
     return Worker(proc, log)
 
 
 def _start_job(worker: Worker, job: Job, out: Path, data_dir: Path, notebooks_dir: Path, args,
-               manifest: Manifest) -> None:
+               manifest: Manifest, warm_next: bool = False) -> None:
     """Write the job's spec into a new temporary folder (recorded in ``manifest``) and send
-    it to ``worker``."""
+    it to ``worker`` (``warm_next``: it starts a kernel for a next notebook meanwhile)."""
     job.tmp = manifest.make_report_dir(job.name)
     spec = {
         "name": job.name,
@@ -377,6 +456,7 @@ def _start_job(worker: Worker, job: Job, out: Path, data_dir: Path, notebooks_di
         "show_code": bool(getattr(args, "show_code", False)),
         "cwd": str(Path.cwd()),
         "replacements": path_replacements(out / job.name, data_dir, notebooks_dir, out, job.tmp),
+        "warm_next": bool(warm_next),
     }
     spec_path = job.tmp / ".render-spec.json"
     spec_path.write_text(json.dumps(spec))
@@ -394,7 +474,9 @@ def _handle_message(job: Job, message: dict) -> None:
         job.cell, job.cells = message["i"], message["n"]
     elif event == "done":
         job.state = "done"
-        job.seconds = time.monotonic() - job.started
+        # the worker's count, from the kernel's start: the order of the next run (longest first)
+        # is not to depend on which notebooks waited for the kernel factory in this one
+        job.seconds = message.get("seconds", time.monotonic() - job.started)
     elif event == "failed":
         job.state = "failed"
         job.seconds = time.monotonic() - job.started
@@ -454,7 +536,12 @@ def _finish(job: Job, out: Path, stamp: dict, manifest: Manifest) -> None:
     job.log = None  # the worker's, closed with it
 
 
-def _kill_workers(jobs: list[Job], workers: list[Worker] = (), manifest: Manifest | None = None) -> None:
+def _kill_workers(jobs: list[Job], workers: list[Worker] = (), manifest: Manifest | None = None,
+                  factory: KernelFactory | None = None) -> None:
+    """Kill the workers and the kernel factory (the kernels die with it) and remove the
+    temporary folders of ``jobs``."""
+    if factory is not None:
+        factory.kill()
     procs = {id(p): p for p in [j.proc for j in jobs if j.proc is not None] + [w.proc for w in workers]}
     for proc in procs.values():
         if proc.poll() is None:
@@ -475,18 +562,30 @@ def _kill_workers(jobs: list[Job], workers: list[Worker] = (), manifest: Manifes
             worker.log.close()
 
 
-def _start_workers(n: int, out: Path) -> list[Worker]:
-    """``n`` idle worker processes (see :class:`Worker`)."""
+def _start_workers(n: int, out: Path, factory: KernelFactory | None = None) -> list[Worker]:
+    """``n`` idle worker processes (see :class:`Worker`), getting their kernels from ``factory``."""
     env = _worker_env(ANALYSIS_DIR.parent)
-    return [_start_worker_process(out, env, i) for i in range(n)]
+    return [_start_worker_process(out, env, i, factory) for i in range(n)]
+
+
+def _start_factory(out: Path, preload: list[str], validate: Path | None = None) -> KernelFactory | None:
+    """The kernel factory of a run (:mod:`analysis.render.factory`), in the workers' environment;
+    None where kernels cannot be forked, or when ``ANALYSIS_RENDER_FORK=0`` asks for kernels
+    started as new processes (each then imports what its notebook imports)."""
+    if os.environ.get(FORK_ENV, "1").strip() == "0":
+        return None
+    env = _worker_env(ANALYSIS_DIR.parent) | {RENDER_ENV: str(out / f"{TMP_PREFIX}kernels")}
+    return KernelFactory.start(env, preload, validate)
 
 
 def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progress: Progress,
-              workers: list[Worker] | None = None, manifest: Manifest | None = None) -> None:
+              workers: list[Worker] | None = None, manifest: Manifest | None = None,
+              factory: KernelFactory | None = None) -> None:
     """Run ``todo`` in ``--jobs`` worker processes (``workers``, already started, then new
     ones as needed), each taking the next queued notebook when it has finished one (the
     queue is ordered longest first); a worker that dies fails its notebook and is replaced
-    while notebooks are waiting."""
+    while notebooks are waiting. A worker starts the kernel of its next notebook while it runs
+    one when enough notebooks are queued for every worker to take one more."""
     env = _worker_env(ANALYSIS_DIR.parent)
     manifest = manifest if manifest is not None else Manifest.load(out)
     jobs_n = max(1, args.jobs or os.cpu_count() or 1)
@@ -497,7 +596,9 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
 
     def next_job(worker: Worker) -> None:
         if queue:
-            _start_job(worker, queue.pop(0), out, data_dir, notebooks_dir, args, manifest)
+            job = queue.pop(0)
+            _start_job(worker, job, out, data_dir, notebooks_dir, args, manifest,
+                       warm_next=len(queue) >= max(1, len(workers)))
         else:
             with contextlib.suppress(OSError):
                 worker.proc.stdin.close()  # nothing left: the worker exits
@@ -511,7 +612,7 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                 if idle:
                     worker = idle.pop(0)
                 else:
-                    worker = _start_worker_process(out, env, started)
+                    worker = _start_worker_process(out, env, started, factory)
                     started += 1
                 workers.append(worker)
                 sel.register(worker.proc.stdout, selectors.EVENT_READ, worker)
@@ -540,7 +641,7 @@ def _run_jobs(todo: list[Job], out, data_dir, notebooks_dir, args, stamps, progr
                 worker.log.close()
             progress.update()
     except BaseException:
-        _kill_workers(list(todo), workers + idle, manifest)
+        _kill_workers(list(todo), workers + idle, manifest, factory)
         raise
     finally:
         sel.close()
