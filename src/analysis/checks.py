@@ -140,10 +140,10 @@ def check_comparisons(df: pd.DataFrame, problems: list[Problem], name: str) -> N
 
 
 def check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv",
-                 missing: dict | None = None) -> None:
+                 cells: dict | None = None) -> None:
     """A dose without its unit; a transplant or infusion outside a treatment line."""
     dose = df["dose"].to_numpy(dtype=float, na_value=np.nan)
-    unit, kind = texts(df, "dose_unit", missing), texts(df, "event_type", missing)
+    unit, kind = texts(df, "dose_unit", cells), texts(df, "event_type", cells)
     line = df["line"].to_numpy(dtype=float, na_value=np.nan)
     for i in np.flatnonzero(~np.isnan(dose) & (unit == "")).tolist():
         problems.append(Problem(name, int(df.index[i]), "dose_unit", f"expected the unit of dose {dose[i]:g}, "
@@ -154,14 +154,13 @@ def check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.
                                 f"{kind[i]}, found 0"))
 
 
-def texts(df: pd.DataFrame, column: str, missing: dict | None = None) -> np.ndarray:
+def texts(df: pd.DataFrame, column: str, cells: dict | None = None) -> np.ndarray:
     """A column as an object array of ``str``, ``""`` where empty (never pandas' NA);
-    ``missing``: the empty cells of each column, when known (no pass to find them)."""
-    values = df[column].to_numpy(dtype=object)
+    ``cells``: the file's text columns as read (:class:`analysis.readers.Shape`), if known."""
+    if cells is not None and column in cells:
+        return cells[column]
     if df[column].dtype != object:
-        return np.array([text(v) for v in values], dtype=object)
-    if missing is not None and column in missing:
-        return np.where(missing[column], "", values)
+        return np.array([text(v) for v in df[column]], dtype=object)
     return df[column].to_numpy(dtype=object, na_value="")
 
 
@@ -201,8 +200,8 @@ def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, us
         usable = pd.Series(ev.event_id).isin(usable).to_numpy()
     ok = ev.named & usable & (~pd.Series(ev.row).isin(skip).to_numpy() if skip else True)
     _check_deaths(ev, ok, node, chains, problems, name)
-    followups = np.flatnonzero(ok & (ev.event_type == "last_followup"))
-    others = np.flatnonzero(ok & (ev.event_type != "last_followup") & (ev.event_type != "death"))
+    followups = np.flatnonzero(ok & ev.of_type("last_followup"))
+    others = np.flatnonzero(ok & ~ev.of_type("last_followup", "death"))
     for f, (lo, o) in _later_than(ev, node, chains, followups, others):
         problems.append(Problem(name, int(ev.row[f]), ev.column(f), f"expected the last follow-up of patient "
                                 f"{ev.patient_id[f]} after every other event, found the "
@@ -214,13 +213,19 @@ class EventCells:
     """The cells of the events file the order checks read, as arrays in row order (text
     ``""`` when empty, ``line`` NaN), and each row's patient as a number."""
 
-    def __init__(self, events: pd.DataFrame, missing: dict | None = None):
+    def __init__(self, events: pd.DataFrame, cells: dict | None = None):
         self.row = events.index.to_numpy()
         for c in ("event_id", "patient_id", "event_type", "date"):
-            setattr(self, c, texts(events, c, missing))
+            setattr(self, c, texts(events, c, cells))
         self.line = events["line"].to_numpy(dtype=float, na_value=np.nan)
         self.named = (self.patient_id != "") & (self.event_id != "")
         self.patient, self.patients = pd.factorize(self.patient_id)
+        self._kind, self._kinds = pd.factorize(self.event_type)
+
+    def of_type(self, *types: str) -> np.ndarray:
+        """Whether each row's ``event_type`` is one of ``types``."""
+        codes = [i for i, k in enumerate(self._kinds) if k in types]
+        return np.isin(self._kind, codes) if codes else np.zeros(len(self.row), dtype=bool)
 
     def column(self, i: int) -> str:
         return "date" if self.date[i] else "offset"
@@ -229,7 +234,8 @@ class EventCells:
 def _check_deaths(ev: EventCells, ok: np.ndarray, node: np.ndarray, chains, problems: list[Problem],
                   name: str) -> None:
     """A second death of a patient; an event after the death (not a follow-up or a finding)."""
-    deaths = pd.DataFrame({"pos": np.flatnonzero(ev.named & (ev.event_type == "death"))})
+    death = ev.of_type("death")
+    deaths = pd.DataFrame({"pos": np.flatnonzero(ev.named & death)})
     deaths["patient"] = ev.patient[deaths["pos"]]
     first = deaths.groupby("patient")["pos"].transform("first").to_numpy()
     for i, f in zip(deaths["pos"].to_numpy()[deaths["pos"].to_numpy() != first].tolist(),
@@ -237,9 +243,9 @@ def _check_deaths(ev: EventCells, ok: np.ndarray, node: np.ndarray, chains, prob
         problems.append(Problem(name, int(ev.row[i]), "event_type", f"expected one death per patient, found a second "
                                 f"death of patient {ev.patient_id[i]} (the first on row {ev.row[f]}, "
                                 f"{ev.event_id[f]})"))
-    dead = pd.Series(np.flatnonzero(ok & (ev.event_type == "death")))
+    dead = pd.Series(np.flatnonzero(ok & death))
     death_of = dead.groupby(ev.patient[dead.to_numpy()]).first()
-    after = ok & ~pd.Series(ev.event_type).isin([*schemas.EVENTS_AFTER_DEATH, "death"]).to_numpy()
+    after = ok & ~ev.of_type(*schemas.EVENTS_AFTER_DEATH, "death")
     after &= pd.Series(ev.patient).isin(death_of.index).to_numpy()
     pos = np.flatnonzero(after)
     d = death_of.reindex(ev.patient[pos]).to_numpy(dtype=np.int64)

@@ -25,10 +25,10 @@ _LATE_EVENTS = {"relapse": "a relapse", "last_followup": "the last follow-up", "
 _RESERVED = schemas.RESERVED_ID_PREFIX
 
 
-def texts(df: pd.DataFrame, column: str, missing: dict | None = None) -> np.ndarray:
-    """A column as an object array of ``str``, ``""`` where empty (``missing``: the empty cells
-    of each column, when known)."""
-    return checks.texts(df, column, missing)
+def texts(df: pd.DataFrame, column: str, cells: dict | None = None) -> np.ndarray:
+    """A column as an object array of ``str``, ``""`` where empty (``cells``: the file's text
+    columns as read, when known)."""
+    return checks.texts(df, column, cells)
 
 
 def per_value(fn, *columns: np.ndarray) -> tuple[list, np.ndarray]:
@@ -71,10 +71,10 @@ class _Rows(checks.EventCells):
     (``offset_from``) index ``labels``, which the pseudo-roots (``@calendar``, a patient's
     ``@birth/...``) join as they are needed (:meth:`root_node`)."""
 
-    def __init__(self, events: pd.DataFrame, missing: dict | None = None):
-        super().__init__(events, missing)
+    def __init__(self, events: pd.DataFrame, cells: dict | None = None):
+        super().__init__(events, cells)
         for c in ("offset", "offset_from", "qualifier", "product", "source_id"):
-            setattr(self, c, texts(events, c, missing))
+            setattr(self, c, texts(events, c, cells))
         self.n = len(self.row)
         codes, labels = pd.factorize(np.concatenate([self.event_id, self.offset_from]))
         self.labels = list(labels)
@@ -102,24 +102,16 @@ class _Rows(checks.EventCells):
         return self._code[label]
 
 
-def among(values: np.ndarray, allowed) -> np.ndarray:
-    """Whether each of ``values`` is one of the few ``allowed``."""
-    out = np.zeros(len(values), dtype=bool)
-    for a in allowed:
-        out |= values == a
-    return out
-
-
 def resolve_events(events: pd.DataFrame, patients: pd.DataFrame | None, problems: list[Problem],
-                   name: str = "events.csv", missing: dict | None = None):
+                   name: str = "events.csv", cells: dict | None = None):
     """Resolve dates and offsets; return ``(events with t_*/date_* columns, lines table,
     graph)``, appending every problem found to ``problems``.
 
-    ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``); ``missing``
-    the empty cells of each column when known (:class:`analysis.readers.Shape`). Chains of
+    ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``); ``cells``
+    its text columns as read, when known (:class:`analysis.readers.Shape`). Chains of
     any depth resolve without recursion. Then checks the order of each patient's events
     (:func:`analysis.checks.check_event_order`)."""
-    r = _Rows(events, missing)
+    r = _Rows(events, cells)
     known = (set(texts(patients, "patient_id")) if patients is not None else set(r.patient_id)) - {""}
     entries, undated = _parents(r, known, problems, name)
     graph, times, usable = _chains(r, entries, undated, problems, name)
@@ -127,7 +119,7 @@ def resolve_events(events: pd.DataFrame, patients: pd.DataFrame | None, problems
     calendar = r.code(timing.CALENDAR)
     t, d = _times(r, times, np.where(usable, r.node, -1), anchor, calendar, problems, name)
     checks.check_event_order(events, graph, usable, problems, name, chains=times, cells=r, node=r.node)
-    out = events.copy()
+    out = events.copy(deep=False)  # the cells are shared, the new columns are the copy's own
     out["t_lo"], out["t_best"], out["t_hi"] = t
     for col, values in zip(("date_lo", "date_best", "date_hi"), d):
         out[col] = days_to_timestamps(values, out.index)
@@ -144,7 +136,7 @@ def _parents(r: _Rows, known: set, problems: list[Problem], name: str):
     event) of every row of the file that names a reference, in row order; undated the rows
     ``not_reported``. Ordinary rows are parsed once per distinct cell; the others go through
     :func:`_row_parent`, which words their problems."""
-    skip = (r.node < 0) | _starts(r.event_id, _RESERVED) | ~among(r.qualifier, timing.QUALIFIERS)
+    skip = (r.node < 0) | _starts(r.event_id, _RESERVED) | ~pd.Series(r.qualifier).isin(timing.QUALIFIERS).to_numpy()
     has_date, has_offset, has_ref = r.date != "", r.offset != "", r.offset_from != ""
     dated = ~skip & has_date & ~has_offset
     not_reported = dated & _is_word(r.date, "not_reported")
@@ -328,7 +320,7 @@ def _anchors(r: _Rows, times: chains.Chains, node: np.ndarray, usable: np.ndarra
     line_code, line_values = pd.factorize(line)
     key = r.patient * len(line_values) + line_code  # (patient, line) of every row, as one number
     in_line = numbered & (r.event_id != "") & (r.patient_id != "")
-    pos = np.flatnonzero(in_line & among(r.event_type, schemas.STEM_CELL_EVENTS) & usable)
+    pos = np.flatnonzero(in_line & r.of_type(*schemas.STEM_CELL_EVENTS) & usable)
     _, first, group = np.unique(key[pos], return_index=True, return_inverse=True)
     _, _, best, _ = times.relative(node[pos], node[pos[first]][group.reshape(-1)])
     order = np.lexsort((pos, np.where(np.isnan(best), np.inf, best), key[pos]))
@@ -379,7 +371,7 @@ def _times(r: _Rows, times: chains.Chains, node: np.ndarray, anchor: np.ndarray,
     for v in d:
         v[outside] = np.nan
     with np.errstate(invalid="ignore"):
-        early = found & (r.line > 0) & (r.line == np.floor(r.line)) & among(r.event_type, _LATE_EVENTS) \
+        early = found & (r.line > 0) & (r.line == np.floor(r.line)) & r.of_type(*_LATE_EVENTS) \
             & (t[2] < -checks.EPS_DAYS)
     for i in np.flatnonzero(early).tolist():
         problems.append(Problem(name, int(r.row[i]), "date" if r.date[i] else "offset",

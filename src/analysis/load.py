@@ -94,11 +94,12 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     pandera's whether a file has one bad row or many. ``shape``: what
     :func:`~analysis.readers.read_table` measured while reading (empty cells, longest row).
     """
-    missing = (shape.missing if shape is not None and shape.missing is not None
-               else {c: df[c].isna().to_numpy() for c in df.columns})
+    measured = shape is not None and shape.missing is not None
+    missing = shape.missing if measured else {c: df[c].isna().to_numpy() for c in df.columns}
+    text = shape.text if measured else {c: df[c].to_numpy(dtype=object, na_value="") for c in df.columns}
     numbers = {c.name: _numbers(df[c.name]) for c in data_file.columns if c.kind in ("int", "float")}
     long = shape is None or shape.longest_row > schemas.MAX_TEXT_LENGTH
-    suspect = _suspect_rows(df, missing, numbers, data_file, refs or {}, long)
+    suspect = _suspect_rows(df, missing, text, numbers, data_file, refs or {}, long)
     typed = df.copy()
     for col in data_file.columns:
         if col.name in numbers:
@@ -126,8 +127,9 @@ _PLAIN_INT = re.compile(r"[+-]?[0-9]+")
 _DIGITS_AND_SIGNS = re.compile(r"[0-9+-]*")
 
 
-def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], numbers: dict[str, np.ndarray],
-                  data_file: schemas.DataFile, refs: dict[str, set], long: bool = True) -> np.ndarray:
+def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], text: dict[str, np.ndarray],
+                  numbers: dict[str, np.ndarray], data_file: schemas.DataFile, refs: dict[str, set],
+                  long: bool = True) -> np.ndarray:
     """Rows that may fail a check of :func:`analysis.schemas.pandera_schema` (never fewer):
     an empty required cell, a cell that is not a number as pandera reads it (or not finite),
     a value out of range or not allowed, an unknown reference, a reserved or repeated id, an
@@ -140,9 +142,9 @@ def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], numbers: dic
         if col.unique:
             suspect |= s.duplicated(keep=False).to_numpy()
         if col.name in numbers:
-            suspect |= _bad_numbers(s.to_numpy(dtype=object), present, numbers[col.name], col)
+            suspect |= _bad_numbers(text[col.name], present, numbers[col.name], col)
             continue
-        given = s.to_numpy(dtype=object)[present]
+        given = text[col.name][present]
         if long and len(given) and max(map(len, given)) > schemas.MAX_TEXT_LENGTH:
             suspect[present] |= np.fromiter(map(len, given), dtype=np.int64, count=len(given)) > schemas.MAX_TEXT_LENGTH
         if col.kind == "id" and ("\n" + "\n".join(given)).find("\n" + schemas.RESERVED_ID_PREFIX) >= 0:
@@ -408,9 +410,9 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
     graph = None
     if events is not None:
-        missing = shapes["events"].missing if "events" in shapes else None
-        checks.check_events(events, problems, files["events"].name, missing)
-        events, lines, graph = resolve_events(events, patients, problems, files["events"].name, missing)
+        cells = shapes["events"].text if "events" in shapes else None
+        checks.check_events(events, problems, files["events"].name, cells)
+        events, lines, graph = resolve_events(events, patients, problems, files["events"].name, cells)
     if problems:
         raise DataValidationError(sorted(set(problems), key=_problem_order))
     groups = groups if groups is not None else _empty(F["groups"])

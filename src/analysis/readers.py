@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import schemas, timing
+from analysis import csvfast, schemas, timing
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Largest hand-coded table read (bytes); hand-coded tables are far smaller, so a larger one
@@ -304,9 +304,11 @@ def _too_large(path: Path, name: str, problems: list[Problem], limit: int = MAX_
 
 
 def _read_csv_rows(path: Path, name: str, problems: list[Problem],
-                   limit: int = MAX_FILE_BYTES) -> tuple[list[list[str]], bool] | None:
-    """The file's rows of cells, and whether its text is in Unicode NFC already (the usual
-    case: then no cell needs normalising); None after a problem."""
+                   limit: int = MAX_FILE_BYTES) -> tuple[list[list[str]] | np.ndarray, bool, float] | None:
+    """The file's rows of cells (a 2-D array when :mod:`analysis.csvfast` could read it),
+    whether its text is in Unicode NFC already (the usual case: then no cell needs
+    normalising) and a bound of the characters in one row (inf: not known); None after a
+    problem."""
     if _too_large(path, name, problems, limit):
         return None
     try:
@@ -318,6 +320,10 @@ def _read_csv_rows(path: Path, name: str, problems: list[Problem],
     if text is None:
         return None
     delimiter = _delimiter(text.split("\n", 1)[0])
+    normalized = unicodedata.is_normalized("NFC", text)
+    fast = csvfast.parse(raw, delimiter)
+    if fast is not None:
+        return fast[0], normalized, fast[1]
     csv.field_size_limit(max(MAX_FILE_BYTES, MAX_IPD_FILE_BYTES))
     rows: list[list[str]] = []
     try:  # strict: an unbalanced quote would otherwise swallow the rows after it
@@ -328,7 +334,7 @@ def _read_csv_rows(path: Path, name: str, problems: list[Problem],
                                 f"expected a cell that starts with a double quote to end with one, found {found}; "
                                 'put the whole cell in double quotes and double any " inside it'))
         return None
-    return rows, unicodedata.is_normalized("NFC", text)
+    return rows, normalized, float("inf")
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -461,10 +467,12 @@ def _formulas_without_values(path: Path, name: str, rows: list[list[str]], probl
 @dataclass
 class Shape:
     """What :func:`read_table` measured while reading a file, for its validation to reuse:
-    which cells are empty (``missing``: per column, None when not measured) and the most
-    characters in one row (an upper bound of any cell's length)."""
+    which cells are empty (``missing``: per column, None when not measured), the cells as
+    text (``text``: per column, ``""`` when empty) and the most characters in one row (an
+    upper bound of any cell's length)."""
 
     missing: dict[str, np.ndarray] | None = None
+    text: dict[str, np.ndarray] | None = None
     longest_row: float = float("inf")
 
 
@@ -484,12 +492,12 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem],
         return None
     limit = size_limit(data_file)
     if path.suffix.lower() == ".xlsx":
-        rows, normalized = _read_xlsx_rows(path, name, problems, limit), False
+        rows, normalized, longest = _read_xlsx_rows(path, name, problems, limit), False, float("inf")
     else:
-        rows, normalized = _read_csv_rows(path, name, problems, limit) or (None, False)
+        rows, normalized, longest = _read_csv_rows(path, name, problems, limit) or (None, False, 0)
     if rows is None:
         return None
-    cells = _Cells(rows, normalized)
+    cells = _Cells(rows, normalized, longest)
     del rows
     if not cells.kept:
         problems.append(Problem(name, 1, "", "expected a header row with column names, found an empty file"))
@@ -509,6 +517,7 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem],
     df.index.name = "row"
     if shape is not None and cells.missing is not None:
         shape.missing = {c: cells.missing.get(c, np.ones(len(df), dtype=bool)) for c in df.columns}
+        shape.text = {c: cells.text.get(c, np.full(len(df), "", dtype=object)) for c in df.columns}
         shape.longest_row = cells.longest_row
     return df
 
@@ -567,18 +576,21 @@ class _Cells:
     (each step one pass of numpy's C loops, no per-row Python); rows of other widths one by one.
     """
 
-    def __init__(self, rows: list[list[str]], normalized: bool):
+    def __init__(self, rows: list[list[str]] | np.ndarray, normalized: bool, longest: float = float("inf")):
         self.table: np.ndarray | None = None
         self.missing: dict[str, np.ndarray] | None = None  # of the frame's columns, once made
-        self.longest_row = float("inf")
-        widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        self.longest_row = longest if normalized else float("inf")  # NFC may lengthen a text
+        if isinstance(rows, np.ndarray):  # read by csvfast: rectangular, blank lines as empty rows
+            widths = np.full(len(rows), rows.shape[1] if rows.ndim == 2 else 0)
+        else:
+            widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         width = int(widths.max(initial=0))
         if width and np.all((widths == width) | (widths == 0)):  # a blank line is an empty row
             number = np.flatnonzero(widths == width)
             rows = rows if len(number) == len(rows) else [rows[i] for i in number]
-            if normalized:  # NFC may lengthen a text; else the row's characters bound its cells'
+            if normalized and not np.isfinite(self.longest_row):  # a row's characters bound its cells'
                 self.longest_row = max(map(len, map("".join, rows)))
-            table = (_STRIP if normalized else _STRIP_NFC)(np.array(rows, dtype=object))
+            table = (_STRIP if normalized else _STRIP_NFC)(np.asarray(rows, dtype=object))
             self._empty = table == ""
             filled = ~self._empty.all(axis=1)
             self.table, self._empty = table[filled], self._empty[filled]
@@ -614,8 +626,9 @@ class _Cells:
         if not good.any():
             return pd.DataFrame({c: pd.Series(dtype=object) for c in header})
         cells, empty = table[good, :width], empty[good, :width]
+        self.text = dict(zip(header, cells.T.copy()))  # before the empty cells become NA
+        self.missing = dict(zip(header, empty.T.copy()))
         cells[empty] = pd.NA
-        self.missing = dict(zip(header, empty.T))
         return pd.DataFrame(cells, index=pd.Index(np.asarray(self.kept[1:])[good]), columns=header)
 
     @staticmethod
