@@ -343,21 +343,69 @@ def _curve(study: str, group: str) -> str:
 
 
 def check_ipd(ipd: pd.DataFrame, problems: list[Problem]) -> None:
-    """One row per patient (``study`` + ``patient_id``) over all ``ipd/`` files."""
+    """Over all ``ipd/`` files: one row per patient (``study`` + ``patient_id``); a row with
+    ``time`` empty is an event known only within ``time_lo`` - ``time_hi``; ``time_lo <= time
+    <= time_hi`` where given; no ``cause`` on a censored row. Cells reported already are not
+    looked at again; every rule runs on whole columns, and only a failing row is worded."""
     if ipd is None or ipd.empty or "file" not in ipd.columns:
         return
-    first: dict[tuple, tuple] = {}
-    for row, r in plain_rows(ipd[["study", "patient_id", "file"]]):
-        if not r["study"] or not r["patient_id"]:
-            continue
-        key = (r["study"], r["patient_id"])
-        if key in first:
-            f_file, f_row = first[key]
-            where = f"row {f_row}" if f_file == r["file"] else f"{f_file} row {f_row}"
-            problems.append(Problem(r["file"], row, "patient_id", f"expected one row per patient, found patient "
-                                    f"{r['patient_id']!r} of study {r['study']} again (first on {where})"))
-        else:
-            first[key] = (r["file"], row)
+    row, file = ipd.index.to_numpy(), ipd["file"].to_numpy(dtype=object)
+    study, patient = texts(ipd, "study"), texts(ipd, "patient_id")
+    keyed = np.flatnonzero((study != "") & (patient != ""))
+    s_code, p_code = pd.factorize(study[keyed])[0], pd.factorize(patient[keyed])[0]
+    key = s_code * (int(p_code.max(initial=0)) + 1) + p_code  # (study, patient_id) as one number
+    keys, first = np.unique(key, return_index=True)
+    again = np.ones(len(key), dtype=bool)
+    again[first] = False
+    for j in np.flatnonzero(again).tolist():
+        i, f = keyed[j], keyed[first[np.searchsorted(keys, key[j])]]
+        where = f"row {row[f]}" if file[f] == file[i] else f"{file[f]} row {row[f]}"
+        problems.append(Problem(file[i], int(row[i]), "patient_id", f"expected one row per patient, found patient "
+                                f"{patient[i]!r} of study {study[i]} again (first on {where})"))
+    _check_ipd_times(ipd, row, file, problems)
+
+
+def _check_ipd_times(ipd: pd.DataFrame, row: np.ndarray, file: np.ndarray, problems: list[Problem]) -> None:
+    reported = {(p.file, p.row, p.column) for p in problems if p.file.startswith("ipd/")}
+
+    def number(c):
+        return ipd[c].to_numpy(dtype=float, na_value=np.nan) if c in ipd.columns else np.full(len(ipd), np.nan)
+
+    def clean(i, *columns) -> bool:  # no cell of the rule reported already
+        return not any((file[i], int(row[i]), c) in reported for c in columns)
+
+    time, lo, hi, event = number("time"), number("time_lo"), number("time_hi"), number("event")
+    t, a, b = ~np.isnan(time), ~np.isnan(lo), ~np.isnan(hi)
+    cause = texts(ipd, "cause") if "cause" in ipd.columns else np.full(len(ipd), "", dtype=object)
+    found = []
+    for i in np.flatnonzero(~t & ~a & ~b).tolist():
+        if clean(i, "time", "time_lo", "time_hi"):
+            found.append((i, "time", "expected a value, found an empty cell (an event known only within an interval "
+                                     "gives time_lo and time_hi instead)"))
+    for i in np.flatnonzero(~t & (a ^ b)).tolist():
+        given, other = ("time_lo", "time_hi") if a[i] else ("time_hi", "time_lo")
+        if clean(i, "time", given, other):
+            found.append((i, other, f"expected {other} beside {given} {_num(lo[i] if a[i] else hi[i])} (time is "
+                                    "empty: the event lies between them), found an empty cell"))
+    for i in np.flatnonzero(~t & a & b & (event == 0)).tolist():
+        if clean(i, "time", "time_lo", "time_hi", "event"):
+            found.append((i, "event", "expected event 1 for an interval (time_lo, time_hi) without a time (a censored "
+                                      "row gives its censoring time in time), found 0"))
+    with np.errstate(invalid="ignore"):
+        for i in np.flatnonzero(t & a & (lo > time)).tolist():
+            if clean(i, "time", "time_lo"):
+                found.append((i, "time_lo", f"expected time_lo <= time ({_num(time[i])}), found {_num(lo[i])}"))
+        for i in np.flatnonzero(t & b & (hi < time)).tolist():
+            if clean(i, "time", "time_hi"):
+                found.append((i, "time_hi", f"expected time_hi >= time ({_num(time[i])}), found {_num(hi[i])}"))
+        for i in np.flatnonzero(~t & a & b & (hi < lo)).tolist():
+            if clean(i, "time_lo", "time_hi"):
+                found.append((i, "time_hi", f"expected time_hi >= time_lo ({_num(lo[i])}), found {_num(hi[i])}"))
+    for i in np.flatnonzero((event == 0) & (cause != "")).tolist():
+        if clean(i, "event", "cause"):
+            found.append((i, "cause", f"expected an empty cell when event is 0 (censored), found "
+                                      f"{timing.shown(cause[i])}"))
+    problems.extend(Problem(file[i], int(row[i]), column, message) for i, column, message in found)
 
 
 def _by_curve(df: pd.DataFrame, columns: list[str]) -> dict[tuple, list[tuple[int, dict]]]:

@@ -392,8 +392,10 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files, explained, shapes=shapes)
     outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files, explained)
     groups = _load_file(data_dir, F["groups"], problems, None, files, required=False)
-    ipd = _load_optional_folder(data_dir, F["ipd"], problems, refs, files)
-    km_points = _load_optional_folder(data_dir, F["km_points"], problems, refs, files)
+    outcome_refs = ({"outcome_id": _ids(outcomes, "outcome_id")}
+                    if _complete(outcomes, files.get("cohort_outcomes"), problems) else {})
+    ipd = _load_optional_folder(data_dir, F["ipd"], problems, {**refs, **outcome_refs}, files)
+    km_points = _load_optional_folder(data_dir, F["km_points"], problems, {**refs, **outcome_refs}, files)
     km_at_risk = _load_optional_folder(data_dir, F["km_at_risk"], problems, refs, files)
     list_folder(data_dir, problems, explained)
     if sources is not None and sources.empty:
