@@ -87,12 +87,16 @@ def _fields(s: pd.Series) -> np.ndarray:
     """The CSV field of every cell of ``s`` as pandas' ``to_csv`` writes it with
     ``QUOTE_NONNUMERIC`` after :func:`neutralise_formulas`: text quoted (quotes doubled), a
     number as ``repr``, a missing cell ``\"\"``; each distinct value formatted once."""
+    if s.dtype == "float64":  # by bit pattern: -0.0 is written apart from 0.0, a NaN as missing
+        codes, bits = pd.factorize(s.to_numpy().view(np.int64))
+        floats = np.asarray(bits, dtype=np.int64).view(np.float64)
+        return np.array(['""' if np.isnan(f) else repr(float(f)) for f in floats], dtype=object)[codes]
     codes, uniques = pd.factorize(s)
     uniques = np.asarray(uniques, dtype=object)
     if s.dtype == object and len(uniques) > 1000 and _plain_texts(uniques):  # ids: one pass of C
         formatted = '"' + uniques + '"'
     else:
-        fmt = repr if s.dtype == "float64" else str if s.dtype in ("int64", "Int64") else _quoted
+        fmt = str if s.dtype in ("int64", "Int64") else _quoted
         formatted = np.array([fmt(u.item() if hasattr(u, "item") else u) for u in uniques], dtype=object)
     return np.append(formatted, '""')[codes]
 

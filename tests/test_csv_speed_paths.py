@@ -1,0 +1,104 @@
+"""The fast paths of reading and writing CSV give exactly what the slow, careful paths give.
+
+* :func:`analysis.csvfast.parse` (pandas' C parser) must return the cells Python's
+  ``csv.reader(strict=True)`` returns, or None (then the loader uses ``csv``);
+* :func:`analysis.export.write_csv` must write the bytes ``save_table`` writes with pandas.
+
+Synthetic texts and tables only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis import csvfast, export
+
+CELL = st.text(alphabet='ab é",;\t\r\n=+-@', max_size=6)
+
+
+def csv_rows(text: str, delimiter: str):
+    """What the loader's slow path reads: rows of cells, or None where ``csv`` refuses."""
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error:
+        return None
+
+
+def agrees(text: str, delimiter: str) -> None:
+    fast = csvfast.parse(text.encode("utf-8"), delimiter)
+    if fast is None:
+        return  # read by csv
+    cells, longest = fast
+    rows = csv_rows(text, delimiter)
+    assert rows is not None, f"pandas read what csv refuses: {text!r}"
+    width = cells.shape[1]
+    assert len(rows) == len(cells)
+    for row, got in zip(rows, cells.tolist()):
+        assert len(row) <= width
+        assert row + [""] * (width - len(row)) == got, text  # a blank line: an empty row
+        assert sum(map(len, row)) <= longest
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(CELL, min_size=1, max_size=4), min_size=1, max_size=6), st.sampled_from([",", ";"]))
+def test_parse_reads_what_csv_reads_or_leaves_the_file_to_it(table, delimiter):
+    """Well-formed files, written by csv (quotes where needed, line breaks in cells)."""
+    buf = io.StringIO(newline="")
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerows(table)
+    agrees(buf.getvalue(), delimiter)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet='ab",;\r\n ', max_size=40), st.sampled_from([",", ";"]))
+def test_parse_never_reads_a_file_two_ways(text, delimiter):
+    """Any text at all (stray quotes, text after a closing quote, lone carriage returns)."""
+    agrees(text, delimiter)
+
+
+@pytest.mark.parametrize("text", ['a,b\n"x"y,2\n', 'a,b\n""c,2\n', 'a,b\n"a,"""b",2\n', 'a,b\nx"y,2\n',
+                                  'a,b\r1,2\r', 'a,b\n"unclosed,2\n', 'a,b\n1,2,3\n'])
+def test_the_files_pandas_would_read_otherwise_are_left_to_csv(text):
+    assert csvfast.parse(text.encode("utf-8"), ",") is None
+
+
+def test_well_formed_quotes_crlf_and_blank_lines_are_read_fast():
+    text = 'id,quote\r\n1,"He said ""hi"", then left"\r\n\r\n2,"two\r\nlines"\r\n'
+    cells, _ = csvfast.parse(text.encode("utf-8"), ",")
+    assert cells.tolist() == [["id", "quote"], ["1", 'He said "hi", then left'], ["", ""], ["2", "two\r\nlines"]]
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+TEXT = st.one_of(st.none(), st.text(alphabet='ab é",\n\r\t=+-@\'', max_size=8))
+FLOAT = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.1, -0.0, 1e-300, 2.5e16]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(TEXT, FLOAT, st.integers(-10**15, 10**15), st.one_of(st.none(), st.integers(-5, 5))),
+                min_size=1, max_size=30))
+def test_write_csv_writes_what_pandas_writes(tmp_path_factory, rows):
+    folder = tmp_path_factory.mktemp("w")
+    df = pd.DataFrame({"text": pd.Series([r[0] for r in rows], dtype=object),
+                       "=x": [r[1] for r in rows],
+                       "n": np.array([r[2] for r in rows], dtype=np.int64),
+                       "k": pd.array([r[3] for r in rows], dtype="Int64")})
+    export.write_csv(df, folder / "fast.csv")
+    export.neutralise_formulas(df).to_csv(folder / "pandas.csv", index=False, encoding="utf-8",
+                                          quoting=csv.QUOTE_NONNUMERIC)
+    assert (folder / "fast.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
+
+
+def test_a_large_table_of_ids_is_written_as_pandas_writes_it(tmp_path):
+    n = export.FAST_ROWS + 7
+    df = pd.DataFrame({"patient_id": np.arange(n).astype(str).astype(object), "time": np.arange(n) / 7.0,
+                       "cause": np.where(np.arange(n) % 3, "relapse", "").astype(object)})
+    assert export.save_table(df, tmp_path, "big").read_bytes() == \
+        export.neutralise_formulas(df).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
