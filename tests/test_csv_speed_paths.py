@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from analysis import csvfast, export
 
-CELL = st.text(alphabet='ab é",;\t\r\n=+-@', max_size=6)
+CELL = st.text(alphabet='ab é",;\t\r\n=+-@\xa0', max_size=6)
 
 
 def csv_rows(text: str, delimiter: str):
@@ -35,15 +35,17 @@ def agrees(text: str, delimiter: str) -> None:
     fast = csvfast.parse(text.encode("utf-8"), delimiter)
     if fast is None:
         return  # read by csv
-    cells, longest = fast
+    cells = [list(r) for r in zip(*fast.columns)]
     rows = csv_rows(text, delimiter)
     assert rows is not None, f"pandas read what csv refuses: {text!r}"
-    width = cells.shape[1]
+    width = len(fast.columns)
     assert len(rows) == len(cells)
-    for row, got in zip(rows, cells.tolist()):
+    for row, got in zip(rows, cells):
         assert len(row) <= width
         assert row + [""] * (width - len(row)) == got, text  # a blank line: an empty row
-        assert sum(map(len, row)) <= longest
+        assert sum(map(len, row)) <= fast.longest
+        if fast.stripped:  # then no cell needs stripping
+            assert all(c == c.strip() for c in row), text
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -70,8 +72,17 @@ def test_the_files_pandas_would_read_otherwise_are_left_to_csv(text):
 
 def test_well_formed_quotes_crlf_and_blank_lines_are_read_fast():
     text = 'id,quote\r\n1,"He said ""hi"", then left"\r\n\r\n2,"two\r\nlines"\r\n'
-    cells, _ = csvfast.parse(text.encode("utf-8"), ",")
-    assert cells.tolist() == [["id", "quote"], ["1", 'He said "hi", then left'], ["", ""], ["2", "two\r\nlines"]]
+    fast = csvfast.parse(text.encode("utf-8"), ",")
+    assert [list(r) for r in zip(*fast.columns)] == [["id", "quote"], ["1", 'He said "hi", then left'], ["", ""],
+                                                     ["2", "two\r\nlines"]]
+    assert not fast.stripped  # a cell holds a line break: stripped, to be sure
+
+
+@pytest.mark.parametrize(("text", "stripped"), [("a,b\n1,2\n", True), ("a,b\n1 ,2\n", False), ("a,b\n1, 2\n", False),
+                                                ('a,b\n"1 ",2\n', False), ("a,b\n1 x,2\n", True),
+                                                ("a,b\n1,2\xa0\n", False), ("a,b\n1,2 \n", False)])
+def test_only_files_without_spaces_at_cell_edges_skip_stripping(text, stripped):
+    assert csvfast.parse(text.encode("utf-8"), ",").stripped is stripped
 
 
 # ----------------------------------------------------------------------------- writing

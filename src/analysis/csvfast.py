@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,10 +41,19 @@ def _quotes_read_one_way(raw: bytes, delimiter: str) -> bool:
     return bool(np.isin(before, [ord(delimiter), 10, 13]).all())
 
 
-def parse(raw: bytes, delimiter: str) -> tuple[np.ndarray, int] | None:
-    """``(cells, longest)``: the file's rows of cells as a 2-D object array of ``str`` (the
-    header first, blank lines as empty rows) and an upper bound of the characters of any one
-    row; None when the file must be read with ``csv`` (see the module docstring)."""
+class Parsed(NamedTuple):
+    columns: list[np.ndarray]
+    """The file's columns of cells (object arrays of ``str``; the header row first, a blank
+    line a row of empty cells)."""
+    longest: float
+    """An upper bound of the characters of any one row."""
+    stripped: bool
+    """Whether no cell starts or ends with white space (so none needs stripping)."""
+
+
+def parse(raw: bytes, delimiter: str) -> Parsed | None:
+    """The file's cells (:class:`Parsed`); None when it must be read with ``csv`` (see the
+    module docstring)."""
     if delimiter not in _QUOTED or raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None  # UTF-16 (a tab-separated "Unicode text" export): read by csv
     if not _quotes_read_one_way(raw, delimiter):
@@ -58,18 +68,44 @@ def parse(raw: bytes, delimiter: str) -> tuple[np.ndarray, int] | None:
                             escapechar=None, engine="c", encoding="utf-8-sig", low_memory=False)
     except Exception:  # noqa: BLE001 -- any file pandas refuses is read by csv, which words the problem
         return None
-    cells = frame.to_numpy(dtype=object)
-    if not cells.size:
+    if not frame.size:
         return None
-    return cells, _longest_line(raw, len(cells))
+    columns = [frame.iloc[:, j].to_numpy(dtype=object) for j in range(frame.shape[1])]
+    longest = _longest_line(raw, len(frame))
+    return Parsed(columns, longest, np.isfinite(longest) and not _spaces_at_edges(raw, delimiter))
 
 
-def _longest_line(raw: bytes, rows: int) -> int:
+_WIDE_SPACES = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
+"""White space beyond ASCII (``str.isspace``) in UTF-8: NBSP, NEL, U+1680, U+2000-U+200A,
+U+2028, U+2029, U+202F, U+205F, U+3000."""
+
+
+def _spaces_at_edges(raw: bytes, delimiter: str) -> bool:
+    """Whether a cell may start or end with white space: an ASCII space character next to a
+    separator, a line end, a quote or the file's ends, or any wider space at all. (The
+    caller knows no quoted cell holds a line break: :func:`_longest_line`.)"""
+    if not raw.isascii() and _WIDE_SPACES.search(raw):
+        return True
+    b = np.frombuffer(raw, dtype=np.uint8)
+    space = (b == 32) | (b == 11) | (b == 12) | ((b >= 28) & (b <= 31))
+    if delimiter != "\t":
+        space |= b == 9
+    if not space.any():
+        return False
+    edge = (b == ord(delimiter)) | (b == 10) | (b == 13) | (b == 34)
+    near = np.zeros(len(b), dtype=bool)
+    near[1:] |= edge[:-1]
+    near[:-1] |= edge[1:]
+    near[0] = near[-1] = True
+    return bool((space & near).any())
+
+
+def _longest_line(raw: bytes, rows: int) -> float:
     """The most bytes in one line of ``raw`` (at least the characters of any row) when each row
-    is one line; else a bound no row reaches."""
+    is one line; else infinity (a quoted cell holds a line break)."""
     breaks = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
     lines = len(breaks) + (0 if raw.endswith(b"\n") else 1)
-    if lines != rows:  # a quoted cell holds a line break
-        return 2**62
+    if lines != rows:
+        return float("inf")
     edges = np.concatenate([[-1], breaks, [len(raw)]])
-    return int(np.diff(edges).max())
+    return float(np.diff(edges).max())

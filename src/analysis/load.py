@@ -100,7 +100,7 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     numbers = {c.name: _numbers(df[c.name]) for c in data_file.columns if c.kind in ("int", "float")}
     long = shape is None or shape.longest_row > schemas.MAX_TEXT_LENGTH
     suspect = _suspect_rows(df, missing, text, numbers, data_file, refs or {}, long)
-    typed = df.copy()
+    typed = df.copy(deep=False)  # the text cells are shared; each number column is replaced
     for col in data_file.columns:
         if col.name in numbers:
             values = pd.Series(np.where(suspect, np.nan, numbers[col.name]), index=df.index)
@@ -141,6 +141,8 @@ def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], text: dict[s
             suspect |= ~present
         if col.unique:
             suspect |= s.duplicated(keep=False).to_numpy()
+        if not present.any():  # an empty or absent column: nothing more to check
+            continue
         if col.name in numbers:
             suspect |= _bad_numbers(text[col.name], present, numbers[col.name], col)
             continue
@@ -339,11 +341,11 @@ def _load_optional_folder(data_dir: Path, data_file: schemas.DataFile, problems,
         if df is None:
             continue
         typed = validate_table(df, data_file, name, problems, refs, shape)
-        typed = typed.assign(file=name)
+        typed["file"] = name
         frames.append(typed)
     if not frames:
         return _empty(data_file)
-    return pd.concat(frames)
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 
 def _empty(data_file: schemas.DataFile) -> pd.DataFrame:

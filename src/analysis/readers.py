@@ -304,8 +304,8 @@ def _too_large(path: Path, name: str, problems: list[Problem], limit: int = MAX_
 
 
 def _read_csv_rows(path: Path, name: str, problems: list[Problem],
-                   limit: int = MAX_FILE_BYTES) -> tuple[list[list[str]] | np.ndarray, bool, float] | None:
-    """The file's rows of cells (a 2-D array when :mod:`analysis.csvfast` could read it),
+                   limit: int = MAX_FILE_BYTES) -> tuple[list[list[str]] | csvfast.Parsed, bool, float] | None:
+    """The file's rows of cells (its columns when :mod:`analysis.csvfast` could read it),
     whether its text is in Unicode NFC already (the usual case: then no cell needs
     normalising) and a bound of the characters in one row (inf: not known); None after a
     problem."""
@@ -323,7 +323,7 @@ def _read_csv_rows(path: Path, name: str, problems: list[Problem],
     normalized = unicodedata.is_normalized("NFC", text)
     fast = csvfast.parse(raw, delimiter)
     if fast is not None:
-        return fast[0], normalized, fast[1]
+        return fast, normalized, fast.longest
     csv.field_size_limit(max(MAX_FILE_BYTES, MAX_IPD_FILE_BYTES))
     rows: list[list[str]] = []
     try:  # strict: an unbalanced quote would otherwise swallow the rows after it
@@ -509,16 +509,10 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem],
     if not _header_ok(header, header_row, cells, data_file, name, problems):
         return None
     is_csv = path.suffix.lower() != ".xlsx"
-    df = cells.frame(header, raw_width, is_csv, name, problems)
-    for col in data_file.column_names:
-        if col not in df.columns:  # an optional later column left out of an older file
-            df[col] = pd.Series(pd.NA, index=df.index, dtype=object)
-    df = df[data_file.column_names]
+    df = cells.frame(header, raw_width, is_csv, name, problems, data_file.column_names)
     df.index.name = "row"
     if shape is not None and cells.missing is not None:
-        shape.missing = {c: cells.missing.get(c, np.ones(len(df), dtype=bool)) for c in df.columns}
-        shape.text = {c: cells.text.get(c, np.full(len(df), "", dtype=object)) for c in df.columns}
-        shape.longest_row = cells.longest_row
+        shape.missing, shape.text, shape.longest_row = cells.missing, cells.text, cells.longest_row
     return df
 
 
@@ -572,64 +566,89 @@ class _Cells:
     """A file's cells, stripped and in NFC, without its empty rows; ``kept``: the spreadsheet
     row numbers of the rows kept (the first is the header).
 
-    A rectangular file (every row as wide as the first: any export) is held as one 2-D array
-    (each step one pass of numpy's C loops, no per-row Python); rows of other widths one by one.
+    A rectangular file (every row as wide as the first: any export) is held column by column
+    (each step one pass of numpy's C loops, no per-row Python); rows of other widths one by
+    one. ``rows`` is a list of rows (``csv``) or :class:`analysis.csvfast.Parsed` columns.
     """
 
-    def __init__(self, rows: list[list[str]] | np.ndarray, normalized: bool, longest: float = float("inf")):
-        self.table: np.ndarray | None = None
-        self.missing: dict[str, np.ndarray] | None = None  # of the frame's columns, once made
+    def __init__(self, rows: list[list[str]] | csvfast.Parsed, normalized: bool, longest: float = float("inf")):
+        self.columns: list[np.ndarray] | None = None
+        self.missing: dict[str, np.ndarray] | None = None  # per column of the frame, once made
+        self.text: dict[str, np.ndarray] | None = None
         self.longest_row = longest if normalized else float("inf")  # NFC may lengthen a text
-        if isinstance(rows, np.ndarray):  # read by csvfast: rectangular, blank lines as empty rows
-            widths = np.full(len(rows), rows.shape[1] if rows.ndim == 2 else 0)
+        stripped = False
+        if isinstance(rows, csvfast.Parsed):
+            columns, number, stripped = rows.columns, np.arange(len(rows.columns[0])), rows.stripped
         else:
             widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        width = int(widths.max(initial=0))
-        if width and np.all((widths == width) | (widths == 0)):  # a blank line is an empty row
+            width = int(widths.max(initial=0))
+            if not (width and np.all((widths == width) | (widths == 0))):  # a blank line is an empty row
+                clean = (lambda r: [c.strip() for c in r]) if normalized else (lambda r: [nfc(c.strip()) for c in r])
+                numbered = [(n, r) for n, r in ((i + 1, clean(r)) for i, r in enumerate(rows)) if any(r)]
+                self.kept, self._rows = [n for n, _ in numbered], [r for _, r in numbered]
+                return
             number = np.flatnonzero(widths == width)
             rows = rows if len(number) == len(rows) else [rows[i] for i in number]
             if normalized and not np.isfinite(self.longest_row):  # a row's characters bound its cells'
                 self.longest_row = max(map(len, map("".join, rows)))
-            table = (_STRIP if normalized else _STRIP_NFC)(np.asarray(rows, dtype=object))
-            self._empty = table == ""
-            filled = ~self._empty.all(axis=1)
-            self.table, self._empty = table[filled], self._empty[filled]
-            self.kept = (number[filled] + 1).tolist()
-        else:
-            clean = (lambda r: [c.strip() for c in r]) if normalized else (lambda r: [nfc(c.strip()) for c in r])
-            numbered = [(i + 1, clean(r)) for i, r in enumerate(rows)]
-            numbered = [(n, r) for n, r in numbered if any(r)]
-            self.kept = [n for n, _ in numbered]
-            self._rows = [r for _, r in numbered]
+            columns = list(np.array(rows, dtype=object).T)
+        if not stripped or not normalized:
+            columns = [(_STRIP if normalized else _STRIP_NFC)(c) for c in columns]
+        self.columns = columns
+        self._empty = [c == "" for c in columns]
+        self._index = np.flatnonzero(~np.logical_and.reduce(self._empty))
+        self.kept = (number[self._index] + 1).tolist()
 
     def row(self, i: int) -> list[str]:
         """The cells of the ``i``-th row kept (0: the header)."""
-        return list(self._rows[i]) if self.table is None else self.table[i].tolist()
+        if self.columns is None:
+            return list(self._rows[i])
+        return [c[self._index[i]] for c in self.columns]
 
-    def frame(self, header: list[str], raw_width: int, is_csv: bool, name: str,
-              problems: list[Problem]) -> pd.DataFrame:
-        """The data rows under ``header`` as a text frame indexed by row number (empty cells
-        missing); a row with a value beyond the header, or the header again, is a problem."""
-        if self.table is None:
-            return self._frame_by_rows(header, raw_width, is_csv, name, problems)
-        width = len(header)
-        table, empty = self.table[1:], self._empty[1:]
-        bad = ~empty[:, width:].all(axis=1)  # a value beyond the header (not only formatting)
-        same = np.ones(len(table), dtype=bool)
-        for j, h in enumerate(header):  # the header again
+    def frame(self, header: list[str], raw_width: int, is_csv: bool, name: str, problems: list[Problem],
+              known: list[str]) -> pd.DataFrame:
+        """The data rows under ``header`` as a text frame of the columns ``known`` indexed by
+        row number (empty cells missing, absent columns empty); a row with a value beyond the
+        header, or the header again, is a problem. Keeps the cells as text (``text``) and which
+        are empty (``missing``)."""
+        if self.columns is None:
+            df = self._frame_by_rows(header, raw_width, is_csv, name, problems)
+            for col in known:
+                if col not in df.columns:  # an optional later column left out of an older file
+                    df[col] = pd.Series(pd.NA, index=df.index, dtype=object)
+            return df[known]
+        index = self._index[1:]
+        if len(index) and index[-1] - index[0] + 1 == len(index):  # no empty row between: views
+            def rows(c): return c[index[0]:index[-1] + 1]
+        else:
+            def rows(c): return c[index]
+        bad = np.zeros(len(index), dtype=bool)
+        for empty in self._empty[len(header):]:  # a value beyond the header (not only formatting)
+            bad |= ~rows(empty)
+        same = np.ones(len(index), dtype=bool)
+        for column, h in zip(self.columns, header):  # the header again
             if not same.any():
                 break
-            same &= table[:, j] == h
+            same &= rows(column) == h
         for i in np.flatnonzero(bad | same).tolist():
             self._row_problem(self.row(i + 1), self.kept[i + 1], header, raw_width, is_csv, name, problems)
         good = ~(bad | same)
         if not good.any():
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in header})
-        cells, empty = table[good, :width], empty[good, :width]
-        self.text = dict(zip(header, cells.T.copy()))  # before the empty cells become NA
-        self.missing = dict(zip(header, empty.T.copy()))
-        cells[empty] = pd.NA
-        return pd.DataFrame(cells, index=pd.Index(np.asarray(self.kept[1:])[good]), columns=header)
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in known})
+        take = rows if good.all() else (lambda c: rows(c)[good])
+        where = {h: j for j, h in enumerate(header)}
+        data = np.empty((len(known), int(good.sum())), dtype=object)
+        self.text, self.missing = {}, {}
+        for k, col in enumerate(known):
+            if col not in where:  # an optional later column left out of an older file
+                data[k] = pd.NA
+                self.missing[col] = np.ones(data.shape[1], dtype=bool)
+                continue
+            text, empty = take(self.columns[where[col]]), take(self._empty[where[col]])
+            self.text[col], self.missing[col] = text, empty
+            data[k] = text
+            data[k][empty] = pd.NA
+        return pd.DataFrame(data.T, index=pd.Index(np.asarray(self.kept[1:])[good]), columns=known, dtype=object)
 
     @staticmethod
     def _row_problem(r: list[str], n: int, header: list[str], raw_width: int, is_csv: bool, name: str,
@@ -650,7 +669,7 @@ class _Cells:
             return True
         return False
 
-    def _frame_by_rows(self, header, raw_width, is_csv, name, problems) -> pd.DataFrame:
+    def _frame_by_rows(self, header, raw_width, is_csv, name, problems) -> pd.DataFrame:  # noqa: PLR0913
         width = len(header)
         records = {}
         for n, r in zip(self.kept[1:], self._rows[1:]):

@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.schemas import RECONSTRUCTED, evidence_words
-from analysis.survival.km import NOT_STATED, _normalise_group_by, _text, _texts
+from analysis.survival.coded import Coded
+from analysis.survival.km import NOT_STATED, _normalise_group_by, _text
 from analysis.survival.reconstruct import CHECK_COLUMNS, reconstruct_curves
 from analysis.timing import TIME_UNITS, shown_value, unit_days
 
@@ -193,20 +194,6 @@ def _row_error(i, message: str):
     raise ValueError(f"individual patient data row {i}: {message}")
 
 
-def _each(values: np.ndarray, fn, *more: np.ndarray) -> np.ndarray:
-    """``fn(value, *more values)`` for each row, computed once per distinct combination (the
-    columns are hashed, not looped over)."""
-    key = None
-    for col in (values, *more):
-        c, u = pd.factorize(col)  # a missing value: -1
-        key = c + 1 if key is None else key * (len(u) + 1) + c + 1
-    code, _ = pd.factorize(key)  # numbered in order of first appearance
-    first = pd.Series(code).drop_duplicates().index.to_numpy()
-    out = np.empty(len(first), dtype=object)
-    out[:] = [fn(*(col[k] for col in (values, *more))) for k in first]
-    return out[code]
-
-
 def _ipd_times(ipd: pd.DataFrame, event: pd.Series, factor: np.ndarray):
     """(time, time_lo, time_hi) in the target unit: ``time``, or the midpoint of
     ``time_lo``/``time_hi`` for an interval-censored event whose ``time`` is empty."""
@@ -221,7 +208,7 @@ def _ipd_times(ipd: pd.DataFrame, event: pd.Series, factor: np.ndarray):
             continue
         raw = ipd[col]
         given = (raw.notna().to_numpy() if pd.api.types.is_numeric_dtype(raw.dtype)
-                 else _each(_texts(raw), lambda v: v.strip() != "").astype(bool))
+                 else Coded.of(raw).map(lambda v: _text(v).strip() != "").array().astype(bool))
         bad = (given & ~np.isfinite(values.to_numpy())) | (values.to_numpy() < 0)
         if bad.any():
             i = ipd.index[np.argmax(bad)]
@@ -245,9 +232,9 @@ def _ipd_times(ipd: pd.DataFrame, event: pd.Series, factor: np.ndarray):
     return time.to_numpy() * factor, lo.to_numpy() * factor, hi.to_numpy() * factor
 
 
-def _column_texts(rows: pd.DataFrame, column: str) -> np.ndarray:
-    """:func:`_texts` of ``rows[column]``, or empty texts when there is no such column."""
-    return _texts(rows[column]) if column in rows.columns else np.full(len(rows), "", dtype=object)
+def _coded_texts(rows: pd.DataFrame, column: str) -> Coded:
+    """The column's cells as text (:func:`_text`), "" everywhere when there is no such column."""
+    return Coded.of(rows[column]).map(_text) if column in rows.columns else Coded.constant("", len(rows))
 
 
 def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> pd.DataFrame:
@@ -257,38 +244,35 @@ def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> p
     (``source_id`` = ``study``) when they name one disease -- and for the therapy, the row
     whose ``arm`` is the curve's ``group``, else the source's one therapy. Empty when none
     says. Raises ``ValueError`` for an ``outcome_id`` that is not in cohort_outcomes.
-    Each distinct (study, group, outcome_id) is looked up once."""
-    own = {"disease": _column_texts(rows, "disease"), "therapy": _column_texts(rows, "therapy")}
+    Each distinct (study, group, outcome_id, own value) is looked up once."""
+    own = {c: _coded_texts(rows, c) for c in ("disease", "therapy")}
     co = cohort_outcomes if cohort_outcomes is not None and len(cohort_outcomes) else None
     if co is None:
-        return pd.DataFrame(own, index=rows.index)
+        return pd.DataFrame({c: v.array() for c, v in own.items()}, index=rows.index)
     co = co.assign(_d=co["disease"].map(_text), _t=co["therapy"].map(_text))
-    if "outcome_id" in rows.columns:
-        named = _texts(rows["outcome_id"])
-        by_id = co.drop_duplicates("outcome_id").set_index("outcome_id")
-        unknown = (named != "") & ~pd.Index(by_id.index).isin(pd.unique(named))[
-            np.zeros(0, dtype=np.int64)].any() if False else (named != "") & ~pd.Series(named).isin(by_id.index).to_numpy()
-        if unknown.any():
-            i = rows.index[np.argmax(unknown)]
-            raise ValueError(f"individual patient data or curve row {i}: outcome_id {named[np.argmax(unknown)]!r} is "
-                             "not in cohort_outcomes")
-        for col, key in (("disease", "_d"), ("therapy", "_t")):
-            values = by_id[key].to_dict()
-            fill = _each(named, lambda n, values=values: values.get(n, ""))
-            own[col] = np.where(own[col] != "", own[col], fill)
-    study = _column_texts(rows, "study")
-    group = _each(_column_texts(rows, "group"), str.lower)
+    named = _coded_texts(rows, "outcome_id")
+    by_id = co.drop_duplicates("outcome_id").set_index("outcome_id")
+    unknown = named.map(lambda n: n != "" and n not in by_id.index).array().astype(bool)
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        raise ValueError(f"individual patient data or curve row {rows.index[i]}: outcome_id "
+                         f"{named.array()[i]!r} is not in cohort_outcomes")
+    study, group = _coded_texts(rows, "study"), _coded_texts(rows, "group").map(str.lower)
+    out = {}
     for col, key in (("disease", "_d"), ("therapy", "_t")):
+        by_name = by_id[key].to_dict()
         one = co[co[key] != ""].groupby("source_id")[key].agg(lambda v: v.iloc[0] if v.str.lower().nunique() == 1 else "")
         one = one.to_dict()
+        by_arm = {}
         if col == "therapy":
             arm = co[co["_t"] != ""].assign(_a=co["arm"].map(_text).str.lower()).drop_duplicates(["source_id", "_a"])
             by_arm = arm.set_index(["source_id", "_a"])["_t"].to_dict()
-            value = _each(study, lambda s, g: by_arm.get((s, g), "") or one.get(s, ""), group)
-        else:
-            value = _each(study, lambda s: one.get(s, ""))
-        own[col] = np.where(own[col] != "", own[col], value)
-    return pd.DataFrame(own, index=rows.index)
+
+        def value(mine, n, s, g, by_name=by_name, one=one, by_arm=by_arm):
+            return mine or by_name.get(n, "") or by_arm.get((s, g), "") or one.get(s, "")
+
+        out[col] = Coded.combine(value, own[col], named, study, group).array()
+    return pd.DataFrame(out, index=rows.index)
 
 
 def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
@@ -315,8 +299,8 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         raise ValueError(f"individual patient data lacks column(s): {', '.join(missing)}")
     if ipd.empty:
         return pd.DataFrame(columns=SURVIVAL_COLUMNS)
-    units = _each(ipd["time_unit"].to_numpy(dtype=object), str)
-    bad = ~pd.Series(units).isin(list(TIME_UNITS)).to_numpy()
+    units = Coded.of(ipd["time_unit"]).map(str)
+    bad = units.map(lambda u: u not in TIME_UNITS).array().astype(bool)
     if bad.any():
         i = ipd.index[np.argmax(bad)]
         raise ValueError(f"individual patient data row {i}: time_unit must be one of "
@@ -327,48 +311,46 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         i = bad.idxmax()
         raise ValueError(f"individual patient data row {i}: event must be 1 (relapse or death) "
                          f"or 0 (censored), found {shown_value(ipd.at[i, 'event'])}")
-    factor = _each(units, lambda u: TIME_UNITS[u] / scale).astype(float)
-    t, t_lo, t_hi = _ipd_times(ipd, event, factor)
-    cause = _each(_column_texts(ipd, "cause"), str.strip)
+    t, t_lo, t_hi = _ipd_times(ipd, event, units.map(lambda u: TIME_UNITS[u] / scale).array().astype(float))
+    cause = _coded_texts(ipd, "cause").map(str.strip)
     censored = event.to_numpy() == 0
-    wrong = censored & (cause != "")
+    wrong = censored & ~cause.map(lambda c: c == "").array().astype(bool)
     if wrong.any():
-        i = ipd.index[np.argmax(wrong)]
-        raise ValueError(f"individual patient data row {i}: cause must be empty when event is 0 "
-                         f"(censored), found {cause[np.argmax(wrong)]!r}")
-    cause = np.where(censored, cause, np.where(cause != "", cause, EVENT_UNSPECIFIED))
-    study = _each(ipd["study"].to_numpy(dtype=object), str)
-    kind = level = np.full(len(ipd), "", dtype=object)
+        i = int(np.argmax(wrong))
+        raise ValueError(f"individual patient data row {ipd.index[i]}: cause must be empty when event is 0 "
+                         f"(censored), found {cause.array()[i]!r}")
+    cause = np.where(censored, "", cause.map(lambda c: c or EVENT_UNSPECIFIED).array())
+    study = Coded.of(ipd["study"]).map(str)
+    kind = level = Coded.constant("", len(ipd))
     if sources is not None and len(sources):
         src = sources.drop_duplicates("source_id").set_index("source_id")
         kinds, levels = src["kind"].astype(str).to_dict(), src["evidence_level"].astype(str).to_dict()
-        kind = _each(study, lambda s: kinds.get(s, ""))
-        level = _each(study, lambda s: levels.get(s, ""))
+        kind, level = study.map(lambda s: kinds.get(s, "")), study.map(lambda s: levels.get(s, ""))
     if evidence_level is not None:
-        level = np.full(len(ipd), evidence_level, dtype=object)
+        level = Coded.constant(evidence_level, len(ipd))
     context = curve_context(ipd, cohort_outcomes)
-    out = pd.DataFrame({
+    study = study.array()
+    return pd.DataFrame({
         "curve": "",
         "survival_source": survival_source,
         "study": study,
         "source_id": study,
         "patient_id": ipd["patient_id"].astype(str).to_numpy(),
-        "line": pd.array([pd.NA] * len(ipd), dtype="Int64"),
-        "group": _texts(ipd["group"]),
+        "line": pd.arrays.IntegerArray(np.zeros(len(ipd), dtype=np.int64), np.ones(len(ipd), dtype=bool)),
+        "group": _coded_texts(ipd, "group").array(),
         "therapy": context["therapy"].to_numpy(dtype=object),
         "disease": context["disease"].to_numpy(dtype=object),
-        "source_kind": kind,
-        "evidence_level": level,
+        "source_kind": kind.array(),
+        "evidence_level": level.array(),
         "time": t,
         "time_lo": t_lo,
         "time_hi": t_hi,
         "event": event.astype(int).to_numpy(),
         "end": survival_source,
         "cause": cause,
-        "strata": _column_texts(ipd, "strata"),
+        "strata": _coded_texts(ipd, "strata").array(),
         "time_unit": time_unit,
-    })
-    return out[SURVIVAL_COLUMNS]
+    }, columns=SURVIVAL_COLUMNS)
 
 
 def survival_from_reconstructed(points: pd.DataFrame, at_risk: pd.DataFrame,
@@ -437,10 +419,9 @@ def assign_curves(data: pd.DataFrame, group_by=None, pool_curves: bool = False) 
     if not len(out):
         out["curve"] = pd.Series(dtype=object)
         return out
-    values = {c: np.where((t := _texts(out[c])) != "", t, NOT_STATED) for c in cols}
+    values = [Coded.of(out[c]).map(lambda v: _text(v) or NOT_STATED) for c in cols]
     if pool_curves:
-        out["curve"] = (_each(values[cols[0]], lambda *v: " / ".join(v), *(values[c] for c in cols[1:]))
-                        if cols else "all")
+        out["curve"] = Coded.combine(lambda *v: " / ".join(v), *values).array() if cols else "all"
         return out
 
     def label(src, study, group, level, *vals):  # one label per distinct curve, not per row
@@ -449,8 +430,8 @@ def assign_curves(data: pd.DataFrame, group_by=None, pool_curves: bool = False) 
         prov = _provenance(src, study, group, level)
         return " · ".join([" / ".join(vals), prov]) if vals else prov
 
-    out["curve"] = _each(_texts(out["survival_source"]), label, _texts(out["study"]), _texts(out["group"]),
-                         _texts(out["evidence_level"]), *(values[c] for c in cols))
+    keys = [Coded.of(out[c]).map(_text) for c in ("survival_source", "study", "group", "evidence_level")]
+    out["curve"] = Coded.combine(label, *keys, *values).array()
     return out
 
 
@@ -478,7 +459,10 @@ def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "month
                                                   ds.sources, time_unit, cohort_outcomes=co)
         frames.append(rec)
     frames = [f for f in frames if len(f)]
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SURVIVAL_COLUMNS)
+    if len(frames) == 1 and frames[0].index.equals(pd.RangeIndex(len(frames[0]))):
+        data = frames[0]  # one source: no copy of a million rows
+    else:
+        data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SURVIVAL_COLUMNS)
     if checks is None:
         checks = pd.DataFrame(columns=CHECK_COLUMNS)
     return assign_curves(data, group_by, pool_curves), excluded, checks
