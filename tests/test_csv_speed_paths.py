@@ -113,3 +113,19 @@ def test_a_large_table_of_ids_is_written_as_pandas_writes_it(tmp_path):
                        "cause": np.where(np.arange(n) % 3, "relapse", "").astype(object)})
     assert export.save_table(df, tmp_path, "big").read_bytes() == \
         export.neutralise_formulas(df).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
+# ----------------------------------------------------------------------------- counting rows for the index
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="ab,; \t\r\n\x0b", max_size=60))
+def test_rows_of_a_plain_file_are_counted_as_csv_counts_them(tmp_path_factory, text):
+    """render's index counts data rows; a quote-free ASCII file is counted on its lines."""
+    from analysis.render import folders
+
+    path = tmp_path_factory.mktemp("rows") / "a.csv"
+    path.write_bytes(text.encode("ascii"))
+    with open(path, newline="", encoding="utf-8") as fh:
+        want = max(sum(1 for row in csv.reader(fh) if any(c.strip() for c in row)) - 1, 0)
+    assert folders._count_rows(path) == want
