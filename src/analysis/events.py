@@ -266,12 +266,20 @@ def _chains(r: _Rows, entries: dict, undated: np.ndarray, problems: list[Problem
     times = chains.Chains(labels, np.where(good, parent, -1), lo, best, hi)
     usable = (r.node >= 0) & (good | is_undated)[np.maximum(r.node, 0)]
 
-    def build() -> dict:
-        g = np.flatnonzero(good)
+    return timing.OffsetGraph(_GraphParents(labels, parent, lo, best, hi, good)), times, usable
+
+
+class _GraphParents:
+    """The ``parent`` mapping of the events with a time, made when the graph is first used
+    (a class, not a closure, so a Dataset can still be pickled)."""
+
+    def __init__(self, labels, parent, lo, best, hi, good):
+        self.args = (labels, parent, lo, best, hi, np.flatnonzero(good))
+
+    def __call__(self) -> dict:
+        labels, parent, lo, best, hi, g = self.args
         ivs = map(timing.Interval, lo[g].tolist(), best[g].tolist(), hi[g].tolist())
         return dict(zip(labels[g].tolist(), zip(labels[parent[g]].tolist(), ivs)))
-
-    return timing.OffsetGraph(build), times, usable
 
 
 def _last_of(nodes: np.ndarray) -> np.ndarray:

@@ -115,20 +115,18 @@ _FEW = 50_000
 distinct combinations of fields."""
 
 
-def _pieces(part: pd.DataFrame) -> list[np.ndarray]:
-    """The rows' text in a few pieces: runs of adjacent columns whose rows take few distinct
-    combinations are joined once per combination, not once per row."""
+def _pieces(part: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The rows' text in a few pieces, each ``(codes, texts)``: runs of adjacent columns whose
+    rows take few distinct combinations are joined once per combination, not once per row."""
     pieces, key, members = [], None, []
 
     def close():
         if len(members) == 1:  # one column: its fields as they are
-            codes, fields = members[0]
-            pieces.append(fields[codes])
+            pieces.append(members[0])
         elif members:
             code, _ = pd.factorize(key)
             first = pd.Series(code).drop_duplicates().index.to_numpy()
-            text = np.array([",".join(f[c[k]] for c, f in members) for k in first], dtype=object)
-            pieces.append(text[code])
+            pieces.append((code, np.array([",".join(f[c[k]] for c, f in members) for k in first], dtype=object)))
 
     for column in part.columns:
         codes, fields = _fields(part[column])
@@ -146,11 +144,12 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """``df`` written exactly as :func:`save_table` writes it with pandas (UTF-8, no index,
     ``QUOTE_NONNUMERIC``, formulas neutralised), for plain columns (:func:`_plain`), a chunk
     of rows at a time."""
+    pieces = _pieces(df)
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(",".join(_quoted(str(c)) for c in df.columns) + "\n")
         for start in range(0, len(df), _CHUNK):
-            pieces = _pieces(df.iloc[start:start + _CHUNK])
-            rows = pieces[0] if len(pieces) == 1 else map(",".join, zip(*pieces))
+            texts = [text[codes[start:start + _CHUNK]] for codes, text in pieces]
+            rows = texts[0] if len(texts) == 1 else map(",".join, zip(*texts))
             f.write("\n".join(rows) + "\n")
 
 

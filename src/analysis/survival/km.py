@@ -151,14 +151,15 @@ class KMFit:
         codes, labels = self._codes()
         return np.asarray(labels, dtype=object)[codes] if len(codes) else np.empty(0, dtype=object)
 
-    def rows(self, label: str) -> pd.DataFrame:
-        """The rows of ``data`` in group ``label``."""
+    def rows(self, label: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The rows of ``data`` in group ``label`` (only ``columns``, those of them it has)."""
         if self._positions is None:
             codes, labels = self._codes()
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
             self._positions = {lab: order[bounds[i]:bounds[i + 1]] for i, lab in enumerate(labels)}
-        return self.data.iloc[self._positions.get(label, np.zeros(0, dtype=np.int64))]
+        data = self.data if columns is None else self.data[[c for c in columns if c in self.data.columns]]
+        return data.iloc[self._positions.get(label, np.zeros(0, dtype=np.int64))]
 
     def group(self, label: str) -> KMGroup:
         for g in self.groups:

@@ -123,7 +123,8 @@ def logrank_table(fit: KMFit, pool_curves: bool = False, strata: str | None = No
 
 
 def _rows(fit: KMFit, label: str) -> pd.DataFrame:
-    return fit.rows(label)
+    """The times of curve ``label``: ``time``, ``event``, ``time_lo``, ``time_hi``."""
+    return fit.rows(label, ["time", "event", "time_lo", "time_hi"])
 
 
 # --------------------------------------------------------------------------- competing risks
