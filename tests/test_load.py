@@ -70,7 +70,8 @@ BAD_CELLS = [
     ("events", 1, {"line": "0"}, "events.csv:3:line: expected a treatment line >= 1 for an infusion, found 0"),
     ("events", 2, {"offset": "-3 months", "qualifier": ""}, "events.csv:4:offset: the last follow-up of line 1 cannot be before the line's first stem-cell therapy (E2); found it 91 days or more before"),
     ("cohort_outcomes", 0, {"events": "5"}, "cohort_outcomes.csv:2:events: expected events <= total (4), found 5"),
-    ("cohort_outcomes", 0, {"events": "", "proportion": "1.5"}, "cohort_outcomes.csv:2:proportion: expected a value <= 1, found 1.5"),
+    ("cohort_outcomes", 0, {"events": "", "proportion": "1.5"}, "cohort_outcomes.csv:2:proportion: expected a value <= 1, found 1.5; write a percentage as a proportion: "
+     "divide by 100 (1.5 is 0.015)"),
     ("cohort_outcomes", 0, {"outcome": "cured"}, "cohort_outcomes.csv:2:outcome: expected one of response, complete_response, partial_response, relapse_free, disease_free, disease_activity_reduced, severe_adverse_event, adverse_event, treatment_related_death, relapse, progression, treatment_failure, overall_survival, event_free_survival, found 'cured'"),
     ("cohort_outcomes", 0, {"total": "-2", "events": ""}, "cohort_outcomes.csv:2:total: expected a value >= 1, found -2"),
     ("cohort_outcomes", 0, {"total": ""}, "cohort_outcomes.csv:2:total: expected the total that the 3 events are out of, found an empty cell"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 
+import numpy as np
 import pandas as pd
 
 from analysis import schemas, timing
@@ -138,14 +139,29 @@ def check_comparisons(df: pd.DataFrame, problems: list[Problem], name: str) -> N
 # --------------------------------------------------------------------------- events
 
 
-def check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv") -> None:
-    for row, r in plain_rows(df[["dose", "dose_unit", "event_type", "line"]]):
-        if given(r["dose"]) and not r["dose_unit"]:
-            problems.append(Problem(name, row, "dose_unit", f"expected the unit of dose {r['dose']:g}, found an empty cell"))
-        if r["event_type"] in schemas.STEM_CELL_EVENTS and r["line"] == 0:  # empty: reported
-            article = "an" if r["event_type"] == "infusion" else "a"
-            problems.append(Problem(name, row, "line", f"expected a treatment line >= 1 for {article} "
-                                    f"{r['event_type']}, found 0"))
+def check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.csv",
+                 cells: dict | None = None) -> None:
+    """A dose without its unit; a transplant or infusion outside a treatment line."""
+    dose = df["dose"].to_numpy(dtype=float, na_value=np.nan)
+    unit, kind = texts(df, "dose_unit", cells), texts(df, "event_type", cells)
+    line = df["line"].to_numpy(dtype=float, na_value=np.nan)
+    for i in np.flatnonzero(~np.isnan(dose) & (unit == "")).tolist():
+        problems.append(Problem(name, int(df.index[i]), "dose_unit", f"expected the unit of dose {dose[i]:g}, "
+                                "found an empty cell"))
+    for i in np.flatnonzero(pd.Series(kind).isin(schemas.STEM_CELL_EVENTS).to_numpy() & (line == 0)).tolist():
+        article = "an" if kind[i] == "infusion" else "a"  # an empty line: reported
+        problems.append(Problem(name, int(df.index[i]), "line", f"expected a treatment line >= 1 for {article} "
+                                f"{kind[i]}, found 0"))
+
+
+def texts(df: pd.DataFrame, column: str, cells: dict | None = None) -> np.ndarray:
+    """A column as an object array of ``str``, ``""`` where empty (never pandas' NA);
+    ``cells``: the file's text columns as read (:class:`analysis.readers.Shape`), if known."""
+    if cells is not None and column in cells:
+        return cells[column]
+    if df[column].dtype != object:
+        return np.array([text(v) for v in df[column]], dtype=object)
+    return df[column].to_numpy(dtype=object, na_value="")
 
 
 _WORDS = {"last_followup": "last follow-up", "adverse_event": "adverse event"}
@@ -159,103 +175,164 @@ def _after(days: float) -> str:
     return (f"{timing.amount(math.floor(days), 'days')} or more" if days >= 1 else "less than a day")
 
 
-def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, usable: set,
-                      problems: list[Problem], name: str = "events.csv") -> None:
+def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, usable,
+                      problems: list[Problem], name: str = "events.csv", chains=None, cells=None,
+                      node=None) -> None:
     """What the resolved times say is certainly wrong (intervals that cannot overlap): an
     event after the patient's death (but follow-up and post-mortem findings), two deaths, a
     last follow-up before another event; and gaps in a patient's line numbers. Rows with a
-    problem already are left out (their times are unreliable)."""
+    problem already are left out (their times are unreliable).
+
+    ``usable``: the event ids with a time (or a mask of the rows). The loader passes what it
+    has made already: ``chains`` (the same offset chains as
+    :class:`analysis.chains.Chains`), ``cells`` (:class:`EventCells`) and each row's ``node``
+    in the chains; every comparison is made for all events at once."""
+    from analysis.chains import Chains
+
+    ev = cells if cells is not None else EventCells(events)
     skip = {p.row for p in problems if p.file == name}
-    by_patient: dict[str, list[tuple[int, dict]]] = {}
-    for row, r in plain_rows(events[["event_id", "patient_id", "event_type", "line", "date"]]):
-        if r["patient_id"] and r["event_id"]:
-            by_patient.setdefault(r["patient_id"], []).append((row, r))
-    for pid, rows in by_patient.items():
-        _check_lines(pid, rows, problems, name)
-        if graph is None:
-            continue
-        ok = [(row, r) for row, r in rows if row not in skip and r["event_id"] in usable]
+    _check_lines(ev, problems, name)
+    if graph is None and chains is None:
+        return
+    chains = chains if chains is not None else Chains.from_graph(graph)
+    node = node if node is not None else chains.index(ev.event_id)
+    if not isinstance(usable, np.ndarray):
+        usable = pd.Series(ev.event_id).isin(usable).to_numpy()
+    ok = ev.named & usable & (~pd.Series(ev.row).isin(skip).to_numpy() if skip else True)
+    _check_deaths(ev, ok, node, chains, problems, name)
+    followups = np.flatnonzero(ok & ev.of_type("last_followup"))
+    others = np.flatnonzero(ok & ~ev.of_type("last_followup", "death"))
+    for f, (lo, o) in _later_than(ev, node, chains, followups, others):
+        problems.append(Problem(name, int(ev.row[f]), ev.column(f), f"expected the last follow-up of patient "
+                                f"{ev.patient_id[f]} after every other event, found the "
+                                f"{_event_words(ev.event_type[o])} on row {ev.row[o]} ({ev.event_id[o]}) "
+                                f"{_after(lo)} after it"))
 
-        def col(r):
-            return "date" if r["date"] else "offset"
 
-        deaths = [(row, r) for row, r in ok if r["event_type"] == "death"]
-        for row, r in [(row, r) for row, r in rows if r["event_type"] == "death"][1:]:
-            first_row, first = [(x, y) for x, y in rows if y["event_type"] == "death"][0]
-            problems.append(Problem(name, row, "event_type", f"expected one death per patient, found a second death of "
-                                    f"patient {pid} (the first on row {first_row}, {first['event_id']})"))
-        if deaths:
-            d_row, d = deaths[0]
-            for row, r in ok:
-                if r["event_type"] in schemas.EVENTS_AFTER_DEATH or r["event_type"] == "death":
-                    continue
-                rel = graph.relative(r["event_id"], d["event_id"])
-                if rel is not None and rel.lo > EPS_DAYS:
-                    problems.append(Problem(name, row, col(r), f"expected no {_event_words(r['event_type'])} after "
-                                            f"the death of patient {pid} (row {d_row}, {d['event_id']}), found it "
-                                            f"{_after(rel.lo)} after"))
-        followups = [(row, r) for row, r in ok if r["event_type"] == "last_followup"]
-        others = [(row, r) for row, r in ok if r["event_type"] not in ("last_followup", "death")]
-        for row, r, (lo, o_row, o) in _later_than(graph, followups, others):
-            problems.append(Problem(name, row, col(r), f"expected the last follow-up of patient {pid} after "
-                                    f"every other event, found the {_event_words(o['event_type'])} on row {o_row} "
-                                    f"({o['event_id']}) {_after(lo)} after it"))
+class EventCells:
+    """The cells of the events file the order checks read, as arrays in row order (text
+    ``""`` when empty, ``line`` NaN), and each row's patient as a number."""
+
+    def __init__(self, events: pd.DataFrame, cells: dict | None = None):
+        self.row = events.index.to_numpy()
+        for c in ("event_id", "patient_id", "event_type", "date"):
+            setattr(self, c, texts(events, c, cells))
+        self.line = events["line"].to_numpy(dtype=float, na_value=np.nan)
+        self.named = (self.patient_id != "") & (self.event_id != "")
+        self.patient, self.patients = pd.factorize(self.patient_id)
+        self._kind, self._kinds = pd.factorize(self.event_type)
+
+    def of_type(self, *types: str) -> np.ndarray:
+        """Whether each row's ``event_type`` is one of ``types``."""
+        codes = [i for i, k in enumerate(self._kinds) if k in types]
+        return np.isin(self._kind, codes) if codes else np.zeros(len(self.row), dtype=bool)
+
+    def column(self, i: int) -> str:
+        return "date" if self.date[i] else "offset"
+
+
+def _check_deaths(ev: EventCells, ok: np.ndarray, node: np.ndarray, chains, problems: list[Problem],
+                  name: str) -> None:
+    """A second death of a patient; an event after the death (not a follow-up or a finding)."""
+    death = ev.of_type("death")
+    deaths = pd.DataFrame({"pos": np.flatnonzero(ev.named & death)})
+    deaths["patient"] = ev.patient[deaths["pos"]]
+    first = deaths.groupby("patient")["pos"].transform("first").to_numpy()
+    for i, f in zip(deaths["pos"].to_numpy()[deaths["pos"].to_numpy() != first].tolist(),
+                    first[deaths["pos"].to_numpy() != first].tolist()):
+        problems.append(Problem(name, int(ev.row[i]), "event_type", f"expected one death per patient, found a second "
+                                f"death of patient {ev.patient_id[i]} (the first on row {ev.row[f]}, "
+                                f"{ev.event_id[f]})"))
+    dead = pd.Series(np.flatnonzero(ok & death))
+    death_of = dead.groupby(ev.patient[dead.to_numpy()]).first()
+    after = ok & ~ev.of_type(*schemas.EVENTS_AFTER_DEATH, "death")
+    after &= pd.Series(ev.patient).isin(death_of.index).to_numpy()
+    pos = np.flatnonzero(after)
+    d = death_of.reindex(ev.patient[pos]).to_numpy(dtype=np.int64)
+    _, lo, _, _ = chains.relative(node[pos], node[d])
+    with np.errstate(invalid="ignore"):
+        late = lo > EPS_DAYS
+    for i, j, days in zip(pos[late].tolist(), d[late].tolist(), lo[late].tolist()):
+        problems.append(Problem(name, int(ev.row[i]), ev.column(i), f"expected no {_event_words(ev.event_type[i])} "
+                                f"after the death of patient {ev.patient_id[i]} (row {ev.row[j]}, "
+                                f"{ev.event_id[j]}), found it {_after(days)} after"))
 
 
 PAIR_BUDGET = 200_000
 """Event pairs compared through their nearest common ancestor per patient; beyond it (a
 hostile file) each event is compared through its chain's root: never a false problem, only
 fewer found, and linear time."""
+_PAIRS_AT_ONCE = 1_000_000
 
 
-def _later_than(graph: timing.OffsetGraph, firsts: list, others: list):
-    """For each ``(row, r)`` of ``firsts``, the event of ``others`` certainly latest after it:
-    ``(row, r, (days, other_row, other))``, only where one is certainly after."""
-    if len(firsts) * len(others) <= PAIR_BUDGET:
-        for row, r in firsts:
-            later = []
-            for o_row, o in others:
-                rel = graph.relative(o["event_id"], r["event_id"])
-                if rel is not None and rel.lo > EPS_DAYS:
-                    later.append((rel.lo, o_row, o))
-            if later:
-                yield row, r, max(later, key=lambda x: (x[0], -x[1]))
+def _later_than(ev: EventCells, node: np.ndarray, chains, firsts: np.ndarray, others: np.ndarray):
+    """For each of ``firsts`` (positions), the event of ``others`` of the same patient
+    certainly latest after it: ``(first, (days, other))``, only where one is certainly after;
+    the latest by the most days, then the first row."""
+    nf = np.bincount(ev.patient[firsts], minlength=ev.patient.max(initial=-1) + 1)
+    no = np.bincount(ev.patient[others], minlength=len(nf))
+    by_pairs = (nf * no <= PAIR_BUDGET)[ev.patient[firsts]] if len(firsts) else np.zeros(0, dtype=bool)
+    yield from _later_by_pairs(ev, node, chains, firsts[by_pairs], others, no)
+    yield from _later_by_root(ev, node, chains, firsts[~by_pairs], others)
+
+
+def _later_by_pairs(ev, node, chains, firsts, others, no):
+    others = others[np.argsort(ev.patient[others], kind="stable")]
+    start = np.concatenate([[0], np.cumsum(no)])
+    firsts = firsts[np.argsort(ev.patient[firsts], kind="stable")]
+    counts = no[ev.patient[firsts]]
+    chunk = (np.cumsum(counts) - 1) // _PAIRS_AT_ONCE  # consecutive firsts, about a million pairs each
+    found = []
+    for c in np.unique(chunk[counts > 0]):
+        f, n = firsts[chunk == c], counts[chunk == c]
+        f_rep = np.repeat(f, n)
+        within = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+        o = others[start[ev.patient[f_rep]] + within]
+        _, lo, _, _ = chains.relative(node[o], node[f_rep])
+        with np.errstate(invalid="ignore"):
+            later = lo > EPS_DAYS
+        found.append(pd.DataFrame({"f": f_rep[later], "o": o[later], "lo": lo[later]}))
+    if not found:
         return
-    top: dict[str, tuple] = {}  # root -> (earliest possible time after the root, row, event): the latest
-    for o_row, o in others:
-        root = graph.root(o["event_id"])
-        rel = graph.relative(o["event_id"], root)
-        if rel is not None and (root not in top or rel.lo > top[root][0]):
-            top[root] = (rel.lo, o_row, o)
-    for row, r in firsts:
-        root = graph.root(r["event_id"])
-        rel = graph.relative(r["event_id"], root)
-        if rel is not None and root in top and top[root][0] - rel.hi > EPS_DAYS:
-            lo, o_row, o = top[root]
-            yield row, r, (lo - rel.hi, o_row, o)
+    pairs = pd.concat(found).assign(row=lambda t: ev.row[t["o"].to_numpy()])
+    best = pairs.sort_values(["f", "lo", "row"], ascending=[True, False, True], kind="stable").drop_duplicates("f")
+    for f, o, lo in zip(best["f"].tolist(), best["o"].tolist(), best["lo"].tolist()):
+        yield f, (lo, o)
 
 
-def _check_lines(pid: str, rows: list[tuple[int, dict]], problems: list[Problem], name: str) -> None:
-    first_row: dict[int, int] = {}
-    for row, r in rows:
-        line = r["line"]
-        if given(line) and line >= 1 and line == int(line):
-            first_row.setdefault(int(line), row)
-    if not first_row:
+def _later_by_root(ev, node, chains, firsts, others):
+    if not len(firsts):
         return
-    last = max(first_row)
-    n = 1
-    while n < last:
-        if n in first_row:
-            n += 1
-            continue
-        end = n
-        while end + 1 not in first_row:
-            end += 1
-        gap = f"line {n}" if end == n else f"lines {n}-{end}"
-        problems.append(Problem(name, first_row[end + 1], "line", f"expected {gap} of patient {pid} before its line "
-                                f"{end + 1}, found no event in {gap}; number a patient's lines 1, 2, 3, ... without gaps"))
-        n = end + 1
+    root, lo, _, _ = chains.to_root(node[others])
+    top = pd.DataFrame({"patient": ev.patient[others], "root": root, "lo": lo, "o": others})
+    top = top.sort_values(["patient", "root", "lo"], ascending=[True, True, False], kind="stable").drop_duplicates(
+        ["patient", "root"]).set_index(["patient", "root"])
+    f_root, _, _, f_hi = chains.to_root(node[firsts])
+    key = pd.MultiIndex.from_arrays([ev.patient[firsts], f_root])
+    got = top.reindex(key)
+    gap = got["lo"].to_numpy() - f_hi
+    with np.errstate(invalid="ignore"):
+        late = gap > EPS_DAYS
+    for f, o, days in zip(firsts[late].tolist(), got["o"].to_numpy()[late].astype(np.int64).tolist(), gap[late].tolist()):
+        yield f, (days, o)
+
+
+def _check_lines(ev: EventCells, problems: list[Problem], name: str) -> None:
+    """A patient's lines numbered with a gap (1, 3): named at the first row of the line after it."""
+    with np.errstate(invalid="ignore"):
+        numbered = ev.named & (ev.line >= 1) & (ev.line == np.floor(ev.line))
+    lines = pd.DataFrame({"patient": ev.patient[numbered], "line": ev.line[numbered].astype(np.int64),
+                          "pos": np.flatnonzero(numbered)}).drop_duplicates(["patient", "line"])
+    lines = lines.sort_values(["patient", "line"], kind="stable")
+    prev = lines.groupby("patient")["line"].shift(1, fill_value=0).to_numpy()
+    gap = lines["line"].to_numpy() - prev > 1
+    for n, line, pos in zip((prev[gap] + 1).tolist(), lines["line"].to_numpy()[gap].tolist(),
+                            lines["pos"].to_numpy()[gap].tolist()):
+        end = line - 1
+        missing = f"line {n}" if end == n else f"lines {n}-{end}"
+        problems.append(Problem(name, int(ev.row[pos]), "line", f"expected {missing} of patient {ev.patient_id[pos]} "
+                                f"before its line {line}, found no event in {missing}; number a patient's lines 1, 2, "
+                                "3, ... without gaps"))
 
 
 # --------------------------------------------------------------------------- survival files
@@ -266,21 +343,69 @@ def _curve(study: str, group: str) -> str:
 
 
 def check_ipd(ipd: pd.DataFrame, problems: list[Problem]) -> None:
-    """One row per patient (``study`` + ``patient_id``) over all ``ipd/`` files."""
+    """Over all ``ipd/`` files: one row per patient (``study`` + ``patient_id``); a row with
+    ``time`` empty is an event known only within ``time_lo`` - ``time_hi``; ``time_lo <= time
+    <= time_hi`` where given; no ``cause`` on a censored row. Cells reported already are not
+    looked at again; every rule runs on whole columns, and only a failing row is worded."""
     if ipd is None or ipd.empty or "file" not in ipd.columns:
         return
-    first: dict[tuple, tuple] = {}
-    for row, r in plain_rows(ipd[["study", "patient_id", "file"]]):
-        if not r["study"] or not r["patient_id"]:
-            continue
-        key = (r["study"], r["patient_id"])
-        if key in first:
-            f_file, f_row = first[key]
-            where = f"row {f_row}" if f_file == r["file"] else f"{f_file} row {f_row}"
-            problems.append(Problem(r["file"], row, "patient_id", f"expected one row per patient, found patient "
-                                    f"{r['patient_id']!r} of study {r['study']} again (first on {where})"))
-        else:
-            first[key] = (r["file"], row)
+    row, file = ipd.index.to_numpy(), ipd["file"].to_numpy(dtype=object)
+    study, patient = texts(ipd, "study"), texts(ipd, "patient_id")
+    keyed = np.flatnonzero((study != "") & (patient != ""))
+    s_code, p_code = pd.factorize(study[keyed])[0], pd.factorize(patient[keyed])[0]
+    key = s_code * (int(p_code.max(initial=0)) + 1) + p_code  # (study, patient_id) as one number
+    keys, first = np.unique(key, return_index=True)
+    again = np.ones(len(key), dtype=bool)
+    again[first] = False
+    for j in np.flatnonzero(again).tolist():
+        i, f = keyed[j], keyed[first[np.searchsorted(keys, key[j])]]
+        where = f"row {row[f]}" if file[f] == file[i] else f"{file[f]} row {row[f]}"
+        problems.append(Problem(file[i], int(row[i]), "patient_id", f"expected one row per patient, found patient "
+                                f"{patient[i]!r} of study {study[i]} again (first on {where})"))
+    _check_ipd_times(ipd, row, file, problems)
+
+
+def _check_ipd_times(ipd: pd.DataFrame, row: np.ndarray, file: np.ndarray, problems: list[Problem]) -> None:
+    reported = {(p.file, p.row, p.column) for p in problems if p.file.startswith("ipd/")}
+
+    def number(c):
+        return ipd[c].to_numpy(dtype=float, na_value=np.nan) if c in ipd.columns else np.full(len(ipd), np.nan)
+
+    def clean(i, *columns) -> bool:  # no cell of the rule reported already
+        return not any((file[i], int(row[i]), c) in reported for c in columns)
+
+    time, lo, hi, event = number("time"), number("time_lo"), number("time_hi"), number("event")
+    t, a, b = ~np.isnan(time), ~np.isnan(lo), ~np.isnan(hi)
+    cause = texts(ipd, "cause") if "cause" in ipd.columns else np.full(len(ipd), "", dtype=object)
+    found = []
+    for i in np.flatnonzero(~t & ~a & ~b).tolist():
+        if clean(i, "time", "time_lo", "time_hi"):
+            found.append((i, "time", "expected a value, found an empty cell (an event known only within an interval "
+                                     "gives time_lo and time_hi instead)"))
+    for i in np.flatnonzero(~t & (a ^ b)).tolist():
+        given, other = ("time_lo", "time_hi") if a[i] else ("time_hi", "time_lo")
+        if clean(i, "time", given, other):
+            found.append((i, other, f"expected {other} beside {given} {_num(lo[i] if a[i] else hi[i])} (time is "
+                                    "empty: the event lies between them), found an empty cell"))
+    for i in np.flatnonzero(~t & a & b & (event == 0)).tolist():
+        if clean(i, "time", "time_lo", "time_hi", "event"):
+            found.append((i, "event", "expected event 1 for an interval (time_lo, time_hi) without a time (a censored "
+                                      "row gives its censoring time in time), found 0"))
+    with np.errstate(invalid="ignore"):
+        for i in np.flatnonzero(t & a & (lo > time)).tolist():
+            if clean(i, "time", "time_lo"):
+                found.append((i, "time_lo", f"expected time_lo <= time ({_num(time[i])}), found {_num(lo[i])}"))
+        for i in np.flatnonzero(t & b & (hi < time)).tolist():
+            if clean(i, "time", "time_hi"):
+                found.append((i, "time_hi", f"expected time_hi >= time ({_num(time[i])}), found {_num(hi[i])}"))
+        for i in np.flatnonzero(~t & a & b & (hi < lo)).tolist():
+            if clean(i, "time_lo", "time_hi"):
+                found.append((i, "time_hi", f"expected time_hi >= time_lo ({_num(lo[i])}), found {_num(hi[i])}"))
+    for i in np.flatnonzero((event == 0) & (cause != "")).tolist():
+        if clean(i, "event", "cause"):
+            found.append((i, "cause", f"expected an empty cell when event is 0 (censored), found "
+                                      f"{timing.shown(cause[i])}"))
+    problems.extend(Problem(file[i], int(row[i]), column, message) for i, column, message in found)
 
 
 def _by_curve(df: pd.DataFrame, columns: list[str]) -> dict[tuple, list[tuple[int, dict]]]:

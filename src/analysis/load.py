@@ -18,11 +18,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas  # noqa: F401
 
-from analysis import checks, schemas, timing
+from analysis import checks, readers, schemas, timing
+from analysis.events import days_to_timestamps as _days_to_timestamps  # noqa: F401
+from analysis.events import resolve_events
 from analysis.readers import MAX_FILE_BYTES, Problem, data_files_in, find_file, list_folder, read_table  # noqa: F401
 
 # pandera (~0.3 s) is imported with this module rather than in the first load_dataset, and so
@@ -80,6 +83,99 @@ class Dataset:
 
 
 def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
+                   problems: list[Problem], refs: dict[str, set] | None = None,
+                   shape: readers.Shape | None = None) -> pd.DataFrame:
+    """Validate ``df`` (text cells) with the pandera schemas; append problems; return the
+    typed frame (numbers as ``Int64`` or ``float``; a cell that is not a number missing).
+
+    Every check of the schema is first run on whole columns (pandas/numpy, no per-row
+    Python): :func:`_suspect_rows` finds every row that may fail one. Only those rows go
+    through pandera (:func:`_validate_rows`), which words each problem, so the messages are
+    pandera's whether a file has one bad row or many. ``shape``: what
+    :func:`~analysis.readers.read_table` measured while reading (empty cells, longest row).
+    """
+    measured = shape is not None and shape.missing is not None
+    missing = shape.missing if measured else {c: df[c].isna().to_numpy() for c in df.columns}
+    text = shape.text if measured else {c: df[c].to_numpy(dtype=object, na_value="") for c in df.columns}
+    numbers = {c.name: _numbers(df[c.name]) for c in data_file.columns if c.kind in ("int", "float")}
+    long = shape is None or shape.longest_row > schemas.MAX_TEXT_LENGTH
+    suspect = _suspect_rows(df, missing, text, numbers, data_file, refs or {}, long)
+    typed = df.copy(deep=False)  # the text cells are shared; each number column is replaced
+    for col in data_file.columns:
+        if col.name in numbers:
+            values = pd.Series(np.where(suspect, np.nan, numbers[col.name]), index=df.index)
+            typed[col.name] = values.round().astype("Int64") if col.kind == "int" else values
+    if suspect.any():
+        checked = _validate_rows(df.loc[suspect], data_file, name, problems, refs)
+        for c in numbers:
+            typed.loc[suspect, c] = checked[c]
+    return typed
+
+
+def _numbers(s: pd.Series) -> np.ndarray:
+    """The cells as pandas reads numbers (``pd.to_numeric``; NaN when empty or not a number),
+    each distinct text read once."""
+    codes, uniques = pd.factorize(s)
+    if not len(uniques):
+        return np.full(len(s), np.nan)
+    read = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce").to_numpy(dtype=float)
+    return np.where(codes >= 0, read[codes], np.nan)
+
+
+_PLAIN_INT = re.compile(r"[+-]?[0-9]+")
+"""A whole number as pandera reads one ('1.0' and '1e3' are not)."""
+_DIGITS_AND_SIGNS = re.compile(r"[0-9+-]*")
+
+
+def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], text: dict[str, np.ndarray],
+                  numbers: dict[str, np.ndarray], data_file: schemas.DataFile, refs: dict[str, set],
+                  long: bool = True) -> np.ndarray:
+    """Rows that may fail a check of :func:`analysis.schemas.pandera_schema` (never fewer):
+    an empty required cell, a cell that is not a number as pandera reads it (or not finite),
+    a value out of range or not allowed, an unknown reference, a reserved or repeated id, an
+    overlong text (looked for only when ``long``: a row holds more characters than a cell may)."""
+    suspect = np.zeros(len(df), dtype=bool)
+    for col in data_file.columns:
+        s, present = df[col.name], ~missing[col.name]
+        if col.required:
+            suspect |= ~present
+        if col.unique:
+            suspect |= s.duplicated(keep=False).to_numpy()
+        if not present.any():  # an empty or absent column: nothing more to check
+            continue
+        if col.name in numbers:
+            suspect |= _bad_numbers(text[col.name], present, numbers[col.name], col)
+            continue
+        given = text[col.name][present]
+        if long and len(given) and max(map(len, given)) > schemas.MAX_TEXT_LENGTH:
+            suspect[present] |= np.fromiter(map(len, given), dtype=np.int64, count=len(given)) > schemas.MAX_TEXT_LENGTH
+        if col.kind == "id" and ("\n" + "\n".join(given)).find("\n" + schemas.RESERVED_ID_PREFIX) >= 0:
+            suspect |= s.str.startswith(schemas.RESERVED_ID_PREFIX).fillna(False).to_numpy(dtype=bool)
+        if col.allowed:
+            suspect |= present & ~s.isin(list(col.allowed)).to_numpy()
+        if col.kind == "ref" and col.name in refs:
+            suspect |= present & ~s.isin(refs[col.name]).to_numpy()
+    return suspect
+
+
+def _bad_numbers(values: np.ndarray, present: np.ndarray, num: np.ndarray, col: schemas.Col) -> np.ndarray:
+    """Cells of a number column pandera may refuse or report: not a finite number (for an
+    ``int`` column, not a plain whole number), or out of the column's range."""
+    with np.errstate(invalid="ignore"):
+        bad = present & ~np.isfinite(num)
+        if col.kind == "int":
+            bad |= present & ((np.abs(num) >= 2.0**53) | (num != np.round(num)))
+            if _DIGITS_AND_SIGNS.fullmatch("".join(values[present & ~bad])) is None:  # '1.0', '1e3'
+                bad |= present & ~np.fromiter((bool(_PLAIN_INT.fullmatch(v)) if isinstance(v, str) else True
+                                               for v in values), dtype=bool, count=len(values))
+        if col.min_value is not None:
+            bad |= num < col.min_value
+        if col.max_value is not None:
+            bad |= num > col.max_value
+    return bad
+
+
+def _validate_rows(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
                    problems: list[Problem], refs: dict[str, set] | None = None) -> pd.DataFrame:
     """Validate ``df`` (text cells) with the pandera schemas; append problems; return the
     typed frame.
@@ -210,16 +306,19 @@ def _coerce_quietly(df: pd.DataFrame, data_file: schemas.DataFile) -> pd.DataFra
 
 
 def _load_file(data_dir: Path, data_file: schemas.DataFile, problems, refs=None, files=None,
-               explained: set | None = None, required: bool = True):
+               explained: set | None = None, required: bool = True, shapes: dict | None = None):
     path = find_file(data_dir, data_file.name, problems, required=required, explained=explained)
     if path is None:
         return None
     if files is not None:
         files[data_file.name] = path
-    df = read_table(path, data_file, problems, name=path.name, data_dir=data_dir)
+    shape = readers.Shape()
+    df = read_table(path, data_file, problems, name=path.name, data_dir=data_dir, shape=shape)
     if df is None:
         return None
-    return validate_table(df, data_file, path.name, problems, refs)
+    if shapes is not None:
+        shapes[data_file.name] = shape
+    return validate_table(df, data_file, path.name, problems, refs, shape)
 
 
 def _load_optional_folder(data_dir: Path, data_file: schemas.DataFile, problems, refs, files):
@@ -237,15 +336,16 @@ def _load_optional_folder(data_dir: Path, data_file: schemas.DataFile, problems,
     for path in paths:
         name = f"{folder}/{path.name}"
         files[name] = path
-        df = read_table(path, data_file, problems, name=name, data_dir=data_dir)
+        shape = readers.Shape()
+        df = read_table(path, data_file, problems, name=name, data_dir=data_dir, shape=shape)
         if df is None:
             continue
-        typed = validate_table(df, data_file, name, problems, refs)
-        typed = typed.assign(file=name)
+        typed = validate_table(df, data_file, name, problems, refs, shape)
+        typed["file"] = name
         frames.append(typed)
     if not frames:
         return _empty(data_file)
-    return pd.concat(frames)
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 
 def _empty(data_file: schemas.DataFile) -> pd.DataFrame:
@@ -263,174 +363,6 @@ def _ids(df: pd.DataFrame | None, column: str) -> set:
     if df is None:
         return set()
     return set(df[column].dropna().astype(str))
-
-# --------------------------------------------------------------------------- events
-
-
-_CALENDAR_RANGE = (timing.parse_date("1800").lo, timing.parse_date("2200").hi)
-
-
-def _resolve_events(events: pd.DataFrame, patients: pd.DataFrame, problems: list[Problem], name: str = "events.csv"):
-    """Resolve dates and offsets; return (events with t_*/date_* columns, lines table, graph).
-
-    ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``). Cells are
-    read through :func:`analysis.checks.plain_rows` (never pandas' NA); chains of any depth
-    resolve without recursion (:class:`analysis.timing.OffsetGraph`). Then checks the order
-    of each patient's events (:func:`analysis.checks.check_event_order`)."""
-    parent: dict[str, tuple[str, timing.Interval]] = {}
-    edges: dict[str, str] = {}
-    undated: set[str] = set()
-    records = checks.plain_rows(events)
-    known_patients = ({checks.text(p) for p in patients["patient_id"]} if patients is not None
-                      else {r["patient_id"] for _, r in records}) - {""}
-    patient_of = {r["event_id"]: r["patient_id"] for _, r in records if r["event_id"]}
-    row_of = {r["event_id"]: row for row, r in records if r["event_id"]}
-    reserved = schemas.RESERVED_ID_PREFIX
-    for row, ev in records:
-        eid, date, offset, ref, qual = ev["event_id"], ev["date"], ev["offset"], ev["offset_from"], ev["qualifier"]
-        if not eid or eid.startswith(reserved) or qual not in timing.QUALIFIERS:
-            continue  # an empty or reserved id, an unknown qualifier: reported by the schema
-        if date and offset:
-            problems.append(Problem(name, row, "offset", "expected either a date or an offset, found both"))
-            continue
-        if not date and not offset:
-            problems.append(Problem(name, row, "date", "expected a date or an offset (with offset_from), found neither; "
-                                    "for an undated event after another, use offset '+0 days' with qualifier at_least"))
-            continue
-        if date and date.strip().lower() == "not_reported":
-            if ref or qual:
-                problems.append(Problem(name, row, "date", "expected no offset_from or qualifier with date 'not_reported'"))
-            undated.add(eid)  # an undated root: other events may count from it
-            continue
-        if date:
-            if ref:
-                problems.append(Problem(name, row, "offset_from", f"expected empty when a date is given, found {ref!r}"))
-            try:
-                parent[eid] = (timing.CALENDAR, timing.parse_date(date, qual))
-            except ValueError as exc:
-                problems.append(Problem(name, row, "qualifier" if "applies to offsets" in str(exc) else "date", str(exc)))
-            continue
-        if not ref:
-            problems.append(Problem(name, row, "offset_from", "expected the event_id the offset counts from (or 'birth'), found an empty cell"))
-            continue
-        from_birth = ref.strip().lower() == "birth"
-        try:
-            iv = timing.offset_interval(offset, qual, from_birth=from_birth)
-        except ValueError as exc:
-            problems.append(Problem(name, row, "offset", str(exc)))
-            continue
-        if from_birth:
-            if iv.lo < 0:
-                problems.append(Problem(name, row, "offset", f"expected an age (an offset from birth) of 0 or more, "
-                                        f"found {timing.shown(offset)}{' ' + qual if qual else ''}"))
-                continue
-            parent[eid] = (f"{timing.BIRTH}/{ev['patient_id']}", iv)
-            continue
-        if ref not in patient_of:
-            problems.append(Problem(name, row, "offset_from", f"expected an event_id of patient {ev['patient_id']}, found {ref!r}, which is not in events"))
-            continue
-        if ref.startswith(reserved) or ev["patient_id"] not in known_patients or patient_of[ref] not in known_patients:
-            continue  # the reserved id or the unknown patient is reported already
-        if patient_of[ref] != ev["patient_id"]:
-            problems.append(Problem(name, row, "offset_from", f"expected an event of the same patient {ev['patient_id']}, found {ref!r} of patient {patient_of[ref]}"))
-            continue
-        parent[eid] = (ref, iv)
-        edges[eid] = ref
-    for cycle in timing.find_cycles(edges):
-        rows = ", ".join(f"row {row_of[e]} ({e})" for e in cycle)
-        for e in cycle:
-            problems.append(Problem(name, row_of[e], "offset_from", f"offsets form a cycle: {rows}"))
-            parent.pop(e, None)
-    # only events whose chain ends at the calendar, a birth or an undated event have a time
-    whole = timing.OffsetGraph(parent)
-    good = {e: p for e, p in whole.parent.items()
-            if (root := whole.root(e)).startswith(reserved) or root in undated}
-    graph = timing.OffsetGraph(good)
-    usable = set(good) | undated
-
-    # treatment lines and their anchors
-    rows_with_problems = {p.row for p in problems if p.file == name}
-    line_rows = []
-    anchors: dict[tuple, str] = {}
-    # plain dicts grouped once: pandas operations per line made large files slow
-    groups: dict[tuple, list[tuple[int, dict]]] = {}
-    for row, r in records:
-        if r["event_id"] and r["patient_id"] and r["line"] > 0 and r["line"] == int(r["line"]):
-            groups.setdefault((r["patient_id"], int(r["line"])), []).append((row, r))
-    for (pid, line), grp in sorted(groups.items(), key=lambda kv: kv[0]):
-        cands = [r for _, r in grp if r["event_type"] in schemas.STEM_CELL_EVENTS and r["event_id"] in usable]
-        if not cands:
-            if rows_with_problems:
-                continue  # a problem reported in events already may explain it; do not cascade
-            first_row = grp[0][0]
-            problems.append(Problem(name, first_row, "line", f"line {line} of patient {pid} has no transplant or infusion event "
-                                    "with a usable time to anchor it (day 0 of a line is its first stem-cell therapy)"))
-            continue
-        first = cands[0]["event_id"]
-        best = {r["event_id"]: graph.relative(r["event_id"], first) for r in cands}
-        a = min(cands, key=lambda r: (best[r["event_id"]].best if best[r["event_id"]] else math.inf))
-        anchor = a["event_id"]
-        anchors[(pid, int(line))] = anchor
-        line_rows.append({
-            "patient_id": pid, "line": int(line), "anchor_event_id": anchor,
-            "anchor_type": a["event_type"], "therapy": a["product"] or a["event_type"],
-            "source_id": a["source_id"],
-        })
-    lines = pd.DataFrame(line_rows, columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
-    first_line = {}
-    for (pid, line), anchor in sorted(anchors.items()):
-        first_line.setdefault(pid, anchor)
-
-    t_lo, t_best, t_hi, d_lo, d_best, d_hi = ([] for _ in range(6))
-    for row, e in records:
-        eid = e["event_id"]
-        line = int(e["line"]) if e["line"] > 0 and e["line"] == int(e["line"]) else 0
-        anchor = anchors.get((e["patient_id"], line)) if line > 0 else first_line.get(e["patient_id"])
-        rel = graph.relative(eid, anchor) if (anchor and eid in usable) else None
-        cal = graph.relative(eid, timing.CALENDAR) if eid in usable else None
-        if cal and not all(_CALENDAR_RANGE[0] <= v <= _CALENDAR_RANGE[1] for v in (cal.lo, cal.best, cal.hi) if math.isfinite(v)):
-            # a chain of long offsets can leave the calendar (and pandas' Timestamp range)
-            out = [v for v in (cal.lo, cal.best, cal.hi) if math.isfinite(v)
-                   and not _CALENDAR_RANGE[0] <= v <= _CALENDAR_RANGE[1]]
-            years = " to ".join(dict.fromkeys(f"{1970 + v / timing.YEAR:.0f}" for v in (cal.lo, cal.hi) if math.isfinite(v)))
-            problems.append(Problem(name, row, "offset", "expected a time between the years 1800 and 2200, found that "
-                                    f"the offsets put it in {years or f'{1970 + out[0] / timing.YEAR:.0f}'}"))
-            cal = None
-        t_lo.append(rel.lo if rel else math.nan)
-        t_best.append(rel.best if rel else math.nan)
-        t_hi.append(rel.hi if rel else math.nan)
-        d_lo.append(cal.lo if cal else math.nan)
-        d_best.append(cal.best if cal else math.nan)
-        d_hi.append(cal.hi if cal else math.nan)
-        if rel and line > 0 and e["event_type"] in ("relapse", "last_followup", "death", "remission") and rel.hi < -checks.EPS_DAYS:
-            what = {"relapse": "a relapse", "last_followup": "the last follow-up", "death": "a death",
-                    "remission": "a remission"}[e["event_type"]]
-            problems.append(Problem(name, row, "date" if e["date"] else "offset",
-                                    f"{what} of line {line} cannot be before the line's first stem-cell therapy "
-                                    f"({anchor}); found it {-rel.hi:.0f} days or more before"))
-    checks.check_event_order(events, graph, usable, problems, name)
-    out = events.copy()
-    out["t_lo"], out["t_best"], out["t_hi"] = t_lo, t_best, t_hi
-    for col, values in (("date_lo", d_lo), ("date_best", d_best), ("date_hi", d_hi)):
-        out[col] = _days_to_timestamps(values, out.index)
-    out["imprecise"] = out["t_lo"] != out["t_hi"]
-    return out, lines, graph
-
-
-def _days_to_timestamps(days: list[float], index) -> pd.Series:
-    """Days since 1970-01-01 -> Timestamps, in one vectorised step (NaT where not finite).
-
-    Only the finite values are handed to pandas: ``pd.to_datetime(..., unit="s")`` on an array holding
-    NaN rounds an uninitialised scratch buffer under ``np.errstate(over="raise")`` (pandas 2.3), which
-    raised FloatingPointError at random when that memory happened to hold a huge number.
-    """
-    import numpy as np
-
-    arr = np.asarray(days, dtype=float)
-    finite = np.isfinite(arr)
-    out = np.full(arr.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
-    out[finite] = pd.to_datetime(arr[finite] * 86400.0, unit="s", origin="unix").to_numpy(dtype="datetime64[ns]")
-    return pd.Series(out, index=index)
 
 # --------------------------------------------------------------------------- entry point
 
@@ -458,11 +390,14 @@ def load_dataset(data_dir: str | Path) -> Dataset:
             if _complete(sources, files.get("sources"), problems) and len(sources) else {})
     patients = _load_file(data_dir, F["patients"], problems, refs, files, explained)
     patient_refs = {"patient_id": _ids(patients, "patient_id")} if _complete(patients, files.get("patients"), problems) else {}
-    events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files, explained)
+    shapes: dict[str, readers.Shape] = {}
+    events = _load_file(data_dir, F["events"], problems, {**refs, **patient_refs}, files, explained, shapes=shapes)
     outcomes = _load_file(data_dir, F["cohort_outcomes"], problems, refs, files, explained)
     groups = _load_file(data_dir, F["groups"], problems, None, files, required=False)
-    ipd = _load_optional_folder(data_dir, F["ipd"], problems, refs, files)
-    km_points = _load_optional_folder(data_dir, F["km_points"], problems, refs, files)
+    outcome_refs = ({"outcome_id": _ids(outcomes, "outcome_id")}
+                    if _complete(outcomes, files.get("cohort_outcomes"), problems) else {})
+    ipd = _load_optional_folder(data_dir, F["ipd"], problems, {**refs, **outcome_refs}, files)
+    km_points = _load_optional_folder(data_dir, F["km_points"], problems, {**refs, **outcome_refs}, files)
     km_at_risk = _load_optional_folder(data_dir, F["km_at_risk"], problems, refs, files)
     list_folder(data_dir, problems, explained)
     if sources is not None and sources.empty:
@@ -479,8 +414,9 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     lines = pd.DataFrame(columns=["patient_id", "line", "anchor_event_id", "anchor_type", "therapy", "source_id"])
     graph = None
     if events is not None:
-        checks.check_events(events, problems, files["events"].name)
-        events, lines, graph = _resolve_events(events, patients, problems, files["events"].name)
+        cells = shapes["events"].text if "events" in shapes else None
+        checks.check_events(events, problems, files["events"].name, cells)
+        events, lines, graph = resolve_events(events, patients, problems, files["events"].name, cells)
     if problems:
         raise DataValidationError(sorted(set(problems), key=_problem_order))
     groups = groups if groups is not None else _empty(F["groups"])

@@ -23,14 +23,23 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from analysis import schemas, timing
+from analysis import csvfast, schemas, timing
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
-"""Largest data file read (bytes); hand-coded tables are far smaller. Validation takes about
-0.2 ms CPU and 4 KB of memory per event: 10 MB (~95,000 events) is ~16 s and 0.5 GB
-(benchmarks/bench_load.py)."""
+"""Largest hand-coded table read (bytes); hand-coded tables are far smaller, so a larger one
+is most likely the wrong file (benchmarks/bench_load.py measures the time per event)."""
+MAX_IPD_FILE_BYTES = 100 * 1024 * 1024
+"""Largest file of individual patient data (``ipd/``) read: ~3 million rows of the usual
+columns, which validate, fit and render within 2 GB of memory (benchmarks/bench_load.py
+measures a million rows)."""
+
+
+def size_limit(data_file: schemas.DataFile) -> int:
+    """The largest file of ``data_file`` that is read (bytes)."""
+    return MAX_IPD_FILE_BYTES if data_file.name == "ipd" else MAX_FILE_BYTES
 
 
 @dataclass(frozen=True, order=True)
@@ -280,22 +289,27 @@ def _decode(raw: bytes, name: str, problems: list[Problem]) -> str | None:
         return None
 
 
-def _too_large(path: Path, name: str, problems: list[Problem]) -> bool:
+def _too_large(path: Path, name: str, problems: list[Problem], limit: int = MAX_FILE_BYTES) -> bool:
     try:
         size = path.stat().st_size
     except OSError:
         return False  # reported when the file is read
-    if size > MAX_FILE_BYTES:
+    if size > limit:
         problems.append(
-            Problem(name, "-", "", f"expected a file of at most {MAX_FILE_BYTES // 2**20} MB, "
+            Problem(name, "-", "", f"expected a file of at most {limit // 2**20} MB, "
                     f"found {size / 2**20:.0f} MB (split it, or check it is the right file)")
         )
         return True
     return False
 
 
-def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
-    if _too_large(path, name, problems):
+def _read_csv_rows(path: Path, name: str, problems: list[Problem],
+                   limit: int = MAX_FILE_BYTES) -> tuple[list[list[str]] | csvfast.Parsed, bool, float] | None:
+    """The file's rows of cells (its columns when :mod:`analysis.csvfast` could read it),
+    whether its text is in Unicode NFC already (the usual case: then no cell needs
+    normalising) and a bound of the characters in one row (inf: not known); None after a
+    problem."""
+    if _too_large(path, name, problems, limit):
         return None
     try:
         raw = path.read_bytes()
@@ -306,18 +320,21 @@ def _read_csv_rows(path: Path, name: str, problems: list[Problem]) -> list[list[
     if text is None:
         return None
     delimiter = _delimiter(text.split("\n", 1)[0])
-    csv.field_size_limit(MAX_FILE_BYTES)
-    rows = []
+    normalized = unicodedata.is_normalized("NFC", text)
+    fast = csvfast.parse(raw, delimiter)
+    if fast is not None:
+        return fast, normalized, fast.longest
+    csv.field_size_limit(max(MAX_FILE_BYTES, MAX_IPD_FILE_BYTES))
+    rows: list[list[str]] = []
     try:  # strict: an unbalanced quote would otherwise swallow the rows after it
-        for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
-            rows.append(r)
-    except csv.Error as exc:
+        rows.extend(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:  # the rows before it are in ``rows``
         found = "the end of the file" if "end of data" in str(exc) else "text right after a closing double quote"
         problems.append(Problem(name, len(rows) + 1, "",
                                 f"expected a cell that starts with a double quote to end with one, found {found}; "
                                 'put the whole cell in double quotes and double any " inside it'))
         return None
-    return rows
+    return rows, normalized, float("inf")
 
 
 # --------------------------------------------------------------------------- xlsx
@@ -374,10 +391,11 @@ def _column_letter(i: int) -> str:
     return get_column_letter(i)
 
 
-def _read_xlsx_rows(path: Path, name: str, problems: list[Problem]) -> list[list[str]] | None:
+def _read_xlsx_rows(path: Path, name: str, problems: list[Problem],
+                    limit: int = MAX_FILE_BYTES) -> list[list[str]] | None:
     from openpyxl import load_workbook
 
-    if _too_large(path, name, problems):
+    if _too_large(path, name, problems, limit):
         return None
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
@@ -446,46 +464,75 @@ def _formulas_without_values(path: Path, name: str, rows: list[list[str]], probl
 # --------------------------------------------------------------------------- one table
 
 
+@dataclass
+class Shape:
+    """What :func:`read_table` measured while reading a file, for its validation to reuse:
+    which cells are empty (``missing``: per column, None when not measured), the cells as
+    text (``text``: per column, ``""`` when empty) and the most characters in one row (an
+    upper bound of any cell's length)."""
+
+    missing: dict[str, np.ndarray] | None = None
+    text: dict[str, np.ndarray] | None = None
+    longest_row: float = float("inf")
+
+
 def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem], name: str | None = None,
-               data_dir: Path | None = None) -> pd.DataFrame | None:
+               data_dir: Path | None = None, shape: Shape | None = None) -> pd.DataFrame | None:
     """Read one file into a text DataFrame indexed by spreadsheet row number.
 
     ``name`` is the file's name in messages (default: its path in the data folder).
     Cells are stripped and normalised to NFC; empty cells become missing; empty rows and
     unnamed empty columns (spreadsheet leftovers) are dropped. Missing or unknown columns
     are reported. A path that is not a regular file inside ``data_dir`` is refused unread.
+    ``shape``, if given, is filled in (see :class:`Shape`).
     """
     if name is None:
         name = path.name if path.parent.name not in ("ipd", "km_curves") else f"{path.parent.name}/{path.name}"
     if not check_path(path, name, data_dir if data_dir is not None else path.parent, problems):
         return None
+    limit = size_limit(data_file)
     if path.suffix.lower() == ".xlsx":
-        rows = _read_xlsx_rows(path, name, problems)
+        rows, normalized, longest = _read_xlsx_rows(path, name, problems, limit), False, float("inf")
     else:
-        rows = _read_csv_rows(path, name, problems)
+        rows, normalized, longest = _read_csv_rows(path, name, problems, limit) or (None, False, 0)
     if rows is None:
         return None
-    numbered = [(i + 1, [nfc(c.strip()) for c in r]) for i, r in enumerate(rows)]
-    numbered = [(n, r) for n, r in numbered if any(r)]
-    if not numbered:
+    cells = _Cells(rows, normalized, longest)
+    del rows
+    if not cells.kept:
         problems.append(Problem(name, 1, "", "expected a header row with column names, found an empty file"))
         return None
-    header_row, header = numbered[0]
+    header_row, header = cells.kept[0], cells.row(0)
     raw_width = len(header)
     while header and header[-1] == "":
         header.pop()
+    if not _header_ok(header, header_row, cells, data_file, name, problems):
+        return None
+    is_csv = path.suffix.lower() != ".xlsx"
+    df = cells.frame(header, raw_width, is_csv, name, problems, data_file.column_names)
+    df.index.name = "row"
+    if shape is not None and cells.missing is not None:
+        shape.missing, shape.text, shape.longest_row = cells.missing, cells.text, cells.longest_row
+    return df
+
+
+def _header_ok(header: list[str], header_row: int, cells: "_Cells", data_file: schemas.DataFile, name: str,
+               problems: list[Problem]) -> bool:
+    """Whether the header names every column of ``data_file`` once and no other (else the
+    problems, on the header row); a title above the header is named as such."""
     known = data_file.column_names
 
-    def n_known(cells):
-        return len(set(cells) & set(known))
+    def n_known(row):
+        return len(set(row) & set(known))
 
-    below = [n for n, r in numbered[1:6] if n_known(r) > n_known(header) and n_known(r) >= len(known) / 2]
+    below = [cells.kept[i] for i in range(1, min(6, len(cells.kept)))
+             if n_known(r := cells.row(i)) > n_known(header) and n_known(r) >= len(known) / 2]
     if below:  # a title or a row of merged group headings above the column names
         title = ", ".join(c for c in header if c)
         problems.append(Problem(name, header_row, "", f"expected the column names in the first row, found "
                                 f"{timing.shown(title)}; the column names are in row {below[0]}: delete the "
                                 "row(s) above them (titles, merged group headings)"))
-        return None
+        return False
     ok = True
     for i, col in enumerate(header):
         if col == "":
@@ -508,31 +555,127 @@ def read_table(path: Path, data_file: schemas.DataFile, problems: list[Problem],
         if col not in header and col not in optional:
             problems.append(Problem(name, header_row, col, "missing column (add it, even if empty)"))
             ok = False
-    if not ok:
-        return None
-    records = {}
-    width = len(header)
-    is_csv = path.suffix.lower() != ".xlsx"
-    hint = "; a cell containing the separator (, or ;) needs double quotes around it" if is_csv else ""
-    for n, r in numbered[1:]:
+    return ok
+
+
+_STRIP = np.frompyfunc(str.strip, 1, 1)
+_STRIP_NFC = np.frompyfunc(lambda c: nfc(c.strip()), 1, 1)
+
+
+class _Cells:
+    """A file's cells, stripped and in NFC, without its empty rows; ``kept``: the spreadsheet
+    row numbers of the rows kept (the first is the header).
+
+    A rectangular file (every row as wide as the first: any export) is held column by column
+    (each step one pass of numpy's C loops, no per-row Python); rows of other widths one by
+    one. ``rows`` is a list of rows (``csv``) or :class:`analysis.csvfast.Parsed` columns.
+    """
+
+    def __init__(self, rows: list[list[str]] | csvfast.Parsed, normalized: bool, longest: float = float("inf")):
+        self.columns: list[np.ndarray] | None = None
+        self.missing: dict[str, np.ndarray] | None = None  # per column of the frame, once made
+        self.text: dict[str, np.ndarray] | None = None
+        self.longest_row = longest if normalized else float("inf")  # NFC may lengthen a text
+        stripped = False
+        if isinstance(rows, csvfast.Parsed):
+            columns, number, stripped = rows.columns, np.arange(len(rows.columns[0])), rows.stripped
+        else:
+            widths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            width = int(widths.max(initial=0))
+            if not (width and np.all((widths == width) | (widths == 0))):  # a blank line is an empty row
+                clean = (lambda r: [c.strip() for c in r]) if normalized else (lambda r: [nfc(c.strip()) for c in r])
+                numbered = [(n, r) for n, r in ((i + 1, clean(r)) for i, r in enumerate(rows)) if any(r)]
+                self.kept, self._rows = [n for n, _ in numbered], [r for _, r in numbered]
+                return
+            number = np.flatnonzero(widths == width)
+            rows = rows if len(number) == len(rows) else [rows[i] for i in number]
+            if normalized and not np.isfinite(self.longest_row):  # a row's characters bound its cells'
+                self.longest_row = max(map(len, map("".join, rows)))
+            columns = list(np.array(rows, dtype=object).T)
+        if not stripped or not normalized:
+            columns = [(_STRIP if normalized else _STRIP_NFC)(c) for c in columns]
+        self.columns = columns
+        self._empty = [c == "" for c in columns]
+        self._index = np.flatnonzero(~np.logical_and.reduce(self._empty))
+        self.kept = (number[self._index] + 1).tolist()
+
+    def row(self, i: int) -> list[str]:
+        """The cells of the ``i``-th row kept (0: the header)."""
+        if self.columns is None:
+            return list(self._rows[i])
+        return [c[self._index[i]] for c in self.columns]
+
+    def frame(self, header: list[str], raw_width: int, is_csv: bool, name: str, problems: list[Problem],
+              known: list[str]) -> pd.DataFrame:
+        """The data rows under ``header`` as a text frame of the columns ``known`` indexed by
+        row number (empty cells missing, absent columns empty); a row with a value beyond the
+        header, or the header again, is a problem. Keeps the cells as text (``text``) and which
+        are empty (``missing``)."""
+        if self.columns is None:
+            df = self._frame_by_rows(header, raw_width, is_csv, name, problems)
+            for col in known:
+                if col not in df.columns:  # an optional later column left out of an older file
+                    df[col] = pd.Series(pd.NA, index=df.index, dtype=object)
+            return df[known]
+        index = self._index[1:]
+        if len(index) and index[-1] - index[0] + 1 == len(index):  # no empty row between: views
+            def rows(c): return c[index[0]:index[-1] + 1]
+        else:
+            def rows(c): return c[index]
+        bad = np.zeros(len(index), dtype=bool)
+        for empty in self._empty[len(header):]:  # a value beyond the header (not only formatting)
+            bad |= ~rows(empty)
+        same = np.ones(len(index), dtype=bool)
+        for column, h in zip(self.columns, header):  # the header again
+            if not same.any():
+                break
+            same &= rows(column) == h
+        for i in np.flatnonzero(bad | same).tolist():
+            self._row_problem(self.row(i + 1), self.kept[i + 1], header, raw_width, is_csv, name, problems)
+        good = ~(bad | same)
+        if not good.any():
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in known})
+        take = rows if good.all() else (lambda c: rows(c)[good])
+        where = {h: j for j, h in enumerate(header)}
+        data = np.empty((len(known), int(good.sum())), dtype=object)
+        self.text, self.missing = {}, {}
+        for k, col in enumerate(known):
+            if col not in where:  # an optional later column left out of an older file
+                data[k] = pd.NA
+                self.missing[col] = np.ones(data.shape[1], dtype=bool)
+                continue
+            text, empty = take(self.columns[where[col]]), take(self._empty[where[col]])
+            self.text[col], self.missing[col] = text, empty
+            data[k] = text
+            data[k][empty] = pd.NA
+        return pd.DataFrame(data.T, index=pd.Index(np.asarray(self.kept[1:])[good]), columns=known, dtype=object)
+
+    @staticmethod
+    def _row_problem(r: list[str], n: int, header: list[str], raw_width: int, is_csv: bool, name: str,
+                     problems: list[Problem]) -> bool:
+        """Append the problem of row ``n`` (cells ``r``), if it has one; whether it had."""
+        width = len(header)
         extra = [c for c in r[width:] if c]
         # a CSV row longer than its header: a separator inside an unquoted cell shifted the cells
         # (in a workbook, empty cells beyond the header are only formatting)
         if extra or (is_csv and len(r) > raw_width):
             found = f"a value beyond them: {timing.shown(extra[0])}" if extra else f"{len(r)}"
+            hint = "; a cell containing the separator (, or ;) needs double quotes around it" if is_csv else ""
             problems.append(Problem(name, n, f"column {width + 1}",
                                     f"expected {width} cells as in the header, found {found}{hint}"))
-            continue
+            return True
         if r[:width] == header:
             problems.append(Problem(name, n, "", "header row repeated inside the data; remove it"))
-            continue
-        records[n] = (r + [""] * width)[:width]
-    df = pd.DataFrame.from_dict(records, orient="index", columns=header, dtype=object)
-    if df.empty:
-        df = pd.DataFrame({c: pd.Series(dtype=object) for c in header})
-    for col in known:
-        if col not in df.columns:  # an optional later column left out of an older file
-            df[col] = pd.Series(pd.NA, index=df.index, dtype=object)
-    df = df[known].replace("", pd.NA)
-    df.index.name = "row"
-    return df
+            return True
+        return False
+
+    def _frame_by_rows(self, header, raw_width, is_csv, name, problems) -> pd.DataFrame:  # noqa: PLR0913
+        width = len(header)
+        records = {}
+        for n, r in zip(self.kept[1:], self._rows[1:]):
+            if not self._row_problem(r, n, header, raw_width, is_csv, name, problems):
+                records[n] = (r + [""] * width)[:width]
+        df = pd.DataFrame.from_dict(records, orient="index", columns=header, dtype=object)
+        if df.empty:
+            df = pd.DataFrame({c: pd.Series(dtype=object) for c in header})
+        return df.replace("", pd.NA)

@@ -115,7 +115,7 @@ class Col:
     example: str = ""
     in_header: bool = True  # False: a later addition that older files may leave out entirely
     qualifier: str = ""  # the column that qualifies this value (total -> total_qualifier)
-    over_max_hint: str = ""  # added to "expected a value <= max" (a percentage in a 0-1 column)
+    over_max_hint: str = ""  # a share of 1 (proportion, survival): the hint for a percentage typed in it
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,8 @@ COHORT_OUTCOMES = DataFile(
             allowed=tuple(COUNT_QUALIFIERS), example="at_least"),
         Col("proportion", "float", "Proportion with the outcome, when no count is given.",
             required=False, min_value=0, max_value=1, example="0.75",
-            qualifier="proportion_qualifier"),
+            qualifier="proportion_qualifier",
+            over_max_hint="write a percentage as a proportion: divide by 100"),
         Col("proportion_qualifier", "category", "exact or about.", required=False,
             allowed=tuple(PROPORTION_QUALIFIERS), example="about"),
         Col("approximate", "category",
@@ -321,7 +322,7 @@ def _curve_context() -> tuple[Col, ...]:
             example="Crohn's disease", in_header=False),
         Col("therapy", "text", "Therapy (else from `outcome_id` or the source's rows, as "
             "`disease`).", required=False, example="autologous HSCT", in_header=False),
-        Col("outcome_id", "text", "A `cohort_outcomes` row about the same patients, whose "
+        Col("outcome_id", "ref", "A `cohort_outcomes` row about the same patients, whose "
             "disease and therapy apply.", required=False, example="", in_header=False),
     )
 
@@ -493,7 +494,7 @@ def pandera_schema(data_file: DataFile, refs: dict[str, set] | None = None, type
             checks.append(pa.Check.isin(list(col.allowed), error="expected " + _expected(col)))
         ref_ids = refs.get(col.name) if col.kind == "ref" else None
         if ref_ids is not None:
-            target = "sources" if col.name in ("source_id", "study") else "patients"
+            target = {"source_id": "sources", "study": "sources", "outcome_id": "cohort_outcomes"}.get(col.name, "patients")
             checks.append(
                 pa.Check.isin(sorted(ref_ids), error=f"expected an id listed in {target}")
             )

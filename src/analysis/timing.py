@@ -36,6 +36,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12, "years": 365.25}
@@ -235,9 +236,28 @@ class OffsetGraph:
     runs into one) are set aside in ``cyclic`` and have no time; a chain of any depth (10,000
     offsets listed deepest first) resolves without recursion. Sums along a chain are
     memoised, so resolving every event of a chain of depth ``d`` costs ``O(d)``, not ``O(d²)``.
+
+    ``parent`` may be a function returning that mapping: the graph is then built on first
+    use (the loader makes one per data folder; validating needs none).
     """
 
-    def __init__(self, parent: dict[str, tuple[str, Interval]]):
+    _LAZY = frozenset({"cyclic", "parent", "depth", "_roots", "_ancestors", "_lca", "_sum"})
+
+    def __init__(self, parent: dict[str, tuple[str, Interval]] | Callable[[], dict]):
+        if callable(parent):
+            self._source = parent
+            return
+        self._build(parent)
+
+    def __getattr__(self, name: str):
+        source = self.__dict__.get("_source")
+        if name not in self._LAZY or source is None:
+            raise AttributeError(name)
+        del self._source
+        self._build(source())
+        return getattr(self, name)
+
+    def _build(self, parent: dict[str, tuple[str, Interval]]) -> None:
         parent = dict(parent)
         self.cyclic: set[str] = set()
         depth: dict[str, int] = {}

@@ -1004,6 +1004,78 @@ def total_with_at_least_sign(d):
 
 
 
+# --------------------------------------------------------------------------- issue 15: IPD checked at validate time
+
+
+def ipd_with(d: Path, edits: dict[int, dict[str, str]]) -> None:
+    """ipd/trial.csv: ``IPD`` with the interval, cause and outcome columns, and the cells of
+    ``edits`` set ({spreadsheet row: {column: value}}; row 2 is the censored patient, row 3
+    the one with an event)."""
+    header = IPD[0] + ["time_lo", "time_hi", "cause", "outcome_id"]
+    table = [header] + [r + ["", "", "relapse" if r[5] == "1" else "", ""] for r in IPD[1:]]
+    for row, cells in edits.items():
+        for column, value in cells.items():
+            table[row - 1][header.index(column)] = value
+    (d / "ipd").mkdir()
+    write(d / "ipd", "trial.csv", table)
+
+
+@case
+def ipd_time_empty_without_interval(d):
+    """An individual patient's time left empty (not known) without the interval it lies in."""
+    ipd_with(d, {3: dict(time="")})
+
+
+@case
+def ipd_interval_without_upper_bound(d):
+    """An event known only as 'after month 3': time empty and time_lo 3, but no time_hi."""
+    ipd_with(d, {3: dict(time="", time_lo="3")})
+
+
+@case
+def ipd_interval_censored(d):
+    """A censored patient coded with an interval instead of the censoring time."""
+    ipd_with(d, {2: dict(time="", time_lo="12", time_hi="18")})
+
+
+@case
+def ipd_time_before_time_lo(d):
+    """time_lo typed after the time it should bound (9 for an event at month 6)."""
+    ipd_with(d, {3: dict(time_lo="9")})
+
+
+@case
+def ipd_time_after_time_hi(d):
+    """time_hi typed before the time it should bound (5 for an event at month 6)."""
+    ipd_with(d, {3: dict(time_lo="3", time_hi="5")})
+
+
+@case
+def ipd_interval_reversed(d):
+    """An event's interval typed the wrong way round (time_lo 9, time_hi 3)."""
+    ipd_with(d, {3: dict(time="", time_lo="9", time_hi="3")})
+
+
+@case
+def ipd_cause_on_censored_row(d):
+    """A cause (relapse) on a patient who is censored (event 0)."""
+    ipd_with(d, {2: dict(cause="relapse")})
+
+
+@case
+def ipd_unknown_outcome(d):
+    """Individual patient data naming a cohort_outcomes row that does not exist (O9)."""
+    ipd_with(d, {3: dict(outcome_id="O9")})
+
+
+@case
+def ok_ipd_intervals(d):
+    """Individual patient data as they may be coded: a censoring time with the earliest it
+    may be, an event known only within months 3-9 (time empty, event 1, its cause) and a
+    row naming the cohort_outcomes row about the same patients."""
+    ipd_with(d, {2: dict(time_lo="12", outcome_id="O1"), 3: dict(time="", time_lo="3", time_hi="9")})
+
+
 def build(names: list[str] | None = None, root: Path = HERE) -> None:
     """Write the data files of the named cases (default: all) into ``root/NAME/``."""
     for name in names or CASES:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.style import RC, group_colors
-from analysis.survival.km import KMFit, _text, group_labels
+from analysis.survival.km import KMFit, _text
 from analysis.survival.plot import default_ticks
 from analysis.survival.text import logrank_text
 
@@ -47,7 +47,7 @@ def cif_at_risk(fit: KMFit, ticks, causes) -> pd.DataFrame:
     """The table under the figure: per curve and time, those still event-free and followed
     (time >= t) and the cumulative number of each cause and of censorings up to t."""
     data = fit.data
-    lab = group_labels(data, fit.group_by).to_numpy(dtype=object)
+    lab = fit.row_labels()
     t = data["time"].to_numpy(dtype=float)
     ev = data["event"].to_numpy() == 1
     cause = data["cause"].map(_text).to_numpy(dtype=object) if "cause" in data else np.full(len(data), "")

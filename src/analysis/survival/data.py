@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.schemas import RECONSTRUCTED, evidence_words
+from analysis.survival.coded import Coded
 from analysis.survival.km import NOT_STATED, _normalise_group_by, _text
 from analysis.survival.reconstruct import CHECK_COLUMNS, reconstruct_curves
 from analysis.timing import TIME_UNITS, shown_value, unit_days
@@ -203,10 +204,14 @@ def _ipd_times(ipd: pd.DataFrame, event: pd.Series, factor: np.ndarray):
 
     time, lo, hi = num("time"), num("time_lo"), num("time_hi")
     for col, values in (("time", time), ("time_lo", lo), ("time_hi", hi)):
-        raw = ipd[col] if col in ipd.columns else pd.Series(np.nan, index=ipd.index)
-        bad = (raw.notna() & raw.astype(str).str.strip().ne("") & ~np.isfinite(values)) | (values < 0)
+        if col not in ipd.columns:
+            continue
+        raw = ipd[col]
+        given = (raw.notna().to_numpy() if pd.api.types.is_numeric_dtype(raw.dtype)
+                 else Coded.of(raw).map(lambda v: _text(v).strip() != "").array().astype(bool))
+        bad = (given & ~np.isfinite(values.to_numpy())) | (values.to_numpy() < 0)
         if bad.any():
-            i = bad.idxmax()
+            i = ipd.index[np.argmax(bad)]
             _row_error(i, f"{col} must be a number >= 0, found {shown_value(ipd.at[i, col])}")
     no_time = time.isna()
     need = no_time & (lo.isna() | hi.isna())
@@ -227,44 +232,47 @@ def _ipd_times(ipd: pd.DataFrame, event: pd.Series, factor: np.ndarray):
     return time.to_numpy() * factor, lo.to_numpy() * factor, hi.to_numpy() * factor
 
 
+def _coded_texts(rows: pd.DataFrame, column: str) -> Coded:
+    """The column's cells as text (:func:`_text`), "" everywhere when there is no such column."""
+    return Coded.of(rows[column]).map(_text) if column in rows.columns else Coded.constant("", len(rows))
+
+
 def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> pd.DataFrame:
     """``disease`` and ``therapy`` of IPD or curve rows (``study``, ``group``, optional
     ``disease``, ``therapy``, ``outcome_id``): the row's own value, else that of the
     ``cohort_outcomes`` row it names (``outcome_id``), else the source's cohort_outcomes rows
     (``source_id`` = ``study``) when they name one disease -- and for the therapy, the row
     whose ``arm`` is the curve's ``group``, else the source's one therapy. Empty when none
-    says. Raises ``ValueError`` for an ``outcome_id`` that is not in cohort_outcomes."""
-    out = pd.DataFrame(index=rows.index)
-    for col in ("disease", "therapy"):
-        own = rows[col] if col in rows.columns else pd.Series(pd.NA, index=rows.index)
-        out[col] = own.map(_text)
+    says. Raises ``ValueError`` for an ``outcome_id`` that is not in cohort_outcomes.
+    Each distinct (study, group, outcome_id, own value) is looked up once."""
+    own = {c: _coded_texts(rows, c) for c in ("disease", "therapy")}
     co = cohort_outcomes if cohort_outcomes is not None and len(cohort_outcomes) else None
     if co is None:
-        return out
+        return pd.DataFrame({c: v.array() for c, v in own.items()}, index=rows.index)
     co = co.assign(_d=co["disease"].map(_text), _t=co["therapy"].map(_text))
-    if "outcome_id" in rows.columns:
-        named = rows["outcome_id"].map(_text)
-        by_id = co.drop_duplicates("outcome_id").set_index("outcome_id")
-        unknown = named.ne("") & ~named.isin(by_id.index)
-        if unknown.any():
-            i = unknown.idxmax()
-            raise ValueError(f"individual patient data or curve row {i}: outcome_id {named[i]!r} is not "
-                             "in cohort_outcomes")
-        for col, key in (("disease", "_d"), ("therapy", "_t")):
-            fill = named.map(by_id[key]).fillna("")
-            out[col] = out[col].where(out[col] != "", fill)
-    study = rows["study"].map(_text)
-    group = rows["group"].map(_text).str.lower() if "group" in rows.columns else pd.Series("", index=rows.index)
+    named = _coded_texts(rows, "outcome_id")
+    by_id = co.drop_duplicates("outcome_id").set_index("outcome_id")
+    unknown = named.map(lambda n: n != "" and n not in by_id.index).array().astype(bool)
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        raise ValueError(f"individual patient data or curve row {rows.index[i]}: outcome_id "
+                         f"{named.array()[i]!r} is not in cohort_outcomes")
+    study, group = _coded_texts(rows, "study"), _coded_texts(rows, "group").map(str.lower)
+    out = {}
     for col, key in (("disease", "_d"), ("therapy", "_t")):
+        by_name = by_id[key].to_dict()
         one = co[co[key] != ""].groupby("source_id")[key].agg(lambda v: v.iloc[0] if v.str.lower().nunique() == 1 else "")
-        source_value = study.map(one).fillna("")
+        one = one.to_dict()
+        by_arm = {}
         if col == "therapy":
             arm = co[co["_t"] != ""].assign(_a=co["arm"].map(_text).str.lower()).drop_duplicates(["source_id", "_a"])
-            arm_value = pd.Series(list(zip(study, group)), index=rows.index).map(
-                arm.set_index(["source_id", "_a"])["_t"].to_dict()).fillna("")
-            source_value = arm_value.where(arm_value != "", source_value)
-        out[col] = out[col].where(out[col] != "", source_value)
-    return out
+            by_arm = arm.set_index(["source_id", "_a"])["_t"].to_dict()
+
+        def value(mine, n, s, g, by_name=by_name, one=one, by_arm=by_arm):
+            return mine or by_name.get(n, "") or by_arm.get((s, g), "") or one.get(s, "")
+
+        out[col] = Coded.combine(value, own[col], named, study, group).array()
+    return pd.DataFrame(out, index=rows.index)
 
 
 def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
@@ -291,10 +299,10 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         raise ValueError(f"individual patient data lacks column(s): {', '.join(missing)}")
     if ipd.empty:
         return pd.DataFrame(columns=SURVIVAL_COLUMNS)
-    units = ipd["time_unit"].astype(str)
-    bad = ~units.isin(list(TIME_UNITS))
+    units = Coded.of(ipd["time_unit"]).map(str)
+    bad = units.map(lambda u: u not in TIME_UNITS).array().astype(bool)
     if bad.any():
-        i = bad.idxmax()
+        i = ipd.index[np.argmax(bad)]
         raise ValueError(f"individual patient data row {i}: time_unit must be one of "
                          f"{', '.join(TIME_UNITS)}, found {shown_value(ipd.at[i, 'time_unit'])}")
     event = pd.to_numeric(ipd["event"], errors="coerce")
@@ -303,46 +311,46 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         i = bad.idxmax()
         raise ValueError(f"individual patient data row {i}: event must be 1 (relapse or death) "
                          f"or 0 (censored), found {shown_value(ipd.at[i, 'event'])}")
-    t, t_lo, t_hi = _ipd_times(ipd, event, units.map(TIME_UNITS).to_numpy() / scale)
-    cause = (ipd["cause"].map(_text) if "cause" in ipd.columns else pd.Series("", index=ipd.index)).str.strip()
-    wrong = (event == 0) & (cause != "")
+    t, t_lo, t_hi = _ipd_times(ipd, event, units.map(lambda u: TIME_UNITS[u] / scale).array().astype(float))
+    cause = _coded_texts(ipd, "cause").map(str.strip)
+    censored = event.to_numpy() == 0
+    wrong = censored & ~cause.map(lambda c: c == "").array().astype(bool)
     if wrong.any():
-        i = wrong.idxmax()
-        raise ValueError(f"individual patient data row {i}: cause must be empty when event is 0 "
-                         f"(censored), found {cause[i]!r}")
-    cause = cause.where(event == 0, cause.where(cause != "", EVENT_UNSPECIFIED))
-    strata = ipd["strata"].map(_text) if "strata" in ipd.columns else pd.Series("", index=ipd.index)
-    study = ipd["study"].astype(str)
-    kind = level = pd.Series("", index=ipd.index)
+        i = int(np.argmax(wrong))
+        raise ValueError(f"individual patient data row {ipd.index[i]}: cause must be empty when event is 0 "
+                         f"(censored), found {cause.array()[i]!r}")
+    cause = np.where(censored, "", cause.map(lambda c: c or EVENT_UNSPECIFIED).array())
+    study = Coded.of(ipd["study"]).map(str)
+    kind = level = Coded.constant("", len(ipd))
     if sources is not None and len(sources):
         src = sources.drop_duplicates("source_id").set_index("source_id")
-        kind = study.map(src["kind"].astype(str)).fillna("")
-        level = study.map(src["evidence_level"].astype(str)).fillna("")
+        kinds, levels = src["kind"].astype(str).to_dict(), src["evidence_level"].astype(str).to_dict()
+        kind, level = study.map(lambda s: kinds.get(s, "")), study.map(lambda s: levels.get(s, ""))
     if evidence_level is not None:
-        level = pd.Series(evidence_level, index=ipd.index)
+        level = Coded.constant(evidence_level, len(ipd))
     context = curve_context(ipd, cohort_outcomes)
-    out = pd.DataFrame({
+    study = study.array()
+    return pd.DataFrame({
         "curve": "",
         "survival_source": survival_source,
-        "study": study.to_numpy(),
-        "source_id": study.to_numpy(),
+        "study": study,
+        "source_id": study,
         "patient_id": ipd["patient_id"].astype(str).to_numpy(),
-        "line": pd.array([pd.NA] * len(ipd), dtype="Int64"),
-        "group": ipd["group"].map(_text).to_numpy(),
+        "line": pd.arrays.IntegerArray(np.zeros(len(ipd), dtype=np.int64), np.ones(len(ipd), dtype=bool)),
+        "group": _coded_texts(ipd, "group").array(),
         "therapy": context["therapy"].to_numpy(dtype=object),
         "disease": context["disease"].to_numpy(dtype=object),
-        "source_kind": np.asarray(kind, dtype=object),
-        "evidence_level": np.asarray(level, dtype=object),
+        "source_kind": kind.array(),
+        "evidence_level": level.array(),
         "time": t,
         "time_lo": t_lo,
         "time_hi": t_hi,
         "event": event.astype(int).to_numpy(),
         "end": survival_source,
-        "cause": cause.to_numpy(dtype=object),
-        "strata": strata.to_numpy(dtype=object),
+        "cause": cause,
+        "strata": _coded_texts(ipd, "strata").array(),
         "time_unit": time_unit,
-    })
-    return out[SURVIVAL_COLUMNS]
+    }, columns=SURVIVAL_COLUMNS)
 
 
 def survival_from_reconstructed(points: pd.DataFrame, at_risk: pd.DataFrame,
@@ -407,26 +415,23 @@ def assign_curves(data: pd.DataFrame, group_by=None, pool_curves: bool = False) 
     if missing:
         raise ValueError(f"cannot group by {', '.join(map(repr, missing))}; choose among "
                          "therapy, disease, source_kind, study, group, evidence_level, survival_source")
-    out = data.copy()
+    out = data.copy(deep=False)  # the new column is the copy's own
     if not len(out):
         out["curve"] = pd.Series(dtype=object)
         return out
-    values = {c: out[c].map(_text).replace("", NOT_STATED) for c in cols}
+    values = [Coded.of(out[c]).map(lambda v: _text(v) or NOT_STATED) for c in cols]
     if pool_curves:
-        out["curve"] = (pd.concat(values, axis=1).agg(" / ".join, axis=1) if cols else "all")
+        out["curve"] = Coded.combine(lambda *v: " / ".join(v), *values).array() if cols else "all"
         return out
-    keys = pd.DataFrame({"source": out["survival_source"].map(_text), "study": out["study"].map(_text),
-                         "group": out["group"].map(_text), "level": out["evidence_level"].map(_text),
-                         **{f"v{j}": values[c] for j, c in enumerate(cols)}}, index=out.index)
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(keys))
-    labels = []
-    for key in uniq:  # one label per distinct curve, not per row
-        src, study, group, level, *vals = key
+
+    def label(src, study, group, level, *vals):  # one label per distinct curve, not per row
         skip = _INTRINSIC["cases" if src == "cases" else "other"]
         vals = [v for c, v in zip(cols, vals) if c not in skip]
         prov = _provenance(src, study, group, level)
-        labels.append(" · ".join([" / ".join(vals), prov]) if vals else prov)
-    out["curve"] = np.asarray(labels, dtype=object)[codes]
+        return " · ".join([" / ".join(vals), prov]) if vals else prov
+
+    keys = [Coded.of(out[c]).map(_text) for c in ("survival_source", "study", "group", "evidence_level")]
+    out["curve"] = Coded.combine(label, *keys, *values).array()
     return out
 
 
@@ -454,7 +459,10 @@ def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "month
                                                   ds.sources, time_unit, cohort_outcomes=co)
         frames.append(rec)
     frames = [f for f in frames if len(f)]
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SURVIVAL_COLUMNS)
+    if len(frames) == 1 and frames[0].index.equals(pd.RangeIndex(len(frames[0]))):
+        data = frames[0]  # one source: no copy of a million rows
+    else:
+        data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SURVIVAL_COLUMNS)
     if checks is None:
         checks = pd.DataFrame(columns=CHECK_COLUMNS)
     return assign_curves(data, group_by, pool_curves), excluded, checks

@@ -75,6 +75,17 @@ def _text(value) -> str:
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
+def _texts(values) -> np.ndarray:
+    """:func:`_text` of every cell of a column, as an object array; each distinct value is
+    converted once (a million rows of a few groups cost a hash each, not a call each)."""
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    uniques = np.asarray(uniques, dtype=object)
+    if not all(isinstance(u, str) for u in uniques):  # 1 and 1.0 share a hash, not a text
+        return np.array([_text(v) for v in values], dtype=object)
+    return np.append(uniques, "")[codes]
+
+
 # --------------------------------------------------------------------------- Kaplan-Meier
 
 
@@ -120,10 +131,35 @@ class KMFit:
     ci_method: str
     alpha: float
     data: pd.DataFrame = field(repr=False, default=None)
+    codes: np.ndarray | None = field(repr=False, default=None, compare=False)
+    """The group of every row of ``data`` (index into the sorted labels), as ``km_fit`` found it."""
+    _positions: dict | None = field(repr=False, default=None, init=False, compare=False)
 
     @property
     def conf_level(self) -> float:
         return 1 - self.alpha
+
+    def _codes(self) -> tuple[np.ndarray, list[str]]:
+        if self.codes is None or len(self.codes) != len(self.data):
+            self.codes, labels = _group_codes(self.data, self.group_by)
+            return self.codes, labels
+        return self.codes, [g.label for g in self.groups]  # km_fit's groups, in code order
+
+    def row_labels(self) -> np.ndarray:
+        """The group label of every row of ``data`` (as :func:`group_labels`, without
+        grouping a million rows again)."""
+        codes, labels = self._codes()
+        return np.asarray(labels, dtype=object)[codes] if len(codes) else np.empty(0, dtype=object)
+
+    def rows(self, label: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """The rows of ``data`` in group ``label`` (only ``columns``, those of them it has)."""
+        if self._positions is None:
+            codes, labels = self._codes()
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+            self._positions = {lab: order[bounds[i]:bounds[i + 1]] for i, lab in enumerate(labels)}
+        data = self.data if columns is None else self.data[[c for c in columns if c in self.data.columns]]
+        return data.iloc[self._positions.get(label, np.zeros(0, dtype=np.int64))]
 
     def group(self, label: str) -> KMGroup:
         for g in self.groups:
@@ -305,7 +341,7 @@ def km_fit(df: pd.DataFrame, group_by=None, time_unit: str | None = None,
                 vals = pd.unique(data[col].to_numpy()[idx])
                 extra[key] = tuple(sorted({_text(v) for v in vals} - {""}))
         groups.append(KMGroup(label=str(label), ci_lower=lo, ci_upper=hi, **tab, **extra))
-    return KMFit(groups, cols, time_unit, ci_method, float(alpha), data)
+    return KMFit(groups, cols, time_unit, ci_method, float(alpha), data, inv if len(uniq) else None)
 
 
 def confidence_limits(surv, se, ci_method: str = "log-log", alpha: float = 0.05,

@@ -34,7 +34,7 @@ import pandas as pd
 from analysis.survival.data import CASE_TIERS
 from analysis.survival.competing import cumulative_incidence, gray_test
 from analysis.survival.interval import turnbull
-from analysis.survival.km import KMFit, _text, group_labels
+from analysis.survival.km import KMFit, _text
 from analysis.survival.summaries import LOGRANK_COLUMNS, logrank, median_followup, rmst, strata_values
 from analysis.timing import unit_days
 
@@ -70,12 +70,13 @@ class Comparison:
 
 def _curve_meta(fit: KMFit) -> pd.DataFrame:
     """One row per curve: its survival source, study and evidence tier (first row's)."""
-    data = fit.data
-    lab = group_labels(data, fit.group_by)
-    meta = pd.DataFrame({"curve": lab})
+    lab = pd.Series(fit.row_labels())
+    first = lab.drop_duplicates()
+    data = fit.data.iloc[first.index.to_numpy()]
+    meta = pd.DataFrame({"curve": first.to_numpy()})
     for col in ("survival_source", "study", "evidence_level"):
         meta[col] = data[col].map(_text).to_numpy() if col in data.columns else ""
-    return meta.drop_duplicates("curve").set_index("curve")
+    return meta.set_index("curve")
 
 
 def comparisons(fit: KMFit, pool_curves: bool = False, strata: str | None = None) -> list[Comparison]:
@@ -122,7 +123,8 @@ def logrank_table(fit: KMFit, pool_curves: bool = False, strata: str | None = No
 
 
 def _rows(fit: KMFit, label: str) -> pd.DataFrame:
-    return fit.data[group_labels(fit.data, fit.group_by).to_numpy() == label]
+    """The times of curve ``label``: ``time``, ``event``, ``time_lo``, ``time_hi``."""
+    return fit.rows(label, ["time", "event", "time_lo", "time_hi"])
 
 
 # --------------------------------------------------------------------------- competing risks
@@ -145,7 +147,7 @@ def cif_table(fit: KMFit, causes=None, competing_event: str | None = None) -> pd
         return pd.DataFrame(columns=CIF_ESTIMATE_COLUMNS)
     out = cumulative_incidence(fit.data["time"].to_numpy(dtype=float), cause.to_numpy(dtype=object),
                                level=fit.conf_level, conf_type=fit.ci_method,
-                               groups=group_labels(fit.data, fit.group_by).to_numpy(dtype=object),
+                               groups=fit.row_labels(),
                                causes=list(causes))
     return out.rename(columns={"group": "curve"})[CIF_ESTIMATE_COLUMNS]
 
@@ -156,7 +158,7 @@ def gray_table(fit: KMFit, pool_curves: bool = False, strata: str | None = None)
     log-rank tests are."""
     if "cause" not in fit.data.columns:
         return pd.DataFrame(columns=CIF_TEST_COLUMNS)
-    lab = group_labels(fit.data, fit.group_by).to_numpy(dtype=object)
+    lab = fit.row_labels()
     cause = fit.data["cause"].map(_text).where(fit.data["event"] == 1, "").to_numpy(dtype=object)
     frames = []
     for c in comparisons(fit, pool_curves, strata):
