@@ -44,7 +44,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_file import append_entry  # noqa: E402
+from results_file import append_entry, ratio_line  # noqa: E402
 from synthetic_folders import BASE, ipd_folder, shipped_kind, short_events  # noqa: E402
 
 INTRO = ("`benchmarks/bench_load.py`: `python -m analysis validate` in a fresh process on synthetic folders: the "
@@ -201,6 +201,8 @@ def _folder_lines(tmp: Path, env: dict, repeats: int) -> tuple[list[str], dict]:
                      f"= {1e6 * floor / n:.1f} µs per event; validate / read_csv = "
                      f"{(r['cpu'] - base['cpu']) / floor:.1f}")
         print(lines[-1], flush=True)
+        ratio_line(f"validate, {n:,} events ({label}), CPU above start-up", r["cpu"] - base["cpu"],
+                   "pandas.read_csv", floor)
     return lines, per_event
 
 
@@ -240,11 +242,14 @@ def _ipd_lines(tmp: Path, env: dict, src: Path | None, rows: int, repeats: int) 
             lines.append("  - R survfit: not run (no Rscript on this machine)")
         else:
             same = abs(r["chisq"] - fit["chisq"]) < 1e-6
+            ratio_line(f"IPD fit as notebook 02, {rows:,} rows", fit["cpu"], "R survival (survfit+summary+survdiff)",
+                       r["all_min"])
             lines.append(f"  - R survfit on the same file: {r['survfit_min']:.2f} s; fit / R survfit = "
                          f"{fit['cpu'] / r['survfit_min']:.2f}; R survfit + summary + survdiff {r['all_min']:.2f} s, "
                          f"fit / that = {fit['cpu'] / r['all_min']:.2f}; log-rank "
                          f"{'equal to R within 1e-6' if same else 'DIFFERS from R'}")
     print("\n".join(lines[shown:]), flush=True)
+    ratio_line(f"validate, {rows:,} IPD rows (CPU)", v["cpu"], "pandas.read_csv", floor)
     g = render(folder, tmp / "reports", env, src) if ok_v else None
     if g is not None:
         lines.append(f"  - render --only 02_relapse_free_survival: {g['wall']:.2f} s wall, {g['cpu']:.2f} s CPU of "
