@@ -61,7 +61,9 @@ from analysis.render.factory import (
 from analysis.render.html import _fast_nbformat_import, notebook_to_html, path_replacements, scrub
 
 _MSG_PREFIX = "@@render "
-#: set for the worker and its kernel: the temporary folder the notebook renders into
+#: set for a worker: the temporary folder its notebook renders into (a folder of its own in the
+#: output folder before its first notebook); the kernel factory's names a folder there too, and
+#: a forked kernel's environment (as /proc shows it) is the factory's
 RENDER_ENV = "ANALYSIS_RENDER_DIR"
 #: ``ANALYSIS_RENDER_FORK=0``: no kernel factory; every kernel is a new ``ipykernel_launcher`` process
 FORK_ENV = "ANALYSIS_RENDER_FORK"
