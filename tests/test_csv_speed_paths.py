@@ -129,3 +129,16 @@ def test_rows_of_a_plain_file_are_counted_as_csv_counts_them(tmp_path_factory, t
     with open(path, newline="", encoding="utf-8") as fh:
         want = max(sum(1 for row in csv.reader(fh) if any(c.strip() for c in row)) - 1, 0)
     assert folders._count_rows(path) == want
+
+
+def test_every_white_space_beyond_ascii_is_seen_and_nothing_else():
+    """A cell ending in NBSP must be stripped as csv's path strips it: every character
+    ``str.isspace`` calls white space (and no other) is found in the UTF-8 bytes."""
+    import sys
+
+    for code in range(0x80, sys.maxunicode + 1):
+        if 0xD800 <= code < 0xE000:
+            continue
+        c = chr(code)
+        raw = np.frombuffer(f"a{c}b".encode("utf-8"), dtype=np.uint8)
+        assert csvfast._wide_spaces(raw) is c.isspace(), hex(code)

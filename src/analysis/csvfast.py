@@ -75,18 +75,30 @@ def parse(raw: bytes, delimiter: str) -> Parsed | None:
     return Parsed(columns, longest, np.isfinite(longest) and not _spaces_at_edges(raw, delimiter))
 
 
-_WIDE_SPACES = re.compile(rb"\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80")
-"""White space beyond ASCII (``str.isspace``) in UTF-8: NBSP, NEL, U+1680, U+2000-U+200A,
-U+2028, U+2029, U+202F, U+205F, U+3000."""
+def _wide_spaces(b: np.ndarray) -> bool:
+    """Whether the UTF-8 bytes ``b`` hold white space beyond ASCII (``str.isspace``): NEL,
+    NBSP (C2 85, C2 A0), U+1680 (E1 9A 80), U+2000-U+200A, U+2028, U+2029, U+202F (E2 80 ..),
+    U+205F (E2 81 9F), U+3000 (E3 80 80)."""
+    lead = np.flatnonzero((b >= 0xC2) & (b <= 0xE3) & ((b == 0xC2) | (b >= 0xE1)))
+    if not len(lead):
+        return False
+    padded = np.concatenate([b, np.zeros(2, dtype=np.uint8)])
+    first, second, third = padded[lead], padded[lead + 1], padded[lead + 2]
+    wide = (first == 0xC2) & ((second == 0x85) | (second == 0xA0))
+    wide |= (first == 0xE1) & (second == 0x9A) & (third == 0x80)
+    wide |= (first == 0xE2) & (second == 0x80) & ((third <= 0x8A) | (third == 0xA8) | (third == 0xA9) | (third == 0xAF))
+    wide |= (first == 0xE2) & (second == 0x81) & (third == 0x9F)
+    wide |= (first == 0xE3) & (second == 0x80) & (third == 0x80)
+    return bool(wide.any())
 
 
 def _spaces_at_edges(raw: bytes, delimiter: str) -> bool:
     """Whether a cell may start or end with white space: an ASCII space character next to a
     separator, a line end, a quote or the file's ends, or any wider space at all. (The
     caller knows no quoted cell holds a line break: :func:`_longest_line`.)"""
-    if not raw.isascii() and _WIDE_SPACES.search(raw):
-        return True
     b = np.frombuffer(raw, dtype=np.uint8)
+    if not raw.isascii() and _wide_spaces(b):
+        return True
     space = (b == 32) | (b == 11) | (b == 12) | ((b >= 28) & (b <= 31))
     if delimiter != "\t":
         space |= b == 9
