@@ -293,7 +293,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args(argv)
     env = env_for(args.src)
-    probe = run([sys.executable, "-c", "import analysis.readers as r; print(r.MAX_FILE_BYTES, "
+    probe = run([sys.executable, "-c", "import analysis.load.readers as r; print(r.MAX_FILE_BYTES, "
                  "getattr(r, 'MAX_IPD_FILE_BYTES', r.MAX_FILE_BYTES))"], env)
     limit, ipd_limit = (int(x) // 2**20 for x in probe["out"].split())
     with tempfile.TemporaryDirectory() as tmp:

@@ -97,7 +97,8 @@ def project_job(outcomes, sources, out: Path, jobs: int | None, rows_per_page: i
     notebook 03 uses); returns {step: (wall s, CPU s)} and the counts."""
     import matplotlib.pyplot as plt
 
-    from analysis import forest, rates
+    from analysis import rates
+    from analysis.forest import rates as forest
     from analysis.style import save_figures
 
     t: dict[str, tuple[float, float]] = {}

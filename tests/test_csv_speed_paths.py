@@ -1,6 +1,6 @@
 """The fast paths of reading and writing CSV give exactly what the slow, careful paths give.
 
-* :func:`analysis.csvfast.parse` (pandas' C parser) must return the cells Python's
+* :func:`analysis.load.csvfast.parse` (pandas' C parser) must return the cells Python's
   ``csv.reader(strict=True)`` returns, or None (then the loader uses ``csv``);
 * :func:`analysis.export.write_csv` must write the bytes ``save_table`` writes with pandas.
 
@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import csvfast, export
+from analysis import export
+import analysis.load.csvfast as csvfast
 
 CELL = st.text(alphabet='ab é",;\t\r\n=+-@\xa0', max_size=6)
 

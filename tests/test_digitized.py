@@ -1,4 +1,4 @@
-"""Tests of analysis.digitized: importers of digitised Kaplan-Meier curves.
+"""Tests of analysis.load.digitized: importers of digitised Kaplan-Meier curves.
 
 Every curve here is synthetic test data. Known points are written in each format, imported
 and compared (values, curve names, order); the cleaning counts, percent detection and every
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.digitized import (AT_RISK_COLUMNS, EXPECTED, POINTS_COLUMNS, ImportKMError, import_km, main,
+from analysis.load.digitized import (AT_RISK_COLUMNS, EXPECTED, POINTS_COLUMNS, ImportKMError, import_km, main,
                                 write_points)
 from analysis.load import DataValidationError, load_dataset
 from analysis.survival.reconstruct import reconstruct_curves

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis import forest as F  # noqa: E402
+from analysis.forest import rates as F  # noqa: E402
 from analysis import rates as R  # noqa: E402
 from analysis.style import EVIDENCE_COLORS  # noqa: E402
 
@@ -43,8 +43,8 @@ def shipped_like() -> pd.DataFrame:
 
 def _texts(fig) -> list[str]:
     """Every text the figure shows: its Text artists and the lines of its text columns (the
-    forest plot draws each column of cells as one artist, analysis.textcolumn.TextColumn)."""
-    from analysis.textcolumn import TextColumn
+    forest plot draws each column of cells as one artist, analysis.forest.textcolumn.TextColumn)."""
+    from analysis.forest.textcolumn import TextColumn
 
     return [t.get_text() for t in fig.findobj(matplotlib.text.Text)] + [
         line for column in fig.findobj(TextColumn) for line in column.get_texts()]

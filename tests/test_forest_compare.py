@@ -1,4 +1,4 @@
-"""The forest plot of controlled comparisons (analysis.forest_compare): log axis with a line of
+"""The forest plot of controlled comparisons (analysis.forest.compare): log axis with a line of
 no effect, 'favours' labels on the right side for the outcome's direction, rows without counts
 listed without an interval. Synthetic trials (tests/r/pooling/inputs_2x2.csv)."""
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 
 from analysis import rates as R  # noqa: E402
-from analysis.forest_compare import comparison_forest, favours  # noqa: E402
+from analysis.forest.compare import comparison_forest, favours  # noqa: E402
 from test_rates_compare import TRIAL, rates_of, trial_rows  # noqa: E402
 
 
@@ -74,7 +74,8 @@ def test_forest_footnotes_state_the_method_and_what_the_squares_mean():
     """forest.py's footnotes say "area ∝ random-effects weight"; a GLMM pool has no weights."""
     import matplotlib.pyplot as plt
 
-    from analysis import forest, forest_notes
+    from analysis.forest import rates as forest
+    import analysis.forest.notes as forest_notes
     from test_forest import _texts
     from test_rates_methods import rates_of as proportion_sets
 

@@ -353,7 +353,7 @@ def test_undated_events_do_not_depend_on_uninitialised_memory(monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from analysis.load import _days_to_timestamps
+    from analysis.load.events import days_to_timestamps as _days_to_timestamps
 
     _empty_full_of_garbage(monkeypatch)
     out = _days_to_timestamps([0.0, math.nan, 1.5, math.inf, -math.inf], pd.RangeIndex(5))

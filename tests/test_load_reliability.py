@@ -25,7 +25,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import checks, readers, schemas, timing
+from analysis import schemas, timing
+import analysis.load.checks as checks
+import analysis.load.readers as readers
 from analysis.load import DataValidationError, check_quotes, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -649,7 +649,7 @@ def test_medians_and_follow_up_read_as_english():
 
 
 def test_time_points_in_forest_rows_and_landmarks_say_one_year():
-    from analysis.forest import time_text
+    from analysis.forest.rates import time_text
     assert time_text({"time_value": 1.0, "time_unit": "years", "time_qualifier": "at_least"}) == "at least 1 year"
     assert time_text({"time_value": 18.0, "time_unit": "months", "time_qualifier": "up_to"}) == "up to 18 months"
     from analysis import timing

@@ -1,4 +1,4 @@
-"""analysis.textcolumn: a column of one-line texts drawn as one artist looks like the same
+"""analysis.forest.textcolumn: a column of one-line texts drawn as one artist looks like the same
 texts drawn as matplotlib Text artists, in PNG (Agg), SVG and other backends."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from analysis.textcolumn import TextColumn  # noqa: E402
+from analysis.forest.textcolumn import TextColumn  # noqa: E402
 
 LINES = ["Synthetic study 0002", "\u200721.1% [\u200714.3; \u200729.4]\u2007\u2007\u2007\u20070.9%",
          "≈ Lupus MSC (hUC-MSC)", "AVAT Tooo", "“definition”, at least 4 years", "Heterogeneity: τ² = 0.31"]

@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_arguments(p)
     p.set_defaults(func=render.run)
 
-    # its own options: everything after the command name goes to analysis.digitized.main
+    # its own options: everything after the command name goes to analysis.load.digitized.main
     p = sub.add_parser("import-km", add_help=False,
                        help="add a digitised Kaplan-Meier curve (WebPlotDigitizer, two columns, Guyot) to km_curves/")
     p.add_argument("argv", nargs=argparse.REMAINDER)
@@ -165,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_import_km(args) -> int:
-    """``python -m analysis import-km FILE --study ID [...]`` (:func:`analysis.digitized.main`)."""
-    from analysis.digitized import main as import_km_main
+    """``python -m analysis import-km FILE --study ID [...]`` (:func:`analysis.load.digitized.main`)."""
+    from analysis.load.digitized import main as import_km_main
 
     return import_km_main(list(args.argv))
 

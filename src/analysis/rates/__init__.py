@@ -1,7 +1,6 @@
 """Response and safety rates: per-study proportions, exact intervals, random-effects pooling.
 
-Rooms (data -> numbers; the figures are in :mod:`analysis.forest` and
-:mod:`analysis.forest_compare`):
+Rooms (data -> numbers; the figures are in :mod:`analysis.forest`):
 
 * ``vocab``     output columns (``rates.csv``, ``pooled_rates.csv``), method names
 * ``study``     per-study proportions and intervals, case-report flags, labels

@@ -1,6 +1,6 @@
 """Reading a well-formed CSV file with pandas' C parser, cell for cell as Python's ``csv``.
 
-:mod:`analysis.readers` reads every CSV file as ``csv.reader(..., strict=True)`` does, which
+:mod:`analysis.load.readers` reads every CSV file as ``csv.reader(..., strict=True)`` does, which
 words each quoting mistake with its row. That reader builds a list per row; pandas' C parser
 (``pandas.read_csv``) is faster and builds the columns at once, but accepts what ``strict``
 refuses (text after a closing quote, ``"x"y`` read as ``xy``). :func:`parse` therefore hands a

@@ -1,9 +1,9 @@
 """Reading a data folder: files (CSV or .xlsx), validation, typed and resolved tables.
 
 ``load_dataset(data_dir)`` is the one call the notebooks make. It reads every file
-(:mod:`analysis.readers`), validates it with the pandera schemas of :mod:`analysis.schemas`
+(:mod:`analysis.load.readers`), validates it with the pandera schemas of :mod:`analysis.schemas`
 (lazily, so every problem is collected), checks what crosses rows and files
-(:mod:`analysis.checks`: references, offset chains, event order, curves), and either
+(:mod:`analysis.load.checks`: references, offset chains, event order, curves), and either
 returns a :class:`Dataset` or raises :class:`DataValidationError` listing every problem as
 ``file:row:column: message``.
 
@@ -23,10 +23,11 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas  # noqa: F401
 
-from analysis import checks, readers, schemas, timing
-from analysis.events import days_to_timestamps as _days_to_timestamps  # noqa: F401
-from analysis.events import resolve_events
-from analysis.readers import MAX_FILE_BYTES, Problem, data_files_in, find_file, list_folder, read_table  # noqa: F401
+from analysis import schemas, timing
+import analysis.load.checks as checks
+import analysis.load.readers as readers
+from analysis.load.events import resolve_events
+from analysis.load.readers import MAX_FILE_BYTES, Problem, data_files_in, find_file, list_folder, read_table  # noqa: F401
 
 # pandera (~0.3 s) is imported with this module rather than in the first load_dataset, and so
 # are the backends it imports and registers on its first validate (~0.15 s more, hypothesis'
@@ -92,7 +93,7 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     Python): :func:`_suspect_rows` finds every row that may fail one. Only those rows go
     through pandera (:func:`_validate_rows`), which words each problem, so the messages are
     pandera's whether a file has one bad row or many. ``shape``: what
-    :func:`~analysis.readers.read_table` measured while reading (empty cells, longest row).
+    :func:`~analysis.load.readers.read_table` measured while reading (empty cells, longest row).
     """
     measured = shape is not None and shape.missing is not None
     missing = shape.missing if measured else {c: df[c].isna().to_numpy() for c in df.columns}

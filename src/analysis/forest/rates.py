@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.forest_notes import DIAMONDS, diamonds_text, squares_text
+from analysis.forest.notes import DIAMONDS, diamonds_text, squares_text
 from analysis.schemas import evidence_words
 from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
 from analysis.timing import amount
@@ -330,7 +330,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     from matplotlib.ticker import PercentFormatter
     from matplotlib.transforms import IdentityTransform, blended_transform_factory
 
-    from analysis.textcolumn import TextColumn
+    from analysis.forest.textcolumn import TextColumn
 
     n = max(len(rows), 1)
     width = 11.0
@@ -356,7 +356,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     tr = blended_transform_factory(fig.transFigure, ax.transData)
 
     # Every cell goes into a column of cells of the same style (one artist per column, see
-    # analysis.textcolumn): drawing thousands of Text artists cost ~0.5 ms each per format.
+    # analysis.forest.textcolumn): drawing thousands of Text artists cost ~0.5 ms each per format.
     columns: dict[tuple, tuple[list, list, list]] = {}
 
     def put(x, y, text, *, ha="left", transform=tr, fontsize=None, fontweight="normal", style="normal",
@@ -516,7 +516,7 @@ def _clip(text: str, n: int) -> str:
 def _footnotes(rows: list[Row], ci_method: str, pooling=None) -> list[str]:
     """The page's footnotes: what squares and lines mean, the approximate marks where used, and
     the pooled rows' method, CI and prediction-interval rule as ``pooling`` (a
-    :class:`analysis.rates.PoolingResult`) used them (:mod:`analysis.forest_notes`)."""
+    :class:`analysis.rates.PoolingResult`) used them (:mod:`analysis.forest.notes`)."""
     pooled = getattr(pooling, "pooled", None)
     methods = set(pooled["method"]) - {"exact count"} if pooled is not None and len(pooled) else set()
     notes = [f"Squares: proportion per study arm {squares_text(methods)}. Lines: {ci_method} 95% interval."]

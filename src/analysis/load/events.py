@@ -3,7 +3,7 @@
 Each event is dated (``@calendar``), counts from another event of its patient, from the
 patient's birth (``@birth/PATIENT``) or is ``not_reported`` (an undated root others may count
 from). :func:`resolve_events` resolves them all at once: the cells are parsed once per
-distinct value, the chains summed with numpy (:class:`analysis.chains.Chains`), and only a
+distinct value, the chains summed with numpy (:class:`analysis.load.chains.Chains`), and only a
 row that is not an ordinary date or offset goes through the per-row Python of
 :func:`_row_parent`, which words its problem (``file:row:column: message``).
 """
@@ -15,8 +15,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis import chains, checks, schemas, timing
-from analysis.readers import Problem
+from analysis import schemas, timing
+import analysis.load.chains as chains
+import analysis.load.checks as checks
+from analysis.load.readers import Problem
 
 _CALENDAR_RANGE = (timing.parse_date("1800").lo, timing.parse_date("2200").hi)
 _LATE_EVENTS = {"relapse": "a relapse", "last_followup": "the last follow-up", "death": "a death",
@@ -108,9 +110,9 @@ def resolve_events(events: pd.DataFrame, patients: pd.DataFrame | None, problems
     graph)``, appending every problem found to ``problems``.
 
     ``name`` is the file's name in messages (``events.csv`` or ``events.xlsx``); ``cells``
-    its text columns as read, when known (:class:`analysis.readers.Shape`). Chains of
+    its text columns as read, when known (:class:`analysis.load.readers.Shape`). Chains of
     any depth resolve without recursion. Then checks the order of each patient's events
-    (:func:`analysis.checks.check_event_order`)."""
+    (:func:`analysis.load.checks.check_event_order`)."""
     r = _Rows(events, cells)
     known = (set(texts(patients, "patient_id")) if patients is not None else set(r.patient_id)) - {""}
     entries, undated = _parents(r, known, problems, name)
@@ -244,7 +246,7 @@ def _row_parent(r: _Rows, i: int, known: set, patient_of: dict, problems: list[P
 def _chains(r: _Rows, entries: dict, undated: np.ndarray, problems: list[Problem], name: str):
     """Cycles reported and set aside; ``(graph, chains, usable)``: the lazily built
     :class:`~analysis.timing.OffsetGraph` of the events whose chain reaches the calendar, a
-    birth or an undated event, the same as arrays (:class:`analysis.chains.Chains`), and
+    birth or an undated event, the same as arrays (:class:`analysis.load.chains.Chains`), and
     which rows' events have a time."""
     n = len(r.labels)
     child, parent_of = entries["child"], entries["parent"]

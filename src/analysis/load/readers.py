@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import csvfast, schemas, timing
+from analysis import schemas, timing
+import analysis.load.csvfast as csvfast
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """Largest hand-coded table read (bytes); hand-coded tables are far smaller, so a larger one
@@ -305,7 +306,7 @@ def _too_large(path: Path, name: str, problems: list[Problem], limit: int = MAX_
 
 def _read_csv_rows(path: Path, name: str, problems: list[Problem],
                    limit: int = MAX_FILE_BYTES) -> tuple[list[list[str]] | csvfast.Parsed, bool, float] | None:
-    """The file's rows of cells (its columns when :mod:`analysis.csvfast` could read it),
+    """The file's rows of cells (its columns when :mod:`analysis.load.csvfast` could read it),
     whether its text is in Unicode NFC already (the usual case: then no cell needs
     normalising) and a bound of the characters in one row (inf: not known); None after a
     problem."""
@@ -568,7 +569,7 @@ class _Cells:
 
     A rectangular file (every row as wide as the first: any export) is held column by column
     (each step one pass of numpy's C loops, no per-row Python); rows of other widths one by
-    one. ``rows`` is a list of rows (``csv``) or :class:`analysis.csvfast.Parsed` columns.
+    one. ``rows`` is a list of rows (``csv``) or :class:`analysis.load.csvfast.Parsed` columns.
     """
 
     def __init__(self, rows: list[list[str]] | csvfast.Parsed, normalized: bool, longest: float = float("inf")):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import schemas, timing
-from analysis.readers import Problem
+from analysis.load.readers import Problem
 
 MAX_DURATION_YEARS = 120
 """Longest duration accepted in cohort outcomes (a human life)."""
@@ -156,7 +156,7 @@ def check_events(df: pd.DataFrame, problems: list[Problem], name: str = "events.
 
 def texts(df: pd.DataFrame, column: str, cells: dict | None = None) -> np.ndarray:
     """A column as an object array of ``str``, ``""`` where empty (never pandas' NA);
-    ``cells``: the file's text columns as read (:class:`analysis.readers.Shape`), if known."""
+    ``cells``: the file's text columns as read (:class:`analysis.load.readers.Shape`), if known."""
     if cells is not None and column in cells:
         return cells[column]
     if df[column].dtype != object:
@@ -185,9 +185,9 @@ def check_event_order(events: pd.DataFrame, graph: timing.OffsetGraph | None, us
 
     ``usable``: the event ids with a time (or a mask of the rows). The loader passes what it
     has made already: ``chains`` (the same offset chains as
-    :class:`analysis.chains.Chains`), ``cells`` (:class:`EventCells`) and each row's ``node``
+    :class:`analysis.load.chains.Chains`), ``cells`` (:class:`EventCells`) and each row's ``node``
     in the chains; every comparison is made for all events at once."""
-    from analysis.chains import Chains
+    from analysis.load.chains import Chains
 
     ev = cells if cells is not None else EventCells(events)
     skip = {p.row for p in problems if p.file == name}

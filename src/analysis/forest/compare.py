@@ -1,5 +1,5 @@
 """Forest plot of controlled comparisons (intervention vs control), in the house look of
-:mod:`analysis.forest`.
+:mod:`analysis.forest.rates`.
 
 One panel per outcome, each with its own axis, because the side that favours the
 intervention depends on the outcome: for a response (higher is better,
