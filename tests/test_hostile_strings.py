@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,8 @@ from hypothesis import strategies as st
 from analysis.export import neutralise_formulas, safe_stem, save_table
 from analysis.load import DataValidationError, load_dataset
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "analysis"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src" / "analysis"
 BASE = Path(__file__).resolve().parent / "bad_data" / "_base"
 
 FORMULAS = ["=1+1", "=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-1+1", "@SUM(A1:A9)",
@@ -269,3 +272,38 @@ def test_yaml_if_used_is_read_with_the_safe_loader():
     uses = [(p.name, n.attr) for p, tree in _sources() for n in ast.walk(tree)
             if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "yaml"]
     assert {attr for _, attr in uses} <= {"safe_load", "YAMLError", "safe_dump", "SafeLoader"}, uses
+
+
+# ----------------------------------------------------------------------------- mathtext in figures
+
+MATH_LIKE = r"$\alert{x}$ $$ 5$ a_b^c \frac"
+
+
+@pytest.mark.slow
+def test_latex_like_text_in_any_label_is_drawn_as_typed_in_every_figure(tmp_path):
+    """Study, arm, therapy and definition texts that look like TeX math (``$...$``, ``\\x``,
+    ``^``, ``_``) are data: every figure of every notebook draws them literally (matplotlib
+    would parse ``$...$`` as mathtext and fail on ``\\alert``). The real-evidence example has
+    every kind of figure: forests of rates, the comparison forest, survival with cohort
+    statements, response categories, timelines and the overview charts."""
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "examples" / "primary-studies", data)
+    for path in data.glob("*.csv"):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for col in ("study", "arm", "definition", "therapy", "detail"):
+            if col in table:
+                table[col] = table[col].where(table[col] == "", table[col] + " " + MATH_LIKE)
+        table.to_csv(path, index=False)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "analysis", "render", "--data", str(data), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    svgs = {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.svg")}
+    for name in ("03_response_rates/figures/forest_comparisons.svg", "03_response_rates/figures/forest_efficacy_p1.svg",
+                 "02_relapse_free_survival/figures/km_relapse_free_survival.svg",
+                 "01_case_timelines/figures/case_timelines.svg"):
+        assert name in svgs, sorted(svgs)
+    drawn = [name for name, text in svgs.items() if r"$\alert{x}$" in text]
+    assert "03_response_rates/figures/forest_comparisons.svg" in drawn
+    assert "02_relapse_free_survival/figures/km_relapse_free_survival.svg" in drawn
+    assert "03_response_rates/figures/forest_efficacy_p1.svg" in drawn

@@ -387,6 +387,7 @@ RC = {
     "legend.frameon": False,
     "svg.fonttype": "none",
     "svg.hashsalt": "analysis",  # reproducible SVG ids
+    "text.parse_math": False,  # every text is data: a study named "$x$" or "\\alert{}" is drawn as typed
 }
 
 #: time-axis tick steps of the survival figure per time unit (the first step giving at most
