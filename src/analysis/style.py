@@ -112,20 +112,113 @@ def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(name)
     dpi = _savefig_dpi(fig)
-    bbox = _tight_bbox(fig, dpi)
-    engine = fig.get_layout_engine()
-    if engine is not None:
-        fig.set_layout_engine(None)  # the layout is done: keep it for both files
     png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
-    try:
-        with ThreadPoolExecutor(max_workers=1) as encoder:
-            written = _write_png(fig, png, dpi, bbox, encoder)
-            fig.savefig(svg, bbox_inches=bbox, metadata={"Date": None})
-            written.result()
-    finally:
+    with _LentRenderers(fig) as lent:
+        with lent.measuring():
+            bbox = _tight_bbox(fig, dpi)
+        engine = fig.get_layout_engine()
         if engine is not None:
-            fig.set_layout_engine(engine)
+            fig.set_layout_engine(None)  # the layout is done: keep it for both files
+        try:
+            with ThreadPoolExecutor(max_workers=1) as encoder:
+                written = _write_png(fig, png, dpi, bbox, encoder)
+                fig.savefig(svg, bbox_inches=bbox, metadata={"Date": None})
+                written.result()  # the encoder is done with the lent canvas' pixels
+        finally:
+            if engine is not None:
+                fig.set_layout_engine(engine)
     return [png, svg]
+
+
+class _LentRenderers:
+    """While a figure is saved, its Agg canvas draws on renderers lent from a small pool kept
+    between figures, instead of allocating new ones.
+
+    ``FigureCanvasAgg`` makes a new ``RendererAgg`` whenever the size or dpi it draws at
+    changes, i.e. twice per saved figure (the full figure to find the tight box, then the
+    cropped picture): a 16 MB pixel buffer for a forest page, allocated and cleared (~10-25 ms
+    a page), and matplotlib's cache of text extents, which is kept per renderer, starts
+    empty each time. Here
+
+    - the tight box is measured with a 1 x 1 pixel renderer at the saving dpi (text extents
+      do not depend on the canvas' size; nothing is drawn while measuring), kept per dpi, so
+      its text-extent cache serves every figure;
+    - the picture is drawn on a renderer of its size taken from the pool (the pages of a
+      forest plot share one size), cleared before drawing as the canvas clears its own.
+
+    The canvas gets its own renderer attributes back afterwards, so it never keeps a lent
+    renderer; a renderer is taken out of the pool while lent, so two threads never draw on
+    the same one. Canvases other than Agg's (or subclasses with their own
+    ``get_renderer``) are left alone."""
+
+    _pool: dict = {}  # (width, height, dpi) -> RendererAgg, at most POOL_SIZE of them
+    _measurers: dict = {}  # dpi -> 1 x 1 RendererAgg
+    POOL_SIZE = 2
+
+    def __init__(self, fig):
+        self._fig = fig
+        self._lent: dict = {}
+        self._measure = False
+        self._canvas = None
+
+    def __enter__(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = self._fig.canvas
+        if (isinstance(canvas, FigureCanvasAgg) and type(canvas).get_renderer is FigureCanvasAgg.get_renderer
+                and "get_renderer" not in vars(canvas)):
+            self._canvas = canvas
+            self._saved = {k: vars(canvas)[k] for k in ("renderer", "_lastKey") if k in vars(canvas)}
+            canvas.get_renderer = self._get_renderer
+        return self
+
+    def __exit__(self, *exc):
+        canvas = self._canvas
+        if canvas is None:
+            return
+        del canvas.get_renderer
+        for k in ("renderer", "_lastKey"):
+            if k in self._saved:
+                setattr(canvas, k, self._saved[k])
+            else:
+                vars(canvas).pop(k, None)
+        pool = type(self)._pool
+        for key, renderer in self._lent.items():
+            pool.pop(key, None)
+            pool[key] = renderer  # the newest last
+        while len(pool) > self.POOL_SIZE:
+            pool.pop(next(iter(pool)))
+
+    def measuring(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def measuring():
+            self._measure = True
+            try:
+                yield
+            finally:
+                self._measure = False
+        return measuring()
+
+    def _get_renderer(self):
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        fig = self._fig
+        if self._measure:
+            dpi = fig.dpi
+            renderer = type(self)._measurers.get(dpi)
+            if renderer is None:
+                renderer = type(self)._measurers[dpi] = RendererAgg(1, 1, dpi)
+            return renderer
+        w, h = fig.bbox.size
+        key = (w, h, fig.dpi)
+        renderer = self._lent.get(key)
+        if renderer is None:
+            renderer = type(self)._pool.pop(key, None) or RendererAgg(w, h, fig.dpi)
+            self._lent[key] = renderer
+        self._canvas.renderer, self._canvas._lastKey = renderer, key
+        return renderer
 
 
 #: fewer figures than this are saved one after another: starting worker processes (~0.5 s)
