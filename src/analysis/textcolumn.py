@@ -171,17 +171,17 @@ class TextColumn(Artist):
         glyphs = _glyphs(self._prop, renderer.dpi)
         _, lp_h, lp_d = renderer.get_text_width_height_descent("lp", self._prop, ismath=False)
         height = renderer.height
-        *rgb, alpha = self._rgba()
-        color = [round(255 * c) for c in rgb]
         shift = {"left": 0.0, "right": 1.0, "center": 0.5}[self._ha]
         up = self._raise(lp_h, lp_d)
-        gc = renderer.new_gc()
+        gc = renderer.new_gc()  # the colour and alpha a Text gives its gc
+        gc.set_foreground(self._color)
+        gc.set_alpha(self.get_alpha())
         gc.set_url(self.get_url())
         try:
             for text, (x, y) in zip(texts, xy):
                 lay = glyphs.layout(text)
                 baseline = height - (y + up)  # from the top, as Agg draws
-                glyphs.paint(renderer, gc, lay, x - shift * lay[0], baseline, color, alpha)
+                glyphs.paint(renderer, gc, lay, x - shift * lay[0], baseline)
         finally:
             gc.restore()
 
@@ -377,30 +377,26 @@ class _GlyphSet:
         found = self._layouts[text] = (pen, left, y_min, y_max, pieces, (r1 - r0, c1 - c0), (c0, r0))
         return found
 
-    def paint(self, renderer, gc, lay, x0, baseline, color, alpha) -> None:
+    def paint(self, renderer, gc, lay, x0, baseline) -> None:
         """Draw a line (laid out by :meth:`layout`) on the Agg ``renderer`` where
         ``draw_text`` draws it with pen origin ``x0`` and ``baseline`` (pixels from the left
         and the top of the canvas): the glyph images are combined into one coverage image,
-        which Agg blends in ``color`` (RGB 0-255) times ``alpha`` as it blends a
-        ``draw_text`` bitmap (at whole pixels: left, the ink's left end rounded; bottom, the
-        baseline plus the descent rounded)."""
+        which Agg blends in ``gc``'s colour with ``draw_text_image``, the call and the whole
+        pixels ``draw_text`` uses for its bitmap (left: the ink's left end rounded; bottom:
+        the baseline plus the descent rounded)."""
         _, ink_min, y_min, y_max, pieces, shape, (c0, r0) = lay
         if not pieces:
             return
         left = round(x0 + ink_min) + c0
         top = round(baseline - y_min) + 1 - (int(y_max - y_min) + 2) + r0
-        cover = np.zeros(shape, dtype=np.uint8)
-        maximum = np.maximum
-        for image, c, r in pieces:
-            h, w = image.shape
-            view = cover[r:r + h, c:c + w]
-            maximum(view, image, out=view)
-        rgba = np.empty(shape + (4,), dtype=np.uint8)
-        rgba[..., :3] = color
-        if alpha != 1:
-            cover = ((cover.astype(np.uint16) * round(255 * alpha) + 127) // 255).astype(np.uint8)
-        rgba[..., 3] = cover
-        # draw_image takes the rows bottom-up, from the lower-left corner of the pixel buffer (whose
-        # height is renderer.height rounded down: that is a float when the figure is cropped)
-        rows = renderer.buffer_rgba().shape[0]
-        renderer.draw_image(gc, left, rows - top - shape[0], rgba[::-1])
+        if len(pieces) == 1:
+            cover = pieces[0][0]
+        else:
+            cover = np.zeros(shape, dtype=np.uint8)
+            maximum = np.maximum
+            for image, c, r in pieces:
+                h, w = image.shape
+                view = cover[r:r + h, c:c + w]
+                maximum(view, image, out=view)
+        # the image's top-left pixel at (left, top), rows counted from the top of the canvas
+        renderer._renderer.draw_text_image(cover, left, top + shape[0], 0.0, gc)
