@@ -60,7 +60,6 @@ def test_saved_png_is_the_picture_savefig_tight_makes(tmp_path, layout):
     got, want = _pixels(png), _pixels(ref)
     assert got.shape == want.shape and (got == want).all()  # the very picture savefig writes
     assert Image.open(png).info["dpi"] == Image.open(ref).info["dpi"]  # the same pHYs as Pillow's
-    assert Image.open(png).mode == "RGB"  # opaque: no alpha channel stored
     # the figure is left as it was: same dpi, same layout engine
     assert fig.dpi == 100 and fig.get_layout_engine() is engine
     # the SVG is cropped to the same box (SVG is in points: 72 per inch; PNG at 150 dpi)
@@ -156,8 +155,22 @@ def test_png_is_compressed_on_a_worker_thread(tmp_path, monkeypatch):
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
 
 
+def test_png_is_deflated_by_isal_when_installed():
+    pytest.importorskip("isal")
+    from isal import isal_zlib
+
+    assert style._deflater() == (isal_zlib.compress, style.PNG_ISAL_LEVEL, False)
+
+
+@pytest.mark.parametrize("isal", [True, False])
 @pytest.mark.parametrize("alpha", [255, 0, 128])
-def test_png_bytes_is_a_lossless_png_of_the_pixels(alpha):
+def test_png_bytes_is_a_lossless_png_of_the_pixels(alpha, isal, monkeypatch):
+    import zlib
+
+    if isal:
+        pytest.importorskip("isal")
+    else:  # without isal: zlib, and an opaque picture as RGB
+        monkeypatch.setattr(style, "_deflater", lambda: (zlib.compress, style.PNG_COMPRESS_LEVEL, True))
     rng = np.random.default_rng(3)
     rgba = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
     rgba[..., 3] = 255
@@ -165,7 +178,7 @@ def test_png_bytes_is_a_lossless_png_of_the_pixels(alpha):
     data = style.png_bytes(rgba, 150)
     image = Image.open(io.BytesIO(data))
     image.load()  # decodes and checks every chunk's CRC and the zlib stream
-    assert image.mode == ("RGB" if alpha == 255 else "RGBA")
+    assert image.mode == ("RGB" if alpha == 255 and not isal else "RGBA")
     assert (np.asarray(image.convert("RGBA")) == rgba).all()
     assert image.info["dpi"] == pytest.approx((150, 150), abs=0.02)  # pixels per metre, rounded
     # the pHYs chunk Pillow writes for the same dpi, byte for byte

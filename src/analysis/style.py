@@ -86,9 +86,10 @@ def apply_style() -> None:
     mpl.rcParams.update(RC)
 
 
-#: zlib level of the saved PNGs (lossless at any level). Levels 1-3 take the same time on
-#: this project's figures (~35 ms for a forest page of 12 MB of pixels) and 3 gives the
-#: smallest files of the three; from 4 on zlib searches lazily: ~3x slower, ~5 % smaller
+#: zlib level of the saved PNGs when ISA-L is not installed (see :func:`png_bytes`), and of
+#: savefig's own PNG when it has to draw one (lossless at any level). Levels 1-3 take the
+#: same time on this project's figures (~35 ms for a forest page of 12 MB of RGB) and 3
+#: gives the smallest files of the three; from 4 on zlib searches lazily: ~3x slower
 PNG_COMPRESS_LEVEL = 3
 
 
@@ -332,25 +333,27 @@ def _write_bytes(path: Path, make, *args) -> None:
     path.write_bytes(make(*args))
 
 
-def png_bytes(rgba, dpi: float, level: int | None = None) -> bytes:
+def png_bytes(rgba, dpi: float) -> bytes:
     """A PNG file of the pixels ``rgba`` (height x width x 4, uint8), with ``dpi`` in its
-    pHYs chunk as Pillow writes it, compressed at zlib ``level`` (default
-    :data:`PNG_COMPRESS_LEVEL`).
+    pHYs chunk as Pillow writes it.
 
     Pillow's encoder chooses a filter per row (its adaptive filtering took ~100 of ~130 ms
-    on a 1,640 x 2,560 forest page, at any zlib level). Here no row is filtered and an
-    opaque picture (every alpha 255, as every saved figure of the project with its white
-    background) is stored as RGB: the same pixels (a reader gives alpha 255 for RGB), in
-    ~45 ms, and the file is ~15 % smaller than Pillow's at the same level (zlib matches a
-    row against the row above it by itself). A picture with any transparency keeps its
-    alpha channel (RGBA)."""
+    on a 1,640 x 2,560 forest page, at any zlib level). Here no row is filtered (the
+    compressor matches a row against the row above it by itself) and the rows are deflated
+    by ISA-L (the ``isal`` package, :data:`PNG_ISAL_LEVEL`): ~10 ms a forest page, files
+    ~2 % smaller than Pillow's at level 3, RGBA as savefig writes them. Without ``isal``
+    (no wheel for the platform) zlib deflates them (:data:`PNG_COMPRESS_LEVEL`, ~45 ms a
+    page), and an opaque picture (every alpha 255, as every saved figure of the project with
+    its white background) is stored as RGB, which zlib packs ~10 % smaller: the same pixels
+    (a reader gives alpha 255 for RGB). Measured: benchmarks/results.md, Rates."""
     import struct
     import zlib
 
     import numpy as np
 
+    deflate, level, rgb_if_opaque = _deflater()
     height, width, _ = rgba.shape
-    opaque = bool(rgba[..., 3].min() == 255)
+    opaque = rgb_if_opaque and bool(rgba[..., 3].min() == 255)
     channels = 3 if opaque else 4
     rows = np.empty((height, width * channels + 1), dtype=np.uint8)
     rows[:, 0] = 0  # filter type 0 (None) before each row
@@ -370,9 +373,27 @@ def png_bytes(rgba, dpi: float, level: int | None = None) -> bytes:
         b"\x89PNG\r\n\x1a\n",
         chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)),
         chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
-        chunk(b"IDAT", zlib.compress(rows, PNG_COMPRESS_LEVEL if level is None else level)),
+        chunk(b"IDAT", deflate(rows, level)),
         chunk(b"IEND", b""),
     ])
+
+
+#: ISA-L's level for the saved PNGs (lossless at any level): levels 1 and 2 take the same
+#: time (~6 ms for the 16 MB of a forest page's pixels), 2 packs a little tighter; level 3
+#: is ~8x slower for 1-2 % smaller files
+PNG_ISAL_LEVEL = 2
+
+
+def _deflater():
+    """``(compress(data, level), level, store an opaque picture as RGB)`` for :func:`png_bytes`:
+    ISA-L's deflate if the ``isal`` package is installed, else zlib's."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        import zlib
+
+        return zlib.compress, PNG_COMPRESS_LEVEL, True
+    return isal_zlib.compress, PNG_ISAL_LEVEL, False
 
 
 class _PixelSink:
