@@ -254,7 +254,7 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     settings = {k: v for k, v in mpl.rcParams.items() if k != "backend"}
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["analysis.style", "matplotlib.figure", "matplotlib.backends.backend_agg",
-                                    "matplotlib.backends.backend_svg", "PIL.PngImagePlugin"])
+                                    "matplotlib.backends.backend_svg", "isal.isal_zlib"])
     problem = None
     try:
         pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_figure_worker_init, initargs=(settings,))

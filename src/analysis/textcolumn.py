@@ -91,7 +91,10 @@ class TextColumn(Artist):
         if not self._texts:
             return [], np.empty((0, 2))
         xy = self.get_transform().transform(np.column_stack([self._x, self._y]))
-        keep = [i for i, t in enumerate(self._texts) if t and np.isfinite(xy[i]).all()]
+        finite = np.isfinite(xy).all(axis=1)
+        keep = [i for i, t in enumerate(self._texts) if t and finite[i]]
+        if len(keep) == len(self._texts):
+            return self._texts, xy
         return [self._texts[i] for i in keep], xy[keep]
 
     def _rgba(self):
@@ -193,14 +196,11 @@ class TextColumn(Artist):
         dpi = renderer.dpi if renderer is not None else self.get_figure(root=True).dpi
         glyphs = _glyphs(self._prop, dpi)
         h, d = glyphs.lp_height, glyphs.lp_descent
-        x0s, x1s = [], []
-        for text, (x, _) in zip(texts, xy):
-            w = glyphs.layout(text)[0]
-            left = x - {"left": 0.0, "right": w, "center": w / 2}[self._ha]
-            x0s.append(left)
-            x1s.append(left + w)
+        layout = glyphs.layout
+        widths = np.array([layout(text)[0] for text in texts])
+        left = xy[:, 0] - {"left": 0.0, "right": 1.0, "center": 0.5}[self._ha] * widths
         bottom = xy[:, 1] + self._raise(h, d) - d
-        return Bbox([[min(x0s), bottom.min()], [max(x1s), bottom.max() + h]])
+        return Bbox([[left.min(), bottom.min()], [(left + widths).max(), bottom.max() + h]])
 
     def get_tightbbox(self, renderer=None):
         return self.get_window_extent(renderer)
@@ -361,17 +361,26 @@ class _GlyphSet:
         # that brings the cached glyph's ink nearest to where it starts at its pen position
         floor = math.floor
         pieces = []
-        for g, x in glyphs:
+        c0 = r0 = c1 = r1 = 0
+        for i, (g, x) in enumerate(glyphs):
             fx = floor(x)
-            pieces.append((g[0], int(fx - left) + round(x - fx - g[1]), int(y_max - g[5] + 1) - g[2]))
-        if pieces:
-            c0 = min(p[1] for p in pieces)
-            r0 = min(p[2] for p in pieces)
-            c1 = max(p[1] + p[0].shape[1] for p in pieces)
-            r1 = max(p[2] + p[0].shape[0] for p in pieces)
+            image = g[0]
+            c, r = int(fx - left) + round(x - fx - g[1]), int(y_max - g[5] + 1) - g[2]
+            pieces.append((image, c, r))
+            h, w = image.shape
+            if not i:
+                c0, r0, c1, r1 = c, r, c + w, r + h
+                continue
+            if c < c0:
+                c0 = c
+            if r < r0:
+                r0 = r
+            if c + w > c1:
+                c1 = c + w
+            if r + h > r1:
+                r1 = r + h
+        if c0 or r0:
             pieces = [(image, c - c0, r - r0) for image, c, r in pieces]
-        else:
-            c0 = r0 = c1 = r1 = 0
         if len(self._layouts) > 50_000:
             self._layouts.clear()
         found = self._layouts[text] = (pen, left, y_min, y_max, pieces, (r1 - r0, c1 - c0), (c0, r0))
