@@ -185,6 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are compared)")
     ap.add_argument("--no-r", action="store_true", help="skip the R metafor side")
     ap.add_argument("--no-record", action="store_true", help="do not append to results.md")
+    ap.add_argument("--note", default="", help="a line recorded with the entry (what changed, what was chosen)")
     args = ap.parse_args(argv)
     load = os.getloadavg()[0]
     jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -228,6 +229,9 @@ def main(argv=None) -> int:
     lines = [f"- imports and warm-up (a 30-study job; not counted): {warm:.2f} s"]
     lines += [f"- one by one, {step}: {med(ser, step, 0):.2f} s wall, {med(ser, step, 1):.2f} s CPU"
               for step in ser[0]["timings"] if step != "whole job"]
+    pages = ser[0]["pages"]
+    lines.append(f"- one by one, per page: built {1000 * med(ser, 'forest pages built', 1) / pages:.0f} ms CPU, "
+                 f"saved as PNG + SVG {1000 * med(ser, 'pages saved as PNG + SVG', 1) / pages:.0f} ms CPU")
     from analysis.style import _default_jobs
 
     way = f"save_figures' default: {_default_jobs()} worker process(es) on {jobs} core(s)"
@@ -265,6 +269,8 @@ def main(argv=None) -> int:
                f"wall; one page after another {s_wall:.2f} s wall / {s_cpu:.2f} s CPU. {r_note}.\n"
                f"{verdict}.\n"
                f"Machine: {os.cpu_count()} CPU(s), load average {load:.1f} at the start")
+    if args.note:
+        lines.append(f"- note: {args.note}")
     print(summary)
     print("\n".join(lines))
     if not args.no_record:

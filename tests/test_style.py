@@ -41,7 +41,8 @@ def _figure(layout="constrained"):
 
 
 def _pixels(source) -> np.ndarray:
-    return np.asarray(Image.open(source))
+    """The picture as a reader sees it: RGBA (an opaque PNG may be stored as RGB)."""
+    return np.asarray(Image.open(source).convert("RGBA"))
 
 
 @pytest.mark.parametrize("layout", ["constrained", None])
@@ -57,8 +58,8 @@ def test_saved_png_is_the_picture_savefig_tight_makes(tmp_path, layout):
     png, svg = style.save_figure(fig, tmp_path, "fig")
     assert png == tmp_path / "figures" / "fig.png" and svg == tmp_path / "figures" / "fig.svg"
     got, want = _pixels(png), _pixels(ref)
-    assert got.shape == want.shape and (got == want).all()
-    assert png.read_bytes() == ref.getvalue()  # the very file savefig writes (pixels compressed aside)
+    assert got.shape == want.shape and (got == want).all()  # the very picture savefig writes
+    assert Image.open(png).info["dpi"] == Image.open(ref).info["dpi"]  # the same pHYs as Pillow's
     # the figure is left as it was: same dpi, same layout engine
     assert fig.dpi == 100 and fig.get_layout_engine() is engine
     # the SVG is cropped to the same box (SVG is in points: 72 per inch; PNG at 150 dpi)
@@ -139,6 +140,7 @@ def test_png_falls_back_to_savefig_when_the_drawn_size_is_not_the_expected_one(t
     imsave = matplotlib.image.imsave
     monkeypatch.setattr(matplotlib.image, "imsave",
                         lambda *a, **k: threads.append(threading.current_thread()) or imsave(*a, **k))
+    monkeypatch.setattr(style, "png_bytes", lambda *a, **k: pytest.fail("the pixels were not the expected size"))
     png, _ = style.save_figure(_figure(), tmp_path, "fig")
     assert threads == [threading.main_thread()]  # written by savefig itself, not by the encoder thread
     assert png.read_bytes() == ref.getvalue()
@@ -146,11 +148,44 @@ def test_png_falls_back_to_savefig_when_the_drawn_size_is_not_the_expected_one(t
 
 def test_png_is_compressed_on_a_worker_thread(tmp_path, monkeypatch):
     threads = []
-    imsave = matplotlib.image.imsave
-    monkeypatch.setattr(matplotlib.image, "imsave",
-                        lambda *a, **k: threads.append(threading.current_thread()) or imsave(*a, **k))
+    png_bytes = style.png_bytes
+    monkeypatch.setattr(style, "png_bytes",
+                        lambda *a, **k: threads.append(threading.current_thread()) or png_bytes(*a, **k))
     style.save_figure(_figure(), tmp_path, "fig")
     assert len(threads) == 1 and threads[0] is not threading.main_thread()
+
+
+def test_png_is_deflated_by_isal_when_installed():
+    pytest.importorskip("isal")
+    from isal import isal_zlib
+
+    assert style._deflater() == (isal_zlib.compress, style.PNG_ISAL_LEVEL, False)
+
+
+@pytest.mark.parametrize("isal", [True, False])
+@pytest.mark.parametrize("alpha", [255, 0, 128])
+def test_png_bytes_is_a_lossless_png_of_the_pixels(alpha, isal, monkeypatch):
+    import zlib
+
+    if isal:
+        pytest.importorskip("isal")
+    else:  # without isal: zlib, and an opaque picture as RGB
+        monkeypatch.setattr(style, "_deflater", lambda: (zlib.compress, style.PNG_COMPRESS_LEVEL, True))
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[5, 7, 3] = alpha  # one pixel with transparency: the alpha channel is kept
+    data = style.png_bytes(rgba, 150)
+    image = Image.open(io.BytesIO(data))
+    image.load()  # decodes and checks every chunk's CRC and the zlib stream
+    assert image.mode == ("RGB" if alpha == 255 and not isal else "RGBA")
+    assert (np.asarray(image.convert("RGBA")) == rgba).all()
+    assert image.info["dpi"] == pytest.approx((150, 150), abs=0.02)  # pixels per metre, rounded
+    # the pHYs chunk Pillow writes for the same dpi, byte for byte
+    ref = io.BytesIO()
+    Image.fromarray(rgba).save(ref, format="png", dpi=(150, 150))
+    phys = ref.getvalue().index(b"pHYs")
+    assert data[data.index(b"pHYs") - 4:][:21] == ref.getvalue()[phys - 4:][:21]
 
 
 def _pages(n: int) -> list:

@@ -86,8 +86,10 @@ def apply_style() -> None:
     mpl.rcParams.update(RC)
 
 
-#: zlib level of the saved PNGs (lossless at any level): on this project's figures level 3
-#: gives files as small as the default 6 in about half the time
+#: zlib level of the saved PNGs when ISA-L is not installed (see :func:`png_bytes`), and of
+#: savefig's own PNG when it has to draw one (lossless at any level). Levels 1-3 take the
+#: same time on this project's figures (~35 ms for a forest page of 12 MB of RGB) and 3
+#: gives the smallest files of the three; from 4 on zlib searches lazily: ~3x slower
 PNG_COMPRESS_LEVEL = 3
 
 
@@ -100,7 +102,8 @@ def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     Both files are cropped to the figure's tight bounding box (``bbox_inches="tight"``,
     ``savefig.pad_inches``). The layout engine (constrained layout) and that box are
     computed once, at the PNG's dpi, for both files, instead of once more per file in an
-    extra drawing pass; the PNG is the same picture ``savefig(bbox_inches="tight")`` makes.
+    extra drawing pass; the PNG is the same picture ``savefig(bbox_inches="tight")`` makes,
+    pixel for pixel (written by :func:`png_bytes`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -110,20 +113,113 @@ def save_figure(fig, output_dir: str | Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(name)
     dpi = _savefig_dpi(fig)
-    bbox = _tight_bbox(fig, dpi)
-    engine = fig.get_layout_engine()
-    if engine is not None:
-        fig.set_layout_engine(None)  # the layout is done: keep it for both files
     png, svg = folder / f"{stem}.png", folder / f"{stem}.svg"
-    try:
-        with ThreadPoolExecutor(max_workers=1) as encoder:
-            written = _write_png(fig, png, dpi, bbox, encoder)
-            fig.savefig(svg, bbox_inches=bbox, metadata={"Date": None})
-            written.result()
-    finally:
+    with _LentRenderers(fig) as lent:
+        with lent.measuring():
+            bbox = _tight_bbox(fig, dpi)
+        engine = fig.get_layout_engine()
         if engine is not None:
-            fig.set_layout_engine(engine)
+            fig.set_layout_engine(None)  # the layout is done: keep it for both files
+        try:
+            with ThreadPoolExecutor(max_workers=1) as encoder:
+                written = _write_png(fig, png, dpi, bbox, encoder)
+                fig.savefig(svg, bbox_inches=bbox, metadata={"Date": None})
+                written.result()  # the encoder is done with the lent canvas' pixels
+        finally:
+            if engine is not None:
+                fig.set_layout_engine(engine)
     return [png, svg]
+
+
+class _LentRenderers:
+    """While a figure is saved, its Agg canvas draws on renderers lent from a small pool kept
+    between figures, instead of allocating new ones.
+
+    ``FigureCanvasAgg`` makes a new ``RendererAgg`` whenever the size or dpi it draws at
+    changes, i.e. twice per saved figure (the full figure to find the tight box, then the
+    cropped picture): a 16 MB pixel buffer for a forest page, allocated and cleared (~10-25 ms
+    a page), and matplotlib's cache of text extents, which is kept per renderer, starts
+    empty each time. Here
+
+    - the tight box is measured with a 1 x 1 pixel renderer at the saving dpi (text extents
+      do not depend on the canvas' size; nothing is drawn while measuring), kept per dpi, so
+      its text-extent cache serves every figure;
+    - the picture is drawn on a renderer of its size taken from the pool (the pages of a
+      forest plot share one size), cleared before drawing as the canvas clears its own.
+
+    The canvas gets its own renderer attributes back afterwards, so it never keeps a lent
+    renderer; a renderer is taken out of the pool while lent, so two threads never draw on
+    the same one. Canvases other than Agg's (or subclasses with their own
+    ``get_renderer``) are left alone."""
+
+    _pool: dict = {}  # (width, height, dpi) -> RendererAgg, at most POOL_SIZE of them
+    _measurers: dict = {}  # dpi -> 1 x 1 RendererAgg
+    POOL_SIZE = 2
+
+    def __init__(self, fig):
+        self._fig = fig
+        self._lent: dict = {}
+        self._measure = False
+        self._canvas = None
+
+    def __enter__(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = self._fig.canvas
+        if (isinstance(canvas, FigureCanvasAgg) and type(canvas).get_renderer is FigureCanvasAgg.get_renderer
+                and "get_renderer" not in vars(canvas)):
+            self._canvas = canvas
+            self._saved = {k: vars(canvas)[k] for k in ("renderer", "_lastKey") if k in vars(canvas)}
+            canvas.get_renderer = self._get_renderer
+        return self
+
+    def __exit__(self, *exc):
+        canvas = self._canvas
+        if canvas is None:
+            return
+        del canvas.get_renderer
+        for k in ("renderer", "_lastKey"):
+            if k in self._saved:
+                setattr(canvas, k, self._saved[k])
+            else:
+                vars(canvas).pop(k, None)
+        pool = type(self)._pool
+        for key, renderer in self._lent.items():
+            pool.pop(key, None)
+            pool[key] = renderer  # the newest last
+        while len(pool) > self.POOL_SIZE:
+            pool.pop(next(iter(pool)))
+
+    def measuring(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def measuring():
+            self._measure = True
+            try:
+                yield
+            finally:
+                self._measure = False
+        return measuring()
+
+    def _get_renderer(self):
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        fig = self._fig
+        if self._measure:
+            dpi = fig.dpi
+            renderer = type(self)._measurers.get(dpi)
+            if renderer is None:
+                renderer = type(self)._measurers[dpi] = RendererAgg(1, 1, dpi)
+            return renderer
+        w, h = fig.bbox.size
+        key = (w, h, fig.dpi)
+        renderer = self._lent.get(key)
+        if renderer is None:
+            renderer = type(self)._pool.pop(key, None) or RendererAgg(w, h, fig.dpi)
+            self._lent[key] = renderer
+        self._canvas.renderer, self._canvas._lastKey = renderer, key
+        return renderer
 
 
 #: fewer figures than this are saved one after another: starting worker processes (~0.5 s)
@@ -158,7 +254,7 @@ def save_figures(figs: list, output_dir: str | Path, names: list[str], jobs: int
     settings = {k: v for k, v in mpl.rcParams.items() if k != "backend"}
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["analysis.style", "matplotlib.figure", "matplotlib.backends.backend_agg",
-                                    "matplotlib.backends.backend_svg", "PIL.PngImagePlugin"])
+                                    "matplotlib.backends.backend_svg", "isal.isal_zlib"])
     problem = None
     try:
         pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_figure_worker_init, initargs=(settings,))
@@ -214,24 +310,90 @@ def _save_figure_in_worker(fig, output_dir: str, name: str) -> list[Path]:
 
 
 def _write_png(fig, path: Path, dpi: float, bbox, encoder):
-    """Draw ``fig`` for the PNG here; compress the pixels on ``encoder`` (Pillow releases the
-    GIL while it compresses, so the SVG is drawn meanwhile). The file is the one
-    ``savefig(path, dpi=dpi, bbox_inches=bbox)`` writes: the same pixels through the same
-    ``matplotlib.image.imsave`` call. Returns a future (``.result()`` raises its errors)."""
-    import matplotlib as mpl
+    """Draw ``fig`` for the PNG here; compress the pixels on ``encoder`` (zlib releases the
+    GIL while it compresses, so the SVG is drawn meanwhile). The picture is the one
+    ``savefig(path, dpi=dpi, bbox_inches=bbox)`` draws, pixel for pixel; the file is written
+    by :func:`png_bytes` instead of Pillow (see there). Returns a future (``.result()``
+    raises its errors)."""
     import numpy as np
 
-    meta, pil = {"Software": None}, {"compress_level": PNG_COMPRESS_LEVEL}
     raw = _PixelSink()
     fig.savefig(raw, format="rgba", dpi=dpi, bbox_inches=bbox)
     width, height = int(bbox.width * dpi), int(bbox.height * dpi)  # the canvas savefig drew
     data = raw.getbuffer()
     if len(data) != width * height * 4:  # not the size expected: let savefig draw it again
-        fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata=meta, pil_kwargs=pil)
+        fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata={"Software": None},
+                    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
         return encoder.submit(lambda: None)
-    rgba = memoryview(np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4))
-    return encoder.submit(mpl.image.imsave, path, rgba, format="png", origin="upper", dpi=dpi,
-                          metadata=meta, pil_kwargs=pil)
+    rgba = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 4)
+    return encoder.submit(_write_bytes, path, png_bytes, rgba, dpi)
+
+
+def _write_bytes(path: Path, make, *args) -> None:
+    path.write_bytes(make(*args))
+
+
+def png_bytes(rgba, dpi: float) -> bytes:
+    """A PNG file of the pixels ``rgba`` (height x width x 4, uint8), with ``dpi`` in its
+    pHYs chunk as Pillow writes it.
+
+    Pillow's encoder chooses a filter per row (its adaptive filtering took ~100 of ~130 ms
+    on a 1,640 x 2,560 forest page, at any zlib level). Here no row is filtered (the
+    compressor matches a row against the row above it by itself) and the rows are deflated
+    by ISA-L (the ``isal`` package, :data:`PNG_ISAL_LEVEL`): ~10 ms a forest page, files
+    ~2 % smaller than Pillow's at level 3, RGBA as savefig writes them. Without ``isal``
+    (no wheel for the platform) zlib deflates them (:data:`PNG_COMPRESS_LEVEL`, ~45 ms a
+    page), and an opaque picture (every alpha 255, as every saved figure of the project with
+    its white background) is stored as RGB, which zlib packs ~10 % smaller: the same pixels
+    (a reader gives alpha 255 for RGB). Measured: benchmarks/results.md, Rates."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    deflate, level, rgb_if_opaque = _deflater()
+    height, width, _ = rgba.shape
+    opaque = rgb_if_opaque and bool(rgba[..., 3].min() == 255)
+    channels = 3 if opaque else 4
+    rows = np.empty((height, width * channels + 1), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type 0 (None) before each row
+    pixels = rows[:, 1:].view()
+    pixels.shape = (height, width, channels)  # a view of the rows (raises rather than copy)
+    if opaque:
+        for c in range(3):  # channel by channel: ~7 ms, where rgba[..., :3] copies in ~45 ms
+            pixels[..., c] = rgba[..., c]
+    else:
+        pixels[...] = rgba
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+
+    ppm = int(dpi / 0.0254 + 0.5)  # pixels per metre, rounded as Pillow rounds it
+    return b"".join([
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2 if opaque else 6, 0, 0, 0)),
+        chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+        chunk(b"IDAT", deflate(rows, level)),
+        chunk(b"IEND", b""),
+    ])
+
+
+#: ISA-L's level for the saved PNGs (lossless at any level): levels 1 and 2 take the same
+#: time (~6 ms for the 16 MB of a forest page's pixels), 2 packs a little tighter; level 3
+#: is ~8x slower for 1-2 % smaller files
+PNG_ISAL_LEVEL = 2
+
+
+def _deflater():
+    """``(compress(data, level), level, store an opaque picture as RGB)`` for :func:`png_bytes`:
+    ISA-L's deflate if the ``isal`` package is installed, else zlib's."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        import zlib
+
+        return zlib.compress, PNG_COMPRESS_LEVEL, True
+    return isal_zlib.compress, PNG_ISAL_LEVEL, False
 
 
 class _PixelSink:

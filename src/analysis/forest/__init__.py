@@ -9,6 +9,8 @@ file                open it to change
 =================== ==========================================================================
 ``textcolumn.py``   :class:`~analysis.forest.textcolumn.TextColumn`: a column of table cells
                     drawn as one artist (fast PNG and SVG for thousands of rows).
+``legend.py``      a figure legend that lays itself out once per drawing (matplotlib's
+                    asks ~35 times), the same pixels.
 ``notes.py``        the footnotes that state the pooling method used (squares, diamonds).
 ``rates.py``        forest plots of response and safety proportions (:func:`forest_pages`,
                     :func:`forest_plot`, :func:`forest_rows`) and the response-categories chart

@@ -132,6 +132,7 @@ def comparison_forest(table: pd.DataFrame, pooled: pd.DataFrame | None = None, *
     measure = str(table["measure"].iloc[0]) if len(table) else "RR"
     title = title or f"Controlled comparisons: {MEASURE_LABELS[measure].lower()}, intervention vs control"
     why = dict(zip(table["comparison_id"], placement["not_pooled_reason"])) if placement is not None else {}
+    from analysis.forest.legend import figure_legend
     from analysis.rates import group_labels
 
     # the labels pool_comparisons used (trimmed, grouped case-insensitively), so diamonds find their rows
@@ -260,8 +261,8 @@ def comparison_forest(table: pd.DataFrame, pooled: pd.DataFrame | None = None, *
         handles += [Patch(facecolor=OKABE_ITO["grey"], edgecolor="black", label="pooled estimate [CI]"),
                     Patch(facecolor=PI_COLOR, label="prediction interval")]
     if handles:
-        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(X_LABEL, (notes_in - 0.05) / height), ncol=4,
-                   fontsize=fs - 0.5, frameon=False, handlelength=1.4)
+        figure_legend(fig, handles, loc="upper left", bbox_to_anchor=(X_LABEL, (notes_in - 0.05) / height), ncol=4,
+                      fontsize=fs - 0.5, frameon=False, handlelength=1.4)
     for i, note in enumerate(notes):
         fig.text(X_LABEL, (0.05 + 0.17 * (len(notes) - 1 - i)) / height, note, fontsize=fs - 1, color="0.25",
                  ha="left", va="bottom")

@@ -330,6 +330,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
     from matplotlib.ticker import PercentFormatter
     from matplotlib.transforms import IdentityTransform, blended_transform_factory
 
+    from analysis.forest.legend import figure_legend
     from analysis.forest.textcolumn import TextColumn
 
     n = max(len(rows), 1)
@@ -457,8 +458,8 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
         ax.add_collection(PolyCollection(pi_bars, facecolors=PI_COLOR, edgecolors=PI_COLOR, alpha=0.85, zorder=2))
     fig.text(0.01, 1 - 0.3 / height, title, fontsize=12, fontweight="bold", ha="left", va="center")
     if handles:
-        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.01, (notes_in + legend_in) / height),
-                   ncol=LEGEND_COLUMNS, fontsize=fs - 0.5, frameon=False, handlelength=1.4)
+        figure_legend(fig, handles, loc="upper left", bbox_to_anchor=(0.01, (notes_in + legend_in) / height),
+                      ncol=LEGEND_COLUMNS, fontsize=fs - 0.5, frameon=False, handlelength=1.4)
     if footnotes:
         ys = [(0.08 + 0.17 * (len(footnotes) - 1 - i)) / height for i in range(len(footnotes))]
         fig.add_artist(TextColumn(0.01, ys, footnotes, transform=fig.transFigure, ha="left", va="bottom",

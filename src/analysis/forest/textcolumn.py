@@ -91,7 +91,10 @@ class TextColumn(Artist):
         if not self._texts:
             return [], np.empty((0, 2))
         xy = self.get_transform().transform(np.column_stack([self._x, self._y]))
-        keep = [i for i, t in enumerate(self._texts) if t and np.isfinite(xy[i]).all()]
+        finite = np.isfinite(xy).all(axis=1)
+        keep = [i for i, t in enumerate(self._texts) if t and finite[i]]
+        if len(keep) == len(self._texts):
+            return self._texts, xy
         return [self._texts[i] for i in keep], xy[keep]
 
     def _rgba(self):
@@ -171,17 +174,17 @@ class TextColumn(Artist):
         glyphs = _glyphs(self._prop, renderer.dpi)
         _, lp_h, lp_d = renderer.get_text_width_height_descent("lp", self._prop, ismath=False)
         height = renderer.height
-        *rgb, alpha = self._rgba()
-        color = [round(255 * c) for c in rgb]
         shift = {"left": 0.0, "right": 1.0, "center": 0.5}[self._ha]
         up = self._raise(lp_h, lp_d)
-        gc = renderer.new_gc()
+        gc = renderer.new_gc()  # the colour and alpha a Text gives its gc
+        gc.set_foreground(self._color)
+        gc.set_alpha(self.get_alpha())
         gc.set_url(self.get_url())
         try:
             for text, (x, y) in zip(texts, xy):
                 lay = glyphs.layout(text)
                 baseline = height - (y + up)  # from the top, as Agg draws
-                glyphs.paint(renderer, gc, lay, x - shift * lay[0], baseline, color, alpha)
+                glyphs.paint(renderer, gc, lay, x - shift * lay[0], baseline)
         finally:
             gc.restore()
 
@@ -193,14 +196,11 @@ class TextColumn(Artist):
         dpi = renderer.dpi if renderer is not None else self.get_figure(root=True).dpi
         glyphs = _glyphs(self._prop, dpi)
         h, d = glyphs.lp_height, glyphs.lp_descent
-        x0s, x1s = [], []
-        for text, (x, _) in zip(texts, xy):
-            w = glyphs.layout(text)[0]
-            left = x - {"left": 0.0, "right": w, "center": w / 2}[self._ha]
-            x0s.append(left)
-            x1s.append(left + w)
+        layout = glyphs.layout
+        widths = np.array([layout(text)[0] for text in texts])
+        left = xy[:, 0] - {"left": 0.0, "right": 1.0, "center": 0.5}[self._ha] * widths
         bottom = xy[:, 1] + self._raise(h, d) - d
-        return Bbox([[min(x0s), bottom.min()], [max(x1s), bottom.max() + h]])
+        return Bbox([[left.min(), bottom.min()], [(left + widths).max(), bottom.max() + h]])
 
     def get_tightbbox(self, renderer=None):
         return self.get_window_extent(renderer)
@@ -361,46 +361,51 @@ class _GlyphSet:
         # that brings the cached glyph's ink nearest to where it starts at its pen position
         floor = math.floor
         pieces = []
-        for g, x in glyphs:
+        c0 = r0 = c1 = r1 = 0
+        for i, (g, x) in enumerate(glyphs):
             fx = floor(x)
-            pieces.append((g[0], int(fx - left) + round(x - fx - g[1]), int(y_max - g[5] + 1) - g[2]))
-        if pieces:
-            c0 = min(p[1] for p in pieces)
-            r0 = min(p[2] for p in pieces)
-            c1 = max(p[1] + p[0].shape[1] for p in pieces)
-            r1 = max(p[2] + p[0].shape[0] for p in pieces)
+            image = g[0]
+            c, r = int(fx - left) + round(x - fx - g[1]), int(y_max - g[5] + 1) - g[2]
+            pieces.append((image, c, r))
+            h, w = image.shape
+            if not i:
+                c0, r0, c1, r1 = c, r, c + w, r + h
+                continue
+            if c < c0:
+                c0 = c
+            if r < r0:
+                r0 = r
+            if c + w > c1:
+                c1 = c + w
+            if r + h > r1:
+                r1 = r + h
+        if c0 or r0:
             pieces = [(image, c - c0, r - r0) for image, c, r in pieces]
-        else:
-            c0 = r0 = c1 = r1 = 0
         if len(self._layouts) > 50_000:
             self._layouts.clear()
         found = self._layouts[text] = (pen, left, y_min, y_max, pieces, (r1 - r0, c1 - c0), (c0, r0))
         return found
 
-    def paint(self, renderer, gc, lay, x0, baseline, color, alpha) -> None:
+    def paint(self, renderer, gc, lay, x0, baseline) -> None:
         """Draw a line (laid out by :meth:`layout`) on the Agg ``renderer`` where
         ``draw_text`` draws it with pen origin ``x0`` and ``baseline`` (pixels from the left
         and the top of the canvas): the glyph images are combined into one coverage image,
-        which Agg blends in ``color`` (RGB 0-255) times ``alpha`` as it blends a
-        ``draw_text`` bitmap (at whole pixels: left, the ink's left end rounded; bottom, the
-        baseline plus the descent rounded)."""
+        which Agg blends in ``gc``'s colour with ``draw_text_image``, the call and the whole
+        pixels ``draw_text`` uses for its bitmap (left: the ink's left end rounded; bottom:
+        the baseline plus the descent rounded)."""
         _, ink_min, y_min, y_max, pieces, shape, (c0, r0) = lay
         if not pieces:
             return
         left = round(x0 + ink_min) + c0
         top = round(baseline - y_min) + 1 - (int(y_max - y_min) + 2) + r0
-        cover = np.zeros(shape, dtype=np.uint8)
-        maximum = np.maximum
-        for image, c, r in pieces:
-            h, w = image.shape
-            view = cover[r:r + h, c:c + w]
-            maximum(view, image, out=view)
-        rgba = np.empty(shape + (4,), dtype=np.uint8)
-        rgba[..., :3] = color
-        if alpha != 1:
-            cover = ((cover.astype(np.uint16) * round(255 * alpha) + 127) // 255).astype(np.uint8)
-        rgba[..., 3] = cover
-        # draw_image takes the rows bottom-up, from the lower-left corner of the pixel buffer (whose
-        # height is renderer.height rounded down: that is a float when the figure is cropped)
-        rows = renderer.buffer_rgba().shape[0]
-        renderer.draw_image(gc, left, rows - top - shape[0], rgba[::-1])
+        if len(pieces) == 1:
+            cover = pieces[0][0]
+        else:
+            cover = np.zeros(shape, dtype=np.uint8)
+            maximum = np.maximum
+            for image, c, r in pieces:
+                h, w = image.shape
+                view = cover[r:r + h, c:c + w]
+                maximum(view, image, out=view)
+        # the image's top-left pixel at (left, top), rows counted from the top of the canvas
+        renderer._renderer.draw_text_image(cover, left, top + shape[0], 0.0, gc)
