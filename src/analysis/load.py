@@ -12,8 +12,11 @@ Row numbers are the spreadsheet's: the header is row 1, the first data row is ro
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,6 +379,10 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     of the event's treatment line (events of line 0 relative to the patient's first line),
     and to calendar dates ``date_lo``/``date_best``/``date_hi`` where the chain reaches a date.
     """
+    if _AHEAD:
+        ahead = _validated_ahead(data_dir)
+        if ahead is not None:
+            return ahead
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data folder {data_dir} does not exist")
@@ -432,6 +439,72 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     lines = lines.merge(sources[["source_id", "kind", "evidence_level"]], on="source_id", how="left")
     return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files, graph,
                    groups)
+
+
+# --------------------------------------------------------------------------- validated ahead
+
+
+_AHEAD: dict[Path, tuple[tuple | None, Dataset]] = {}
+"""Datasets that :func:`validate_ahead` loaded in this process (render's kernel factory) before
+it forked the process that runs now (a notebook's kernel), by resolved folder, each with the
+folder's :func:`_folder_state` from before it was read."""
+
+
+def validate_ahead(data_dir: str | Path) -> Dataset:
+    """:func:`load_dataset` of ``data_dir``, kept for the first ``load_dataset`` of the same
+    folder in this process or a process forked from it, which returns it instead of reading
+    the folder again -- if no file or folder in it has changed (size, modification time,
+    inode) since this call began reading it. Render's kernel factory validates the data folder
+    with it before it forks the notebooks' kernels, so a notebook does not read and validate
+    a million rows a second time. Raises as ``load_dataset`` does."""
+    folder = Path(data_dir).resolve()
+    state = _folder_state(folder)
+    ds = load_dataset(folder)
+    if state is not None:
+        _AHEAD[folder] = (state, ds)
+    return ds
+
+
+def _validated_ahead(data_dir: str | Path) -> Dataset | None:
+    """The dataset :func:`validate_ahead` kept for ``data_dir`` (taken: a second
+    ``load_dataset`` reads the folder), with the paths as ``data_dir`` gives them; None when
+    none was kept or the folder changed since."""
+    try:
+        folder = Path(data_dir).resolve()
+    except (OSError, RuntimeError, TypeError):
+        return None
+    state, ds = _AHEAD.pop(folder, (None, None))
+    if ds is None or _folder_state(folder) != state:
+        return None
+    given = Path(data_dir)
+    if given != ds.data_dir:  # the same folder named another way: paths as load_dataset gives them
+        ds = dataclasses.replace(ds, data_dir=given,
+                                 files={k: given / p.relative_to(ds.data_dir) for k, p in ds.files.items()})
+    return ds
+
+
+def _folder_state(folder: Path) -> tuple | None:
+    """(path, size, modification time, inode, device) of every file and folder under
+    ``folder``; None when there is a link in it (a linked file may change without its link)
+    or it cannot be read."""
+    state = []
+    try:
+        for root, dirs, files in os.walk(folder, onerror=_raise):
+            dirs.sort()
+            for name in [*dirs, *sorted(files)]:
+                path = os.path.join(root, name)
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    return None
+                state.append((os.path.relpath(path, folder), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev))
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino, st.st_dev, *state)
+
+
+def _raise(exc: OSError):
+    raise exc
 
 
 def _problem_order(p: Problem):

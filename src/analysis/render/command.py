@@ -15,8 +15,10 @@ Guarantees:
 
 * **Data validated first.** When a notebook to be run reads the data folder with
   ``analysis.load.load_dataset`` (see :func:`reads_dataset`), the folder is validated
-  before any notebook runs (in a child of the kernel factory, which has pandas and pandera
-  imported already, else in this process). If it has problems, no notebook runs: the
+  before any notebook runs (by the kernel factory, before it forks a kernel, else in this
+  process). The kernels forked after it find the validated dataset in memory: a notebook's
+  ``load_dataset`` of the same, unchanged folder does not read it again
+  (:func:`analysis.load.validate_ahead`). If it has problems, no notebook runs: the
   ``file:row:column: message`` lines are printed (as ``python -m analysis validate`` gives
   them), the index shows them, previous reports are kept untouched, nothing is cached,
   and the exit code is 1.
@@ -305,12 +307,13 @@ def _run(args, stream) -> int:
             # longest first (by the previous render's time; never rendered counts as longest),
             # so the last notebook to finish does not start late
             todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
-            # The kernel factory starts first: it imports what the notebooks import (seconds
-            # of CPU, once for all kernels) and validates the data folder in a child meanwhile
-            # (a broken file then costs a second, not one failed notebook per kernel). The
-            # workers start next and import papermill; each asks the factory for a kernel at
-            # once, so kernels are ready before a notebook is assigned. No notebook runs
-            # before the data folder is found valid.
+            # The kernel factory starts first: it validates the data folder (a broken file then
+            # costs a second, not one failed notebook per kernel) and keeps the dataset for the
+            # kernels it forks, whose notebooks then need not read it again, then imports what
+            # the notebooks import (seconds of CPU, once for all kernels). The workers start
+            # next and import papermill; each asks the factory for a kernel at once, so kernels
+            # are ready before a notebook is assigned. No notebook runs before the data folder
+            # is found valid.
             jobs_n = max(1, args.jobs or os.cpu_count() or 1)
             validate = bool(todo) and any(reads_dataset(j.notebook) for j in todo)
             if todo:
@@ -432,8 +435,8 @@ def reads_dataset(notebook: Path) -> bool:
 
 
 def validate_data(data_dir: Path, stream=None, factory: KernelFactory | None = None) -> list[str] | None:
-    """Validate ``data_dir`` as ``python -m analysis validate`` does, in a child of the kernel
-    ``factory`` when it runs (it has pandas and pandera imported already), else in this process.
+    """Validate ``data_dir`` as ``python -m analysis validate`` does: the result of the kernel
+    ``factory``'s validation when it runs, else in this process.
 
     Returns the ``file:row:column: message`` lines of every problem, or None when the data
     is valid. A loader crash (a bug, not a data problem) is reported on ``stream`` and
