@@ -23,19 +23,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.errors
-import pandera.pandas  # noqa: F401
 
 from analysis import checks, readers, schemas, timing
 from analysis.events import days_to_timestamps as _days_to_timestamps  # noqa: F401
 from analysis.events import resolve_events
 from analysis.readers import MAX_FILE_BYTES, Problem, data_files_in, find_file, list_folder, read_table  # noqa: F401
 
-# pandera (~0.3 s) is imported with this module rather than in the first load_dataset, and so
-# are the backends it imports and registers on its first validate (~0.15 s more, hypothesis'
-# strategies among them): a notebook pays for them in its import cell. ``import analysis``
-# and the command line import this module only when they read data.
-pandera.pandas.DataFrameSchema({"x": pandera.pandas.Column(str)}).validate(pd.DataFrame({"x": ["x"]}))
+# pandera (~0.5 s of imports with the backends it registers on its first validate, hypothesis'
+# strategies among them) is imported only when a row may fail a check (:func:`_validate_rows`):
+# every check runs on whole columns first (:func:`_suspect_rows`), and a valid folder has no
+# such row, so ``validate``, render's kernel factory and a notebook's ``load_dataset`` of it
+# never import pandera.
 
 
 class DataValidationError(ValueError):
@@ -186,6 +184,8 @@ def _validate_rows(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     Two pandera passes: the first only reads numbers (cells that are not numbers are
     reported and blanked), the second checks everything else on the typed values.
     """
+    import pandera.errors
+
     df = df.copy()
     cols = {c.name: c for c in data_file.columns}
     numeric = [c.name for c in data_file.columns if c.kind in ("int", "float")]
