@@ -52,6 +52,13 @@ class Coded:
         return len(self.codes)
 
     @staticmethod
+    def concat(columns: list[Coded]) -> Coded:
+        """The columns one after another."""
+        offsets = np.cumsum([0] + [len(c.values) for c in columns[:-1]])
+        return Coded(np.concatenate([c.codes + k for c, k in zip(columns, offsets)]),
+                     _objects([v for c in columns for v in c.values]))
+
+    @staticmethod
     def combine(fn, *columns: Coded) -> Coded:
         """``fn(cell, cell, ...)`` of the columns' cells in every row, called once per distinct
         combination."""
