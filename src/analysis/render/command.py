@@ -103,6 +103,7 @@ from analysis.render.folders import (
     _term_path,
     cache_key,
     clean_stale,
+    count_rows,
     data_fingerprint,
     find_notebooks,
     output_lock,
@@ -281,7 +282,7 @@ def _run(args, stream) -> int:
             clean_stale(out, manifest)
             manifest.check_targets([nb.stem for nb in notebooks])
             install_kernelspec()
-            data_fp = data_fingerprint(data_dir, rows=True)
+            data_fp = data_fingerprint(data_dir)
             for rel in data_fp.get("outside", []):
                 print(printable(f"warning: {_term_path(data_dir)}/{rel} leads outside the data folder "
                                 f"{_term_path(data_dir)} (a link); render does not read it"), file=sys.stderr)
@@ -321,6 +322,7 @@ def _run(args, stream) -> int:
                                          data_dir if validate else None)
             workers = _start_workers(min(jobs_n, len(todo)), out, factory)
             problems = None
+            count_rows(data_fp, data_dir)  # for the index, while the factory validates
             if validate:
                 problems = validate_data(data_dir, stream=sys.stderr, factory=factory)
             if problems is not None:
