@@ -104,8 +104,11 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     typed = df.copy(deep=False)  # the text cells are shared; each number column is replaced
     for col in data_file.columns:
         if col.name in numbers:
-            values = pd.Series(np.where(suspect, np.nan, numbers[col.name]), index=df.index)
-            typed[col.name] = values.round().astype("Int64") if col.kind == "int" else values
+            values = np.where(suspect, np.nan, numbers[col.name])
+            if col.kind == "int":  # as Series.round().astype("Int64") makes it (1 under the mask), without
+                empty = np.isnan(values)  # its check of every value (a suspect row is NaN: the rest are whole)
+                values = pd.arrays.IntegerArray(np.where(empty, 1, np.round(values)).astype(np.int64), empty)
+            typed[col.name] = pd.Series(values, index=df.index)
     if suspect.any():
         checked = _validate_rows(df.loc[suspect], data_file, name, problems, refs)
         for c in numbers:
