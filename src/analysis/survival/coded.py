@@ -48,6 +48,11 @@ class Coded:
         """The column as an object array."""
         return self.values[self.codes] if len(self.values) else np.empty(len(self.codes), dtype=object)
 
+    def fill(self, out: np.ndarray) -> None:
+        """Write the column into ``out`` (an object array as long as the column)."""
+        if len(self.codes):
+            np.take(self.values, self.codes, out=out)
+
     def __len__(self) -> int:
         return len(self.codes)
 
