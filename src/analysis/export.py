@@ -133,7 +133,7 @@ def _column(s: pd.Series, floats: list) -> _Coded | _Raw | None:
     if (2 * len(pd.unique(sample)) > len(sample) and pd.api.types.infer_dtype(cells, skipna=False) == "string"
             and _plain_texts(cells)):  # ids, every one a str
         return _Raw(cells)
-    codes, uniques = pd.factorize(cells)
+    codes, uniques = _mostly_one(cells) or pd.factorize(cells)
     uniques = np.asarray(uniques, dtype=object)
     if not all(isinstance(u, str) for u in uniques):
         return None
@@ -142,6 +142,30 @@ def _column(s: pd.Series, floats: list) -> _Coded | _Raw | None:
     else:
         formatted = np.array([_quoted(u) for u in uniques], dtype=object)
     return _Coded(np.where(codes < 0, len(formatted), codes), np.append(formatted, '""'))
+
+
+def _mostly_one(cells: np.ndarray) -> tuple[np.ndarray, list] | None:
+    """``pd.factorize(cells)`` (in another order) for a column that holds one text in most
+    rows (a source, a unit, an evidence level): the rows holding it are found by comparison
+    (C, and at once for the very same object), only the others are hashed. None for any
+    other column."""
+    sample = cells[:_ID_SAMPLE]
+    codes, values = pd.factorize(sample)
+    counts = np.bincount(codes[codes >= 0])
+    if not len(counts) or 10 * counts.max() < 9 * len(sample) or not isinstance(values[counts.argmax()], str):
+        return None
+    top = values[counts.argmax()]
+    try:
+        same = cells == top
+    except TypeError:  # a cell that cannot say whether it equals a text (pandas' NA)
+        return None
+    if not isinstance(same, np.ndarray) or same.shape != cells.shape:
+        return None
+    others = np.flatnonzero(~same)
+    rest, more = pd.factorize(cells[others])
+    codes = np.zeros(len(cells), dtype=np.intp)
+    codes[others] = np.where(rest < 0, -1, rest + 1)
+    return codes, [top, *more]
 
 
 def _quoted(text: str) -> str:
