@@ -150,7 +150,7 @@ def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], text: dict[s
         if col.name in numbers:
             suspect |= _bad_numbers(text[col.name], present, numbers[col.name], col)
             continue
-        given = text[col.name][present]
+        given = text[col.name][present] if long or col.kind == "id" else ()  # the cells given, when looked at
         if long and len(given) and max(map(len, given)) > schemas.MAX_TEXT_LENGTH:
             suspect[present] |= np.fromiter(map(len, given), dtype=np.int64, count=len(given)) > schemas.MAX_TEXT_LENGTH
         if col.kind == "id" and ("\n" + "\n".join(given)).find("\n" + schemas.RESERVED_ID_PREFIX) >= 0:
