@@ -462,6 +462,24 @@ def test_a_folder_validated_ahead_is_loaded_once_as_load_dataset_loads_it(ahead_
     assert load_dataset("data").ipd is not kept.ipd  # taken once: the next load reads the folder
 
 
+@pytest.mark.parametrize("say", ["warn", "print"])
+def test_a_load_that_warns_or_prints_is_not_kept(ahead_folder, monkeypatch, capsys, say):
+    """The notebook then loads the folder itself and shows the warning as a load shows it."""
+    import warnings
+
+    from analysis import load
+
+    real = load.load_dataset
+
+    def loud(folder):
+        warnings.warn("a workbook style") if say == "warn" else print("a workbook style")
+        return real(folder)
+
+    monkeypatch.setattr(load, "load_dataset", loud)
+    load.validate_ahead(ahead_folder)
+    assert not load._AHEAD and "a workbook style" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("change", ["edit", "add", "remove", "link"])
 def test_a_folder_changed_after_validation_is_read_again(ahead_folder, change):
     import os

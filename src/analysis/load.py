@@ -459,11 +459,26 @@ def validate_ahead(data_dir: str | Path) -> Dataset:
     the folder again -- if no file or folder in it has changed (size, modification time,
     inode) since this call began reading it. Render's kernel factory validates the data folder
     with it before it forks the notebooks' kernels, so a notebook does not read and validate
-    a million rows a second time. Raises as ``load_dataset`` does."""
+    a million rows a second time. Raises as ``load_dataset`` does.
+
+    A load that warns or prints (a library's warning about a workbook, say) is not kept:
+    the notebook then loads the folder itself and shows what a load of it shows."""
+    import contextlib
+    import io
+    import sys
+    import warnings
+
     folder = Path(data_dir).resolve()
     state = _folder_state(folder)
-    ds = load_dataset(folder)
-    if state is not None:
+    said = io.StringIO()
+    with warnings.catch_warnings(record=True) as warned, contextlib.redirect_stdout(said), \
+            contextlib.redirect_stderr(said):
+        ds = load_dataset(folder)
+    for w in warned:  # where they would have gone (render's kernel factory: its log)
+        said.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
+    if said.getvalue():
+        sys.stderr.write(said.getvalue())
+    elif state is not None:
         _AHEAD[folder] = (state, ds)
     return ds
 
