@@ -189,7 +189,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(tmp_path, capsys, name):
         f.write(lines[0])
         while f.tell() < 50 * 2**20:
             f.write(chunk)
-    load_dataset(BASE)  # imports (pandera, openpyxl) before measuring
+    load_dataset(BASE)  # imports (openpyxl) before measuring
     tracemalloc.start()
     try:
         with pytest.raises(DataValidationError) as exc:

@@ -108,6 +108,56 @@ def test_write_csv_writes_what_pandas_writes(tmp_path_factory, rows):
     assert (folder / "fast.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(TEXT, TEXT, FLOAT), min_size=1, max_size=30),
+       st.permutations(["id", "id2", "text", "x", "same", "again"]))
+def test_ids_texts_and_repeated_columns_in_any_order_are_written_as_pandas_writes_them(tmp_path_factory, rows, order):
+    """Id-like columns (mostly distinct texts: written as they are between quotes when they can
+    be), columns equal to another (coded once) and texts, side by side in any order."""
+    folder = tmp_path_factory.mktemp("w")
+    ids = [("" if r[0] is None else r[0]) + str(i) for i, r in enumerate(rows)]
+    df = pd.DataFrame({"id": pd.Series(ids, dtype=object),
+                       "id2": pd.Series([f"P{i}" if r[1] is None else r[1] + "x" * i for i, r in enumerate(rows)],
+                                        dtype=object),
+                       "text": pd.Series([r[1] for r in rows], dtype=object),
+                       "x": [r[2] for r in rows], "same": [r[2] for r in rows],
+                       "again": pd.Series([r[1] for r in rows], dtype=object)})[list(order)]
+    export.write_csv(df, folder / "fast.csv")
+    export.neutralise_formulas(df).to_csv(folder / "pandas.csv", index=False, encoding="utf-8",
+                                          quoting=csv.QUOTE_NONNUMERIC)
+    assert (folder / "fast.csv").read_bytes() == (folder / "pandas.csv").read_bytes()
+
+
+@pytest.mark.parametrize("few", [1, 4, 50_000])
+def test_runs_of_columns_are_joined_as_far_as_their_combinations_allow(tmp_path, monkeypatch, few):
+    """However many distinct combinations a piece may hold, the bytes are pandas'."""
+    monkeypatch.setattr(export, "_FEW", few)
+    n = 40
+    df = pd.DataFrame({"a": np.arange(n) % 3, "b": (np.arange(n) % 5).astype(float),
+                       "c": pd.Series(np.where(np.arange(n) % 2, "=x", 'y"z'), dtype=object),
+                       "id": pd.Series([f"id{i}" for i in range(n)], dtype=object), "d": np.arange(n) % 3,
+                       "e": pd.array([None if i % 4 else i for i in range(n)], dtype="Int64")})
+    export.write_csv(df, tmp_path / "fast.csv")
+    assert (tmp_path / "fast.csv").read_bytes() == \
+        export.neutralise_formulas(df).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
+@pytest.mark.parametrize("other", [None, float("nan"), pd.NA, "=x", 'a"b', "", "ipd ", "'", 7, 1.5])
+def test_a_column_of_mostly_one_text_is_written_as_pandas_writes_it(tmp_path, other):
+    """One text in most rows (found by comparison, not hashing) and anything else in a few."""
+    n = 50
+    cells = np.array(["ipd"] * n, dtype=object)
+    cells[[0, 17, 49]] = other
+    cells[5] = "".join(["i", "pd"])  # equal, another object
+    df = pd.DataFrame({"source": pd.Series(cells, dtype=object), "n": np.arange(n)})
+    if export._columns(df) is None:  # not plain (a number among the texts): pandas writes it
+        assert isinstance(other, (int, float)) and not pd.isna(other)
+        return
+    export.write_csv(df, tmp_path / "fast.csv")
+    assert (tmp_path / "fast.csv").read_bytes() == \
+        export.neutralise_formulas(df).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
 def test_a_large_table_of_ids_is_written_as_pandas_writes_it(tmp_path):
     n = export.FAST_ROWS + 7
     df = pd.DataFrame({"patient_id": np.arange(n).astype(str).astype(object), "time": np.arange(n) / 7.0,

@@ -426,3 +426,82 @@ def test_arm_role_and_cohort_group_may_be_left_out_of_older_files(make_folder, t
     ds = load_dataset(folder)
     assert ds.cohort_outcomes.loc[0, "arm_role"] == "single_arm"
     assert ds.cohort_outcomes["cohort_group"].isna().all()
+
+
+# ----------------------------------------------------------------------------- validated ahead (render's kernel factory)
+
+
+def _same_dataset(a, b) -> None:
+    assert a.data_dir == b.data_dir and a.files == b.files
+    for name in ("sources", "patients", "events", "lines", "cohort_outcomes", "ipd", "km_curves_points",
+                 "km_curves_at_risk", "groups"):
+        assert getattr(a, name).equals(getattr(b, name)), name
+
+
+@pytest.fixture
+def ahead_folder(tmp_path, monkeypatch):
+    import shutil
+
+    from analysis import load
+
+    monkeypatch.setattr(load, "_AHEAD", {})
+    folder = tmp_path / "data"
+    shutil.copytree(pathlib.Path(__file__).parent / "bad_data" / "ok_ipd_and_km_curves", folder)
+    (folder / "expected.txt").unlink()
+    return folder
+
+
+def test_a_folder_validated_ahead_is_loaded_once_as_load_dataset_loads_it(ahead_folder, monkeypatch):
+    from analysis import load
+
+    kept = load.validate_ahead(ahead_folder)
+    monkeypatch.chdir(ahead_folder.parent)
+    first = load_dataset("data")  # the same folder named another way: paths as given
+    assert first.ipd is kept.ipd  # not read again
+    _same_dataset(first, load_dataset("data"))
+    assert load_dataset("data").ipd is not kept.ipd  # taken once: the next load reads the folder
+
+
+@pytest.mark.parametrize("say", ["warn", "print"])
+def test_a_load_that_warns_or_prints_is_not_kept(ahead_folder, monkeypatch, capsys, say):
+    """The notebook then loads the folder itself and shows the warning as a load shows it."""
+    import warnings
+
+    from analysis import load
+
+    real = load.load_dataset
+
+    def loud(folder):
+        warnings.warn("a workbook style") if say == "warn" else print("a workbook style")
+        return real(folder)
+
+    monkeypatch.setattr(load, "load_dataset", loud)
+    load.validate_ahead(ahead_folder)
+    assert not load._AHEAD and "a workbook style" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", ["edit", "add", "remove", "link"])
+def test_a_folder_changed_after_validation_is_read_again(ahead_folder, change):
+    import os
+    import time
+
+    from analysis import load
+
+    kept = load.validate_ahead(ahead_folder)
+    ipd = ahead_folder / "ipd" / "trial.csv"
+    if change == "edit":  # the same size, a later modification time
+        text = ipd.read_bytes()
+        ipd.write_bytes(text)
+        os.utime(ipd, ns=(time.time_ns(), ipd.stat().st_mtime_ns + 1_000_000))
+    elif change == "add":
+        (ahead_folder / "notes.txt").write_text("x")
+    elif change == "remove":
+        (ahead_folder / "km_curves" / "at_risk.csv").unlink()
+        (ahead_folder / "km_curves" / "points.csv").unlink()
+    else:
+        (ahead_folder / "ipd" / "other.csv").symlink_to(ipd)
+    try:
+        ds = load_dataset(ahead_folder)
+    except DataValidationError:
+        return  # read again, and found wanting
+    assert ds.ipd is not kept.ipd

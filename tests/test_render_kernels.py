@@ -275,3 +275,39 @@ def test_a_forked_kernel_gives_the_outputs_of_a_fresh_one(tmp_path, monkeypatch,
     shown = "".join(outputs["1"][3][0]["text"])
     assert shown.startswith("20 80 module://matplotlib_inline.backend_inline False True")
     assert "image/png" in outputs["1"][4][0]["data"]  # shown by the inline backend at the end of the cell
+
+
+AHEAD = """\
+import json, shutil
+from pathlib import Path
+from analysis import load
+ahead = [str(p) for p in load._AHEAD]
+ds = load.load_dataset(data_dir)
+Path(output_dir, "ahead.json").write_text(json.dumps({"ahead": ahead, "taken": not load._AHEAD,
+                                                      "ipd": len(ds.ipd), "data_dir": str(ds.data_dir)}))
+"""
+
+
+@pytest.mark.slow
+def test_kernels_get_the_dataset_the_factory_validated(tmp_path, monkeypatch, capsys):
+    """The factory validates the data folder and keeps it: each notebook's first load_dataset
+    of that folder takes it instead of reading it again; a kernel without a factory reads it."""
+    import shutil
+
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in ("a", "b"):
+        _notebook(notebooks / f"{name}.ipynb", AHEAD)
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "tests" / "bad_data" / "ok_ipd_and_km_curves", data)
+    (data / "expected.txt").unlink()
+    monkeypatch.chdir(tmp_path)
+    for fork in ("1", "0"):
+        monkeypatch.setenv("ANALYSIS_RENDER_FORK", fork)
+        rc = render.main(["--notebooks", str(notebooks), "--data", str(data), "--out", str(tmp_path / "out"),
+                          "--force", "--jobs", "1"])
+        assert rc == 0, capsys.readouterr().err
+        for name in ("a", "b"):
+            facts = json.loads((tmp_path / "out" / name / "ahead.json").read_text())
+            assert facts["ahead"] == ([str(data.resolve())] if fork == "1" else [])
+            assert facts["taken"] and facts["ipd"] == 2 and facts["data_dir"] == str(data.resolve())

@@ -352,7 +352,11 @@ def check_ipd(ipd: pd.DataFrame, problems: list[Problem]) -> None:
     row, file = ipd.index.to_numpy(), ipd["file"].to_numpy(dtype=object)
     study, patient = texts(ipd, "study"), texts(ipd, "patient_id")
     keyed = np.flatnonzero((study != "") & (patient != ""))
-    s_code, p_code = pd.factorize(study[keyed])[0], pd.factorize(patient[keyed])[0]
+    p_code, p_ids = pd.factorize(patient[keyed])
+    if len(p_ids) == len(keyed):  # every patient_id once: no (study, patient_id) twice
+        _check_ipd_times(ipd, row, file, problems)
+        return
+    s_code = pd.factorize(study[keyed])[0]
     key = s_code * (int(p_code.max(initial=0)) + 1) + p_code  # (study, patient_id) as one number
     keys, first = np.unique(key, return_index=True)
     again = np.ones(len(key), dtype=bool)

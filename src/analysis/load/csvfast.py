@@ -92,6 +92,10 @@ def _wide_spaces(b: np.ndarray) -> bool:
     return bool(wide.any())
 
 
+_ASCII_SPACES = b" \t\x0b\x0c\x1c\x1d\x1e\x1f"
+"""The ASCII characters ``str.strip`` removes, line ends apart."""
+
+
 def _spaces_at_edges(raw: bytes, delimiter: str) -> bool:
     """Whether a cell may start or end with white space: an ASCII space character next to a
     separator, a line end, a quote or the file's ends, or any wider space at all. (The
@@ -99,6 +103,8 @@ def _spaces_at_edges(raw: bytes, delimiter: str) -> bool:
     b = np.frombuffer(raw, dtype=np.uint8)
     if not raw.isascii() and _wide_spaces(b):
         return True
+    if not any(c in raw for c in _ASCII_SPACES if c != ord(delimiter)):  # none at all (memchr each)
+        return False
     space = (b == 32) | (b == 11) | (b == 12) | ((b >= 28) & (b <= 31))
     if delimiter != "\t":
         space |= b == 9

@@ -12,16 +12,17 @@ Row numbers are the spreadsheet's: the header is row 1, the first data row is ro
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.errors
-import pandera.pandas  # noqa: F401
 
 from analysis import schemas, timing
 import analysis.load.checks as checks
@@ -29,11 +30,11 @@ import analysis.load.readers as readers
 from analysis.load.events import resolve_events
 from analysis.load.readers import MAX_FILE_BYTES, Problem, data_files_in, find_file, list_folder, read_table  # noqa: F401
 
-# pandera (~0.3 s) is imported with this module rather than in the first load_dataset, and so
-# are the backends it imports and registers on its first validate (~0.15 s more, hypothesis'
-# strategies among them): a notebook pays for them in its import cell. ``import analysis``
-# and the command line import this module only when they read data.
-pandera.pandas.DataFrameSchema({"x": pandera.pandas.Column(str)}).validate(pd.DataFrame({"x": ["x"]}))
+# pandera (~0.5 s of imports with the backends it registers on its first validate, hypothesis'
+# strategies among them) is imported only when a row may fail a check (:func:`_validate_rows`):
+# every check runs on whole columns first (:func:`_suspect_rows`), and a valid folder has no
+# such row, so ``validate``, render's kernel factory and a notebook's ``load_dataset`` of it
+# never import pandera.
 
 
 class DataValidationError(ValueError):
@@ -104,8 +105,11 @@ def validate_table(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     typed = df.copy(deep=False)  # the text cells are shared; each number column is replaced
     for col in data_file.columns:
         if col.name in numbers:
-            values = pd.Series(np.where(suspect, np.nan, numbers[col.name]), index=df.index)
-            typed[col.name] = values.round().astype("Int64") if col.kind == "int" else values
+            values = np.where(suspect, np.nan, numbers[col.name])
+            if col.kind == "int":  # as Series.round().astype("Int64") makes it (1 under the mask), without
+                empty = np.isnan(values)  # its check of every value (a suspect row is NaN: the rest are whole)
+                values = pd.arrays.IntegerArray(np.where(empty, 1, np.round(values)).astype(np.int64), empty)
+            typed[col.name] = pd.Series(values, index=df.index)
     if suspect.any():
         checked = _validate_rows(df.loc[suspect], data_file, name, problems, refs)
         for c in numbers:
@@ -147,7 +151,7 @@ def _suspect_rows(df: pd.DataFrame, missing: dict[str, np.ndarray], text: dict[s
         if col.name in numbers:
             suspect |= _bad_numbers(text[col.name], present, numbers[col.name], col)
             continue
-        given = text[col.name][present]
+        given = text[col.name][present] if long or col.kind == "id" else ()  # the cells given, when looked at
         if long and len(given) and max(map(len, given)) > schemas.MAX_TEXT_LENGTH:
             suspect[present] |= np.fromiter(map(len, given), dtype=np.int64, count=len(given)) > schemas.MAX_TEXT_LENGTH
         if col.kind == "id" and ("\n" + "\n".join(given)).find("\n" + schemas.RESERVED_ID_PREFIX) >= 0:
@@ -184,6 +188,8 @@ def _validate_rows(df: pd.DataFrame, data_file: schemas.DataFile, name: str,
     Two pandera passes: the first only reads numbers (cells that are not numbers are
     reported and blanked), the second checks everything else on the typed values.
     """
+    import pandera.errors
+
     df = df.copy()
     cols = {c.name: c for c in data_file.columns}
     numeric = [c.name for c in data_file.columns if c.kind in ("int", "float")]
@@ -377,6 +383,10 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     of the event's treatment line (events of line 0 relative to the patient's first line),
     and to calendar dates ``date_lo``/``date_best``/``date_hi`` where the chain reaches a date.
     """
+    if _AHEAD:
+        ahead = _validated_ahead(data_dir)
+        if ahead is not None:
+            return ahead
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data folder {data_dir} does not exist")
@@ -433,6 +443,87 @@ def load_dataset(data_dir: str | Path) -> Dataset:
     lines = lines.merge(sources[["source_id", "kind", "evidence_level"]], on="source_id", how="left")
     return Dataset(data_dir, sources, patients, events, lines, outcomes, ipd, km_points, km_at_risk, files, graph,
                    groups)
+
+
+# --------------------------------------------------------------------------- validated ahead
+
+
+_AHEAD: dict[Path, tuple[tuple | None, Dataset]] = {}
+"""Datasets that :func:`validate_ahead` loaded in this process (render's kernel factory) before
+it forked the process that runs now (a notebook's kernel), by resolved folder, each with the
+folder's :func:`_folder_state` from before it was read."""
+
+
+def validate_ahead(data_dir: str | Path) -> Dataset:
+    """:func:`load_dataset` of ``data_dir``, kept for the first ``load_dataset`` of the same
+    folder in this process or a process forked from it, which returns it instead of reading
+    the folder again -- if no file or folder in it has changed (size, modification time,
+    inode) since this call began reading it. Render's kernel factory validates the data folder
+    with it before it forks the notebooks' kernels, so a notebook does not read and validate
+    a million rows a second time. Raises as ``load_dataset`` does.
+
+    A load that warns or prints (a library's warning about a workbook, say) is not kept:
+    the notebook then loads the folder itself and shows what a load of it shows."""
+    import contextlib
+    import io
+    import sys
+    import warnings
+
+    folder = Path(data_dir).resolve()
+    state = _folder_state(folder)
+    said = io.StringIO()
+    with warnings.catch_warnings(record=True) as warned, contextlib.redirect_stdout(said), \
+            contextlib.redirect_stderr(said):
+        ds = load_dataset(folder)
+    for w in warned:  # where they would have gone (render's kernel factory: its log)
+        said.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
+    if said.getvalue():
+        sys.stderr.write(said.getvalue())
+    elif state is not None:
+        _AHEAD[folder] = (state, ds)
+    return ds
+
+
+def _validated_ahead(data_dir: str | Path) -> Dataset | None:
+    """The dataset :func:`validate_ahead` kept for ``data_dir`` (taken: a second
+    ``load_dataset`` reads the folder), with the paths as ``data_dir`` gives them; None when
+    none was kept or the folder changed since."""
+    try:
+        folder = Path(data_dir).resolve()
+    except (OSError, RuntimeError, TypeError):
+        return None
+    state, ds = _AHEAD.pop(folder, (None, None))
+    if ds is None or _folder_state(folder) != state:
+        return None
+    given = Path(data_dir)
+    if given != ds.data_dir:  # the same folder named another way: paths as load_dataset gives them
+        ds = dataclasses.replace(ds, data_dir=given,
+                                 files={k: given / p.relative_to(ds.data_dir) for k, p in ds.files.items()})
+    return ds
+
+
+def _folder_state(folder: Path) -> tuple | None:
+    """(path, size, modification time, inode, device) of every file and folder under
+    ``folder``; None when there is a link in it (a linked file may change without its link)
+    or it cannot be read."""
+    state = []
+    try:
+        for root, dirs, files in os.walk(folder, onerror=_raise):
+            dirs.sort()
+            for name in [*dirs, *sorted(files)]:
+                path = os.path.join(root, name)
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    return None
+                state.append((os.path.relpath(path, folder), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev))
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_ino, st.st_dev, *state)
+
+
+def _raise(exc: OSError):
+    raise exc
 
 
 def _problem_order(p: Problem):

@@ -320,7 +320,7 @@ def _read_csv_rows(path: Path, name: str, problems: list[Problem],
     text = _decode(raw, name, problems)
     if text is None:
         return None
-    delimiter = _delimiter(text.split("\n", 1)[0])
+    delimiter = _delimiter(text[:text.find("\n")] if "\n" in text else text)  # not a copy of the rest
     normalized = unicodedata.is_normalized("NFC", text)
     fast = csvfast.parse(raw, delimiter)
     if fast is not None:

@@ -16,7 +16,7 @@ cache, no machine paths) and its exit codes are described in
   notebooks, the parallel pool or the progress lines;
 - ``factory.py`` to change what the kernel factory imports for the kernels it forks, or its
   handle in the main process; ``forks.py`` is the factory process itself (its serving loop,
-  the forked kernel and validation children); ``kernels.py`` is a worker's side (the
+  the validation, the forked kernels); ``kernels.py`` is a worker's side (the
   jupyter_client provisioner of a forked kernel, the kernel started ahead, the shutdown);
 - ``html.py`` to change how machine paths are scrubbed from a report or how the executed
   notebook becomes sanitised, self-contained HTML;

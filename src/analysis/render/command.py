@@ -15,8 +15,10 @@ Guarantees:
 
 * **Data validated first.** When a notebook to be run reads the data folder with
   ``analysis.load.load_dataset`` (see :func:`reads_dataset`), the folder is validated
-  before any notebook runs (in a child of the kernel factory, which has pandas and pandera
-  imported already, else in this process). If it has problems, no notebook runs: the
+  before any notebook runs (by the kernel factory, before it forks a kernel, else in this
+  process). The kernels forked after it find the validated dataset in memory: a notebook's
+  ``load_dataset`` of the same, unchanged folder does not read it again
+  (:func:`analysis.load.validate_ahead`). If it has problems, no notebook runs: the
   ``file:row:column: message`` lines are printed (as ``python -m analysis validate`` gives
   them), the index shows them, previous reports are kept untouched, nothing is cached,
   and the exit code is 1.
@@ -101,6 +103,7 @@ from analysis.render.folders import (
     _term_path,
     cache_key,
     clean_stale,
+    count_rows,
     data_fingerprint,
     find_notebooks,
     output_lock,
@@ -204,11 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point: ``python -m analysis.render [options]``."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
-        return _worker_main()
+        _exit_now(_worker_main())
     if argv[:1] == ["--kernel-factory"]:
         from analysis.render.forks import factory_main
 
-        return factory_main()
+        _exit_now(factory_main())
     parser = argparse.ArgumentParser(prog="python -m analysis.render", description=__doc__.split("\n")[0])
     add_arguments(parser)
     try:
@@ -217,6 +220,18 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return stdout_closed()
+
+
+def _exit_now(code: int) -> None:
+    """End a worker or the kernel factory at once, its output flushed: everything it writes
+    is written and closed by then, and the main process waits for it, so tearing its
+    interpreter down (papermill and nbconvert's modules; in the factory pandas, matplotlib,
+    scipy and a validated dataset of perhaps a million rows) would only delay the end of
+    the render by tenths of a second."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def printable(text: str) -> str:
@@ -279,7 +294,7 @@ def _run(args, stream) -> int:
             clean_stale(out, manifest)
             manifest.check_targets([nb.stem for nb in notebooks])
             install_kernelspec()
-            data_fp = data_fingerprint(data_dir, rows=True)
+            data_fp = data_fingerprint(data_dir)
             for rel in data_fp.get("outside", []):
                 print(printable(f"warning: {_term_path(data_dir)}/{rel} leads outside the data folder "
                                 f"{_term_path(data_dir)} (a link); render does not read it"), file=sys.stderr)
@@ -305,12 +320,13 @@ def _run(args, stream) -> int:
             # longest first (by the previous render's time; never rendered counts as longest),
             # so the last notebook to finish does not start late
             todo = sorted((j for j in jobs if j.state == "queued"), key=lambda j: -_previous_seconds(out / j.name))
-            # The kernel factory starts first: it imports what the notebooks import (seconds
-            # of CPU, once for all kernels) and validates the data folder in a child meanwhile
-            # (a broken file then costs a second, not one failed notebook per kernel). The
-            # workers start next and import papermill; each asks the factory for a kernel at
-            # once, so kernels are ready before a notebook is assigned. No notebook runs
-            # before the data folder is found valid.
+            # The kernel factory starts first: it validates the data folder (a broken file then
+            # costs a second, not one failed notebook per kernel) and keeps the dataset for the
+            # kernels it forks, whose notebooks then need not read it again, then imports what
+            # the notebooks import (seconds of CPU, once for all kernels). The workers start
+            # next and import papermill; each asks the factory for a kernel at once, so kernels
+            # are ready before a notebook is assigned. No notebook runs before the data folder
+            # is found valid.
             jobs_n = max(1, args.jobs or os.cpu_count() or 1)
             validate = bool(todo) and any(reads_dataset(j.notebook) for j in todo)
             if todo:
@@ -318,6 +334,7 @@ def _run(args, stream) -> int:
                                          data_dir if validate else None)
             workers = _start_workers(min(jobs_n, len(todo)), out, factory)
             problems = None
+            count_rows(data_fp, data_dir)  # for the index, while the factory validates
             if validate:
                 problems = validate_data(data_dir, stream=sys.stderr, factory=factory)
             if problems is not None:
@@ -432,8 +449,8 @@ def reads_dataset(notebook: Path) -> bool:
 
 
 def validate_data(data_dir: Path, stream=None, factory: KernelFactory | None = None) -> list[str] | None:
-    """Validate ``data_dir`` as ``python -m analysis validate`` does, in a child of the kernel
-    ``factory`` when it runs (it has pandas and pandera imported already), else in this process.
+    """Validate ``data_dir`` as ``python -m analysis validate`` does: the result of the kernel
+    ``factory``'s validation when it runs, else in this process.
 
     Returns the ``file:row:column: message`` lines of every problem, or None when the data
     is valid. A loader crash (a bug, not a data problem) is reported on ``stream`` and

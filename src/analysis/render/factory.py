@@ -5,8 +5,12 @@ Starting a kernel and importing pandas, matplotlib, scipy, statsmodels, pandera 
 with them. A render therefore starts one *factory* process
 (``python -m analysis.render --kernel-factory``) next to its workers:
 
-1. it imports ``analysis.load`` and, when asked, forks a child that validates the data
-   folder (:func:`data_problems`) and writes the result to a pipe of the main process;
+1. it imports ``analysis.load`` and, when asked, validates the data folder
+   (:func:`data_problems`) and writes the result to a pipe of the main process; a valid
+   dataset stays in its memory, so a kernel forked later whose notebook loads the same,
+   unchanged folder gets it without reading and validating the folder again
+   (:func:`analysis.load.validate_ahead`: a million IPD rows are read and checked once per
+   render, not once more per notebook);
 2. it imports ipykernel and the modules the notebooks to be run import
    (:func:`preload_modules`), then freezes its heap (``gc.freeze``) so forks share it;
 3. it serves kernel requests of the workers: each request forks a child that becomes a
@@ -14,8 +18,9 @@ with them. A render therefore starts one *factory* process
    the requested folder and environment, its own session (process group), with the
    factory as its parent. A kernel is never reused: one fork per notebook.
 
-Only the imports are shared: every kernel starts from the same state, the state of a
-process that has imported these modules and run nothing else. Modules whose import
+Only the imports and the validated dataset are shared: every kernel starts from the same
+state, the state of a process that has imported these modules and validated the data folder,
+and nothing else. Modules whose import
 depends on a running IPython shell (matplotlib's inline backend) are never preloaded.
 
 Protocol (JSON lines on a Unix socket pair per worker, see :mod:`analysis.render.kernels`):
@@ -119,13 +124,15 @@ def preload_modules(notebooks: list[Path]) -> list[str]:
     return list(found)
 
 
-def data_problems(data_dir: Path) -> tuple[list[str] | None, str | None]:
+def data_problems(data_dir: Path, keep: bool = False) -> tuple[list[str] | None, str | None]:
     """Validate ``data_dir`` as ``python -m analysis validate`` does: (the ``file:row:column:
-    message`` lines of every problem or None when valid, the text of a loader crash or None)."""
-    from analysis.load import DataValidationError, load_dataset
+    message`` lines of every problem or None when valid, the text of a loader crash or None).
+    ``keep``: a valid dataset stays in this process for the kernels it forks
+    (:func:`analysis.load.validate_ahead`)."""
+    from analysis.load import DataValidationError, load_dataset, validate_ahead
 
     try:
-        load_dataset(data_dir)
+        (validate_ahead if keep else load_dataset)(data_dir)
     except DataValidationError as exc:
         return [str(p) for p in exc.problems] or [str(exc)], None
     except Exception as exc:  # noqa: BLE001 - a loader bug, reported by the caller
@@ -153,7 +160,7 @@ class KernelFactory:
     def start(cls, env: dict, preload: list[str], validate: Path | None = None) -> KernelFactory | None:
         """Start the factory with ``env`` (the workers' environment) in the working directory,
         so that its kernels see the paths a kernel started there sees; None when not
-        :func:`available`. ``validate``: a data folder to validate in a child."""
+        :func:`available`. ``validate``: a data folder to validate before any kernel is forked."""
         if not available():
             return None
         import socket
@@ -209,7 +216,7 @@ class KernelFactory:
         return worker
 
     def validation(self, timeout: float = _VALIDATION_TIMEOUT) -> tuple[list[str] | None, str | None]:
-        """The validation child's result, as :func:`data_problems`; raises
+        """The factory's validation result, as :func:`data_problems`; raises
         :class:`FactoryUnavailable` when no result came (then validate in this process)."""
         if self._validation is None:
             raise FactoryUnavailable("no validation was asked for")

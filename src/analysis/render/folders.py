@@ -137,8 +137,13 @@ def _count_rows(path: Path) -> int | None:
         raw = path.read_bytes()
     except OSError:
         return None
-    if raw.isascii() and b'"' not in raw and raw.count(b"\r") == raw.count(b"\r\n"):
-        return max(sum(1 for line in raw.split(b"\n") if line.strip(_BLANK)) - 1, 0)
+    if raw.isascii() and b'"' not in raw and (b"\r" not in raw or raw.count(b"\r") == raw.count(b"\r\n")):
+        # the lines with something left when the blank characters are taken out
+        kept = raw.translate(None, _BLANK.replace(b"\n", b""))
+        while b"\n\n" in kept:
+            kept = kept.replace(b"\n\n", b"\n")
+        lines = kept.count(b"\n") + 1 - kept.startswith(b"\n") - kept.endswith(b"\n") if kept else 0
+        return max(lines - 1, 0)
     for encoding in ("utf-8-sig", "latin-1"):
         try:
             with open(path, newline="", encoding=encoding) as fh:
@@ -164,13 +169,21 @@ def data_fingerprint(data_dir: str | Path, rows: bool = False) -> dict:
         rel = path.relative_to(data_dir).as_posix()
         digest = _file_sha256(path)
         total.update(rel.encode() + b"\0" + digest.encode() + b"\n")
-        entry = {"path": rel, "sha256": digest, "bytes": path.stat().st_size}
-        if rows:
-            entry["rows"] = _count_rows(path)
-        files.append(entry)
+        files.append({"path": rel, "sha256": digest, "bytes": path.stat().st_size})
     fingerprint = {"sha256": total.hexdigest(), "files": files}
     if outside:
         fingerprint["outside"] = outside
+    if rows:
+        count_rows(fingerprint, data_dir)
+    return fingerprint
+
+
+def count_rows(fingerprint: dict, data_dir: str | Path) -> dict:
+    """Add the number of data rows of each CSV file (``rows``, None for other files) to a
+    :func:`data_fingerprint` of ``data_dir``, and return it. Render calls it while the data
+    folder is validated: the rows are only shown in the index."""
+    for entry in fingerprint["files"]:
+        entry["rows"] = _count_rows(Path(data_dir) / entry["path"])
     return fingerprint
 
 

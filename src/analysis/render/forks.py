@@ -1,7 +1,7 @@
 """The kernel factory process (``python -m analysis.render --kernel-factory``).
 
 What it does and its protocol: :mod:`analysis.render.factory`. This module runs only in
-the factory process and its forked children (the kernels and the validation child).
+the factory process and its forked children (the kernels).
 """
 
 from __future__ import annotations
@@ -215,21 +215,18 @@ def _become_kernel(request: dict, closables: list, parent: int) -> None:
         os._exit(code)
 
 
-def _validate_child(data_dir: str, fd: int, closables: list, parent: int) -> None:
-    """In a forked child: validate ``data_dir``, write the result to ``fd``; never returns."""
-    code = 1
+def _validate(data_dir: str, fd: int) -> None:
+    """Validate ``data_dir`` in this process and write the result to ``fd`` (then closed). A
+    valid dataset stays in this process (:func:`analysis.load.validate_ahead`): the kernels
+    forked later find it when their notebook loads the same, unchanged folder."""
     try:
-        _child_setup(closables, parent)
-        problems, crash = data_problems(Path(data_dir))
+        problems, crash = data_problems(Path(data_dir), keep=True)
         data = json.dumps({"problems": problems, "crash": crash}).encode()
-        while data:
-            data = data[os.write(fd, data):]
-        code = 0
-    except BaseException:  # noqa: BLE001
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
+        with contextlib.suppress(OSError):  # the main process is gone: the factory follows
+            while data:
+                data = data[os.write(fd, data):]
     finally:
-        os._exit(code)
+        os.close(fd)  # the main process reads until it is closed
 
 
 def factory_main() -> int:
@@ -242,11 +239,8 @@ def factory_main() -> int:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     started = time.monotonic()
     if config.get("validate") is not None:
-        fd = config["validation_fd"]
-        _import_all(["analysis.load"])  # pandas and pandera, before the child forks (it reports a crash)
-        if os.fork() == 0:
-            _validate_child(config["validate"], fd, [ctl], os.getppid())
-        os.close(fd)  # the main process reads until the child closes its end
+        _import_all(["analysis.load"])  # pandas and pandera (a failed import: reported as a crash)
+        _validate(config["validate"], config["validation_fd"])
     import importlib.util
 
     import ipykernel.kernelapp  # noqa: F401

@@ -48,8 +48,20 @@ class Coded:
         """The column as an object array."""
         return self.values[self.codes] if len(self.values) else np.empty(len(self.codes), dtype=object)
 
+    def fill(self, out: np.ndarray) -> None:
+        """Write the column into ``out`` (an object array as long as the column)."""
+        if len(self.codes):
+            np.take(self.values, self.codes, out=out)
+
     def __len__(self) -> int:
         return len(self.codes)
+
+    @staticmethod
+    def concat(columns: list[Coded]) -> Coded:
+        """The columns one after another."""
+        offsets = np.cumsum([0] + [len(c.values) for c in columns[:-1]])
+        return Coded(np.concatenate([c.codes + k for c, k in zip(columns, offsets)]),
+                     _objects([v for c in columns for v in c.values]))
 
     @staticmethod
     def combine(fn, *columns: Coded) -> Coded:

@@ -245,10 +245,17 @@ def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> p
     whose ``arm`` is the curve's ``group``, else the source's one therapy. Empty when none
     says. Raises ``ValueError`` for an ``outcome_id`` that is not in cohort_outcomes.
     Each distinct (study, group, outcome_id, own value) is looked up once."""
+    return pd.DataFrame({c: v.array() for c, v in _context(rows, cohort_outcomes).items()}, index=rows.index)
+
+
+def _context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None, study: Coded | None = None,
+             group: Coded | None = None) -> dict[str, Coded]:
+    """:func:`curve_context` as codes (``disease``, ``therapy``); ``study`` and ``group``:
+    those columns' :func:`_coded_texts`, when the caller has them."""
     own = {c: _coded_texts(rows, c) for c in ("disease", "therapy")}
     co = cohort_outcomes if cohort_outcomes is not None and len(cohort_outcomes) else None
     if co is None:
-        return pd.DataFrame({c: v.array() for c, v in own.items()}, index=rows.index)
+        return own
     co = co.assign(_d=co["disease"].map(_text), _t=co["therapy"].map(_text))
     named = _coded_texts(rows, "outcome_id")
     by_id = co.drop_duplicates("outcome_id").set_index("outcome_id")
@@ -257,7 +264,8 @@ def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> p
         i = int(np.argmax(unknown))
         raise ValueError(f"individual patient data or curve row {rows.index[i]}: outcome_id "
                          f"{named.array()[i]!r} is not in cohort_outcomes")
-    study, group = _coded_texts(rows, "study"), _coded_texts(rows, "group").map(str.lower)
+    study = _coded_texts(rows, "study") if study is None else study
+    group = (_coded_texts(rows, "group") if group is None else group).map(str.lower)
     out = {}
     for col, key in (("disease", "_d"), ("therapy", "_t")):
         by_name = by_id[key].to_dict()
@@ -271,8 +279,8 @@ def curve_context(rows: pd.DataFrame, cohort_outcomes: pd.DataFrame | None) -> p
         def value(mine, n, s, g, by_name=by_name, one=one, by_arm=by_arm):
             return mine or by_name.get(n, "") or by_arm.get((s, g), "") or one.get(s, "")
 
-        out[col] = Coded.combine(value, own[col], named, study, group).array()
-    return pd.DataFrame(out, index=rows.index)
+        out[col] = Coded.combine(value, own[col], named, study, group)
+    return out
 
 
 def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
@@ -292,13 +300,22 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
     an unknown unit, an event that is not 0/1, a negative or missing time, a cause on a
     censored row or an ``outcome_id`` not in ``cohort_outcomes``.
     """
+    columns = _ipd_columns(ipd, sources, time_unit, survival_source, evidence_level, cohort_outcomes)
+    return pd.DataFrame(columns=SURVIVAL_COLUMNS) if columns is None else _frame(columns)
+
+
+def _ipd_columns(ipd: pd.DataFrame, sources: pd.DataFrame | None, time_unit: str, survival_source: str,
+                 evidence_level: str | None, cohort_outcomes: pd.DataFrame | None) -> dict | None:
+    """:func:`survival_from_ipd` as columns (:data:`SURVIVAL_COLUMNS`), texts as codes into
+    their few values (:class:`Coded`), so that curves are labelled and sources joined
+    without hashing a million texts again; None for no rows."""
     scale = unit_days(time_unit)
     need = ["study", "patient_id", "group", "time_unit", "event"]
     missing = [c for c in need if c not in ipd.columns]
     if missing:
         raise ValueError(f"individual patient data lacks column(s): {', '.join(missing)}")
     if ipd.empty:
-        return pd.DataFrame(columns=SURVIVAL_COLUMNS)
+        return None
     units = Coded.of(ipd["time_unit"]).map(str)
     bad = units.map(lambda u: u not in TIME_UNITS).array().astype(bool)
     if bad.any():
@@ -319,8 +336,10 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         i = int(np.argmax(wrong))
         raise ValueError(f"individual patient data row {ipd.index[i]}: cause must be empty when event is 0 "
                          f"(censored), found {cause.array()[i]!r}")
-    cause = np.where(censored, "", cause.map(lambda c: c or EVENT_UNSPECIFIED).array())
-    study = Coded.of(ipd["study"]).map(str)
+    cause = cause.map(lambda c: c or EVENT_UNSPECIFIED)
+    cause = Coded(np.where(censored, len(cause.values), cause.codes), _objects([*cause.values, ""]))
+    studies = Coded.of(ipd["study"])
+    study = studies.map(str)
     kind = level = Coded.constant("", len(ipd))
     if sources is not None and len(sources):
         src = sources.drop_duplicates("source_id").set_index("source_id")
@@ -328,29 +347,51 @@ def survival_from_ipd(ipd: pd.DataFrame, sources: pd.DataFrame | None = None,
         kind, level = study.map(lambda s: kinds.get(s, "")), study.map(lambda s: levels.get(s, ""))
     if evidence_level is not None:
         level = Coded.constant(evidence_level, len(ipd))
-    context = curve_context(ipd, cohort_outcomes)
-    study = study.array()
-    return pd.DataFrame({
-        "curve": "",
-        "survival_source": survival_source,
+    group = _coded_texts(ipd, "group")
+    context = _context(ipd, cohort_outcomes, studies.map(_text), group)
+    n = len(ipd)
+    return {
+        "curve": Coded.constant("", n),
+        "survival_source": Coded.constant(survival_source, n),
         "study": study,
         "source_id": study,
         "patient_id": ipd["patient_id"].astype(str).to_numpy(),
-        "line": pd.arrays.IntegerArray(np.zeros(len(ipd), dtype=np.int64), np.ones(len(ipd), dtype=bool)),
-        "group": _coded_texts(ipd, "group").array(),
-        "therapy": context["therapy"].to_numpy(dtype=object),
-        "disease": context["disease"].to_numpy(dtype=object),
-        "source_kind": kind.array(),
-        "evidence_level": level.array(),
+        "line": pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)),
+        "group": group,
+        "therapy": context["therapy"],
+        "disease": context["disease"],
+        "source_kind": kind,
+        "evidence_level": level,
         "time": t,
         "time_lo": t_lo,
         "time_hi": t_hi,
         "event": event.astype(int).to_numpy(),
-        "end": survival_source,
+        "end": Coded.constant(survival_source, n),
         "cause": cause,
-        "strata": _coded_texts(ipd, "strata").array(),
-        "time_unit": time_unit,
-    }, columns=SURVIVAL_COLUMNS)
+        "strata": _coded_texts(ipd, "strata"),
+        "time_unit": Coded.constant(time_unit, n),
+    }
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """The survival table of ``columns`` (as :func:`_ipd_columns` gives them). The text
+    columns are written straight into the one 2-D block pandas keeps them in (a million rows:
+    ~100 MB written once, not made column by column and then copied into the block)."""
+    texts = [c for c in SURVIVAL_COLUMNS if isinstance(columns[c], Coded)]
+    block = np.empty((len(texts), len(columns[texts[0]])), dtype=object)
+    for row, c in zip(block, texts):
+        columns[c].fill(row)
+    frame = pd.DataFrame(block.T, columns=texts, copy=False)
+    for i, c in enumerate(SURVIVAL_COLUMNS):
+        if c not in texts:
+            frame.insert(i, c, columns[c])
+    return frame
+
+
+def _objects(items: list) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def survival_from_reconstructed(points: pd.DataFrame, at_risk: pd.DataFrame,
@@ -364,6 +405,14 @@ def survival_from_reconstructed(points: pd.DataFrame, at_risk: pd.DataFrame,
     curve) or :func:`curve_context`; ``checks`` is the self-check of every curve (see
     :func:`analysis.survival.reconstruct.reconstruct_curves`).
     """
+    ipd, checks = _reconstructed_ipd(points, at_risk)
+    return survival_from_ipd(ipd, sources, time_unit, survival_source=RECONSTRUCTED,
+                             evidence_level=RECONSTRUCTED, cohort_outcomes=cohort_outcomes), checks
+
+
+def _reconstructed_ipd(points: pd.DataFrame, at_risk: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reconstructed patients of every curve, with the curve's ``disease``, ``therapy``
+    and ``outcome_id`` from its points, and the self-check of every curve."""
     ipd, checks = reconstruct_curves(points, at_risk)
     if len(ipd):
         extra = [c for c in ("disease", "therapy", "outcome_id") if c in points.columns]
@@ -373,8 +422,7 @@ def survival_from_reconstructed(points: pd.DataFrame, at_risk: pd.DataFrame,
             key = pd.MultiIndex.from_frame(ipd[["study", "group"]])
             for c in extra:
                 ipd[c] = per_curve[c].reindex(key).to_numpy()
-    return survival_from_ipd(ipd, sources, time_unit, survival_source=RECONSTRUCTED,
-                             evidence_level=RECONSTRUCTED, cohort_outcomes=cohort_outcomes), checks
+    return ipd, checks
 
 
 # --------------------------------------------------------------------------- curves
@@ -410,19 +458,30 @@ def assign_curves(data: pd.DataFrame, group_by=None, pool_curves: bool = False) 
     study): one curve per ``group_by`` value across all sources and studies (``"all"``
     without ``group_by``), as before issue 13.
     """
-    cols = _normalise_group_by(group_by)
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise ValueError(f"cannot group by {', '.join(map(repr, missing))}; choose among "
-                         "therapy, disease, source_kind, study, group, evidence_level, survival_source")
+    cols = _curve_columns(group_by, data.columns)
     out = data.copy(deep=False)  # the new column is the copy's own
     if not len(out):
         out["curve"] = pd.Series(dtype=object)
         return out
-    values = [Coded.of(out[c]).map(lambda v: _text(v) or NOT_STATED) for c in cols]
+    out["curve"] = _curves(lambda c: Coded.of(out[c]), cols, pool_curves, len(out)).array()
+    return out
+
+
+def _curve_columns(group_by, columns) -> list[str]:
+    cols = _normalise_group_by(group_by)
+    missing = [c for c in cols if c not in columns]
+    if missing:
+        raise ValueError(f"cannot group by {', '.join(map(repr, missing))}; choose among "
+                         "therapy, disease, source_kind, study, group, evidence_level, survival_source")
+    return cols
+
+
+def _curves(column, cols: list[str], pool_curves: bool, n: int) -> Coded:
+    """The curve of every row (see :func:`assign_curves`); ``column(name)``: that column
+    as :class:`Coded`. Each distinct combination of the values is labelled once."""
+    values = [column(c).map(lambda v: _text(v) or NOT_STATED) for c in cols]
     if pool_curves:
-        out["curve"] = Coded.combine(lambda *v: " / ".join(v), *values).array() if cols else "all"
-        return out
+        return Coded.combine(lambda *v: " / ".join(v), *values) if cols else Coded.constant("all", n)
 
     def label(src, study, group, level, *vals):  # one label per distinct curve, not per row
         skip = _INTRINSIC["cases" if src == "cases" else "other"]
@@ -430,9 +489,8 @@ def assign_curves(data: pd.DataFrame, group_by=None, pool_curves: bool = False) 
         prov = _provenance(src, study, group, level)
         return " · ".join([" / ".join(vals), prov]) if vals else prov
 
-    keys = [Coded.of(out[c]).map(_text) for c in ("survival_source", "study", "group", "evidence_level")]
-    out["curve"] = Coded.combine(label, *keys, *values).array()
-    return out
+    keys = [column(c).map(_text) for c in ("survival_source", "study", "group", "evidence_level")]
+    return Coded.combine(label, *keys, *values)
 
 
 def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "months",
@@ -445,24 +503,40 @@ def survival_data(ds, survival_sources=SURVIVAL_SOURCES, time_unit: str = "month
     if unknown:
         raise ValueError(f"survival_sources must be among {', '.join(SURVIVAL_SOURCES)}, "
                          f"found {', '.join(map(repr, unknown))}")
-    frames = []
+    parts = []  # each source's columns: texts as codes, joined and labelled without a copy of a million rows
     excluded = pd.DataFrame(columns=EXCLUDED_COLUMNS)
     checks = None
     co = getattr(ds, "cohort_outcomes", None)
     if "cases" in survival_sources and len(ds.lines):
         cases, excluded = survival_from_cases(ds, time_unit)
-        frames.append(cases)
+        parts.append({c: Coded.of(cases[c]) if cases[c].dtype == object else cases[c] for c in SURVIVAL_COLUMNS}
+                     if len(cases) else None)
     if "ipd" in survival_sources and len(ds.ipd):
-        frames.append(survival_from_ipd(ds.ipd, ds.sources, time_unit, cohort_outcomes=co))
+        parts.append(_ipd_columns(ds.ipd, ds.sources, time_unit, "ipd", None, co))
     if "reconstructed" in survival_sources and len(ds.km_curves_points):
-        rec, checks = survival_from_reconstructed(ds.km_curves_points, ds.km_curves_at_risk,
-                                                  ds.sources, time_unit, cohort_outcomes=co)
-        frames.append(rec)
-    frames = [f for f in frames if len(f)]
-    if len(frames) == 1 and frames[0].index.equals(pd.RangeIndex(len(frames[0]))):
-        data = frames[0]  # one source: no copy of a million rows
-    else:
-        data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SURVIVAL_COLUMNS)
+        ipd, checks = _reconstructed_ipd(ds.km_curves_points, ds.km_curves_at_risk)
+        parts.append(_ipd_columns(ipd, ds.sources, time_unit, RECONSTRUCTED, RECONSTRUCTED, co))
     if checks is None:
         checks = pd.DataFrame(columns=CHECK_COLUMNS)
-    return assign_curves(data, group_by, pool_curves), excluded, checks
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return assign_curves(pd.DataFrame(columns=SURVIVAL_COLUMNS), group_by, pool_curves), excluded, checks
+    cols = _curve_columns(group_by, SURVIVAL_COLUMNS)
+    columns = parts[0] if len(parts) == 1 else {c: _concat([p[c] for p in parts]) for c in SURVIVAL_COLUMNS}
+    n = len(columns["curve"])
+
+    def column(name):
+        v = columns[name]
+        return v if isinstance(v, Coded) else Coded.of(pd.Series(v))
+
+    columns["curve"] = _curves(column, cols, pool_curves, n)
+    return _frame(columns), excluded, checks
+
+
+def _concat(pieces: list):
+    """One column of several sources: codes joined when every piece is coded, else as
+    ``pd.concat`` joins them."""
+    if all(isinstance(p, Coded) for p in pieces):
+        return Coded.concat(pieces)
+    return pd.concat([pd.Series(p.array() if isinstance(p, Coded) else p) for p in pieces],
+                     ignore_index=True).array

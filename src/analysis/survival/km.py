@@ -134,6 +134,7 @@ class KMFit:
     codes: np.ndarray | None = field(repr=False, default=None, compare=False)
     """The group of every row of ``data`` (index into the sorted labels), as ``km_fit`` found it."""
     _positions: dict | None = field(repr=False, default=None, init=False, compare=False)
+    _times: dict = field(repr=False, default_factory=dict, init=False, compare=False)
 
     @property
     def conf_level(self) -> float:
@@ -158,8 +159,20 @@ class KMFit:
             order = np.argsort(codes, kind="stable")
             bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
             self._positions = {lab: order[bounds[i]:bounds[i + 1]] for i, lab in enumerate(labels)}
-        data = self.data if columns is None else self.data[[c for c in columns if c in self.data.columns]]
-        return data.iloc[self._positions.get(label, np.zeros(0, dtype=np.int64))]
+        positions = self._positions.get(label, np.zeros(0, dtype=np.int64))
+        if columns is None:
+            return self.data.iloc[positions]
+        # only these columns' rows are taken (not all of them, nor the whole columns first)
+        return pd.DataFrame({c: self.data[c].array[positions] for c in columns if c in self.data.columns},
+                            index=self.data.index[positions])
+
+    def times(self, label: str) -> pd.DataFrame:
+        """``time``, ``event``, ``time_lo``, ``time_hi`` (those of them ``data`` has) of the rows
+        of group ``label``, taken once per fit for the tables that read them (not to be
+        modified)."""
+        if label not in self._times:
+            self._times[label] = self.rows(label, ["time", "event", "time_lo", "time_hi"])
+        return self._times[label]
 
     def group(self, label: str) -> KMGroup:
         for g in self.groups:

@@ -124,7 +124,7 @@ def logrank_table(fit: KMFit, pool_curves: bool = False, strata: str | None = No
 
 def _rows(fit: KMFit, label: str) -> pd.DataFrame:
     """The times of curve ``label``: ``time``, ``event``, ``time_lo``, ``time_hi``."""
-    return fit.rows(label, ["time", "event", "time_lo", "time_hi"])
+    return fit.times(label)
 
 
 # --------------------------------------------------------------------------- competing risks
