@@ -442,7 +442,7 @@ def _same_dataset(a, b) -> None:
 def ahead_folder(tmp_path, monkeypatch):
     import shutil
 
-    from analysis import load
+    from analysis.load import dataset as load
 
     monkeypatch.setattr(load, "_AHEAD", {})
     folder = tmp_path / "data"
@@ -452,7 +452,7 @@ def ahead_folder(tmp_path, monkeypatch):
 
 
 def test_a_folder_validated_ahead_is_loaded_once_as_load_dataset_loads_it(ahead_folder, monkeypatch):
-    from analysis import load
+    from analysis.load import dataset as load
 
     kept = load.validate_ahead(ahead_folder)
     monkeypatch.chdir(ahead_folder.parent)
@@ -467,7 +467,7 @@ def test_a_load_that_warns_or_prints_is_not_kept(ahead_folder, monkeypatch, caps
     """The notebook then loads the folder itself and shows the warning as a load shows it."""
     import warnings
 
-    from analysis import load
+    from analysis.load import dataset as load
 
     real = load.load_dataset
 
@@ -485,7 +485,7 @@ def test_a_folder_changed_after_validation_is_read_again(ahead_folder, change):
     import os
     import time
 
-    from analysis import load
+    from analysis.load import dataset as load
 
     kept = load.validate_ahead(ahead_folder)
     ipd = ahead_folder / "ipd" / "trial.csv"

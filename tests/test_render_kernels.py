@@ -280,7 +280,7 @@ def test_a_forked_kernel_gives_the_outputs_of_a_fresh_one(tmp_path, monkeypatch,
 AHEAD = """\
 import json, shutil
 from pathlib import Path
-from analysis import load
+from analysis.load import dataset as load
 ahead = [str(p) for p in load._AHEAD]
 ds = load.load_dataset(data_dir)
 Path(output_dir, "ahead.json").write_text(json.dumps({"ahead": ahead, "taken": not load._AHEAD,

@@ -17,7 +17,9 @@ file                open it to change
 ``events.py``       dates and offsets to times (days from the patient's anchor), treatment lines.
 ``dataset.py``      :func:`load_dataset` (the one call the notebooks make): reads, validates
                     with the pandera schemas of :mod:`analysis.schemas`, runs the checks;
-                    :func:`check_quotes` for ``validate --sources-text``.
+                    :func:`check_quotes` for ``validate --sources-text``; :func:`validate_ahead`
+                    (render's kernel factory: a dataset validated once, taken by the
+                    notebook's first ``load_dataset`` of the unchanged folder).
 ``digitized.py``    ``python -m analysis import-km``: digitised Kaplan-Meier curves
                     (WebPlotDigitizer, two columns, Guyot's pair) into ``km_curves/``.
 =================== ==========================================================================
@@ -26,6 +28,7 @@ Row numbers are the spreadsheet's: the header is row 1, the first data row is ro
 """
 
 from analysis.load.dataset import (MAX_FILE_BYTES, Dataset, DataValidationError, Problem, check_quotes,  # noqa: F401
-                                   load_dataset)
+                                   load_dataset, validate_ahead)
 
-__all__ = ["MAX_FILE_BYTES", "Dataset", "DataValidationError", "Problem", "check_quotes", "load_dataset"]
+__all__ = ["MAX_FILE_BYTES", "Dataset", "DataValidationError", "Problem", "check_quotes", "load_dataset",
+           "validate_ahead"]
