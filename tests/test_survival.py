@@ -672,3 +672,43 @@ def test_numbers_beside_cohort_statements_at_one_time_do_not_overlap():
     y = v * per_unit + lifts
     assert lifts[0] == 0 and lifts[3] == 0 and lifts[4] == 0
     assert y[0] - y[1] == pytest.approx(8.0) and y[1] - y[2] == pytest.approx(8.0)
+
+
+def test_cohort_statement_key_columns_never_run_into_each_other():
+    """A long study, arm and endpoint still leave the key's left column short of the right one:
+    the arm is shortened further (to at least 8 characters) so each line fits its column."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.style import apply_style
+    from analysis.survival.plot import KEY_LINE_CHARS
+
+    apply_style()
+    fit = sv.km_fit(read_ref("aml").assign(evidence_level="rct", survival_source="ipd"), "group", time_unit="months")
+    long_arm = "myeloablative autologous haematopoietic stem-cell transplantation after CD34 selection"
+    coded = pd.DataFrame([{"outcome_id": f"O{i}", "source_id": "S1", "study": f"Shevchenko-Kuznetsova 20{i:02d} cohort",
+                           "arm": long_arm, "arm_role": "control" if i % 3 == 0 else "intervention",
+                           "disease": "MS", "therapy": "HSCT", "design": "uncontrolled_cohort",
+                           "outcome": "progression", "time_value": 6.0 * (i + 1), "time_unit": "months",
+                           "time_qualifier": "about", "proportion": 0.17, "events": np.nan, "total": 1234,
+                           "total_qualifier": np.nan, "approximate": False} for i in range(12)])
+    sources = pd.DataFrame({"source_id": ["S1"], "evidence_level": ["uncontrolled_study"]})
+    stmts = sv.cohort_statements(coded, sources, "months")
+    assert len(stmts) == 12
+    fig = sv.plot_km(fit, ticks=[0, 24, 48, 72], statements=stmts)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    key = [t for ax in fig.axes for t in ax.texts if t.get_text().startswith("1. ")]
+    assert len(key) == 1
+    right = [t for t in key[0].axes.texts if t.get_text().startswith("7. ")]
+    assert len(right) == 1
+    lines = key[0].get_text().splitlines() + right[0].get_text().splitlines()
+    assert max(map(len, lines)) <= KEY_LINE_CHARS
+    entries = " ".join(" ".join(lines).split()).split(" (no CI)")[:-1]  # wrapped lines joined
+    assert len(entries) == 12
+    assert all("…" in e and "83% at about" in e and "n=1234" in e for e in entries)  # shortened, numbers kept
+    assert sum("control arm" in e for e in entries) == 4
+    assert key[0].get_window_extent(renderer).x1 < right[0].get_window_extent(renderer).x0
+    plt.close(fig)

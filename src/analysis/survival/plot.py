@@ -284,6 +284,18 @@ def _label_lifts(ax, t: np.ndarray, v: np.ndarray, gap_pt: float = 8.0) -> np.nd
     return lifts
 
 
+#: characters in one line of the cohort statements' key, two columns side by side (6.8 pt
+#: on the figure's width): a long study and arm are shortened (to 12 characters at least), and
+#: a line still longer is wrapped, so it never runs into the next column
+KEY_LINE_CHARS = 78
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, cut at a word when it can be, "…" at the end."""
+    cut = textwrap.shorten(text, width, placeholder="…")  # white space collapsed, as it was always shown
+    return cut if cut != "…" else text[:width - 1] + "…"
+
+
 def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
     """Cohort statements "X % at T" on a survival scale of their own: a hollow marker per
     endpoint (:data:`ENDPOINT_MARKERS`), its exact interval where counts are given, a number
@@ -308,10 +320,13 @@ def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
         ci = f" [{s['ci_lower']:.0%}-{s['ci_upper']:.0%}]" if not np.isnan(s["ci_lower"]) else " (no CI)"
         when = "about " if _text(s["time_qualifier"]) == "about" else ""
         n = f", n={int(s['total'])}" if not pd.isna(s["total"]) else ""
-        arm = textwrap.shorten(_text(s["arm"]), 26, placeholder="…") + (", control arm" if control else "")
-        key.append(f"{i}. {textwrap.shorten(_text(s['study']), 24, placeholder='…')} ({arm}{n}): "
-                   f"{ENDPOINT_ABBREVIATIONS.get(_text(s['outcome']), s['endpoint'])} {v:.0%} at {when}"
-                   f"{t:.4g} {_UNIT_SHORT.get(unit, unit)}{ci}")
+        tail = (f"{n}): {ENDPOINT_ABBREVIATIONS.get(_text(s['outcome']), s['endpoint'])} {v:.0%} at {when}"
+                f"{t:.4g} {_UNIT_SHORT.get(unit, unit)}{ci}")
+        role = ", control arm" if control else ""
+        free = KEY_LINE_CHARS - len(f"{i}.  (") - len(tail) - len(role)  # for the study and its arm
+        study = _shorten(_text(s["study"]), min(24, max(12, free // 2)))
+        arm = _shorten(_text(s["arm"]), min(26, max(12, free - len(study))))
+        key.append(textwrap.fill(f"{i}. {study} ({arm}{role}{tail}", KEY_LINE_CHARS, subsequent_indent="      "))
     _survival_axis(ax)
     ax.set_ylabel("Cohort\nstatements (%)")
     ax.tick_params(labelbottom=False)
