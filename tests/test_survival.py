@@ -682,10 +682,8 @@ def test_cohort_statement_key_columns_never_run_into_each_other():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.style import apply_style
     from analysis.survival.plot import KEY_LINE_CHARS
 
-    apply_style()
     fit = sv.km_fit(read_ref("aml").assign(evidence_level="rct", survival_source="ipd"), "group", time_unit="months")
     long_arm = "myeloablative autologous haematopoietic stem-cell transplantation after CD34 selection"
     coded = pd.DataFrame([{"outcome_id": f"O{i}", "source_id": "S1", "study": f"Shevchenko-Kuznetsova 20{i:02d} cohort",

@@ -614,10 +614,12 @@ def test_text_from_data_is_drawn_literally(ds, tmp_path):
 
 
 def test_follow_up_not_reported_marker_is_the_mathtext_question_mark_without_mathtext():
+    import matplotlib as mpl
     from matplotlib.markers import MarkerStyle
 
     ours = tl.mark_style(tl.FOLLOWUP_NOT_REPORTED)["marker"]
-    ref = MarkerStyle("$?$")
+    with mpl.rc_context({"text.parse_math": True}):  # the house style turns mathtext off for data text
+        ref = MarkerStyle("$?$")
     a = ours.get_path().transformed(ours.get_transform())
     b = ref.get_path().transformed(ref.get_transform())
     assert (a.codes == b.codes).all()
