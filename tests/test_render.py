@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from analysis import render
 from analysis.render import command, folders, jobs
 from analysis.render import html as render_html
+from small_notebooks import write_notebook as _notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
@@ -762,18 +763,6 @@ def test_same_failure_of_several_notebooks_is_printed_once(tmp_path):
     assert text.splitlines()[-1].startswith("  b.ipynb: previous report kept: ")
     single = command._failure_text(jobs[:1], tmp_path)
     assert single.splitlines()[0] == "FAILED a.ipynb, cell 5 of 9: DataValidationError"
-
-
-def _notebook(path: Path, *sources: str) -> None:
-    """A notebook whose first cell is the ``parameters`` cell (data_dir, output_dir)."""
-    render_html._fast_nbformat_import()
-    import nbformat
-
-    cells = [nbformat.v4.new_code_cell('data_dir = "data"\noutput_dir = "out"', metadata={"tags": ["parameters"]})]
-    cells += [nbformat.v4.new_code_cell(src) for src in sources]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                        "language": "python"}})
-    nbformat.write(nb, path)
 
 
 @pytest.mark.slow

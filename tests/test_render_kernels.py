@@ -18,7 +18,7 @@ import pytest
 
 from analysis import render
 from analysis.render import factory
-from analysis.render import html as render_html
+from small_notebooks import write_notebook as _notebook
 
 pytestmark = pytest.mark.skipif(not factory.available(), reason="the kernel factory needs Linux")
 
@@ -41,18 +41,6 @@ Path(output_dir, "kernel.json").write_text(json.dumps(facts))
 with open(Path(data_dir).parent / "kernels.txt", "a") as fh:
     fh.write(f"{os.getpid()}\\n")
 """
-
-
-def _notebook(path: Path, *sources: str) -> None:
-    """A notebook whose first cell is the ``parameters`` cell (data_dir, output_dir)."""
-    render_html._fast_nbformat_import()
-    import nbformat
-
-    cells = [nbformat.v4.new_code_cell('data_dir = "data"\noutput_dir = "out"', metadata={"tags": ["parameters"]})]
-    cells += [nbformat.v4.new_code_cell(src) for src in sources]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                        "language": "python"}})
-    nbformat.write(nb, path)
 
 
 def _alive(pid: int) -> bool:

@@ -73,6 +73,18 @@ _GROUP_CYCLE = [
 ]
 
 
+def clip(text: str, width: int, *, at_word: bool = False) -> str:
+    """``text`` in at most ``width`` characters, "…" as the last when cut. ``at_word``: white
+    space collapsed and the cut made at a word where one fits (a single long word is cut)."""
+    if at_word:
+        import textwrap
+
+        cut = textwrap.shorten(text, width, placeholder="…")
+        if cut != "…":
+            return cut
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def group_colors(groups) -> dict:
     """Stable colour per group label: sorted labels take the Okabe-Ito cycle in order."""
     labels = sorted({str(g) for g in groups})

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.schemas import HIGHER_IS_BETTER, evidence_words
-from analysis.style import EVIDENCE_COLORS, OKABE_ITO
+from analysis.style import EVIDENCE_COLORS, OKABE_ITO, clip
 
 MEASURE_LABELS = {"RR": "Risk ratio", "OR": "Odds ratio", "RD": "Risk difference"}
 AXIS_LABELS = {"RR": "Risk ratio, intervention / control (log scale)",
@@ -113,7 +113,7 @@ def _arms_text(r, width: int = 92) -> str:
         tail += f", at {float(v):g} {u}"
     tail += f" · {evidence_words(r.get('evidence_level'))}"
     arms = f"{arm(r.get('arm_int'), 'intervention')} vs {arm(r.get('arm_ctl'), 'control')}"
-    return _clip(arms, max(20, width - len(tail))) + tail
+    return clip(arms, max(20, width - len(tail))) + tail
 
 
 def comparison_forest(table: pd.DataFrame, pooled: pd.DataFrame | None = None, *, placement=None,
@@ -144,7 +144,7 @@ def comparison_forest(table: pd.DataFrame, pooled: pd.DataFrame | None = None, *
                         else (r.get("pi_lower"), r.get("pi_upper")))]
     lo, hi = _limits(values, measure)
     null = 0.0 if measure == "RD" else 1.0
-    axis_in, head_in, title_in = 0.95, 0.5, 0.55
+    axis_in, title_in = 0.95, 0.55
     notes = _footnotes(pooled, measure, min_studies)
     notes_in = 0.2 + 0.17 * len(notes) + 0.3
     def drawn(rows):
@@ -201,7 +201,7 @@ def comparison_forest(table: pd.DataFrame, pooled: pd.DataFrame | None = None, *
             if kind == "header":
                 ax.text(X_LABEL, y, r["label"], ha="left", fontweight="bold", **put)
             elif kind == "study":
-                ax.text(X_LABEL + 0.005, y, _clip(str(r["study"]), 52), ha="left", **put)
+                ax.text(X_LABEL + 0.005, y, clip(str(r["study"]), 52), ha="left", **put)
                 ax.text(X_INT, y, _counts(r["events_int"], r["total_int"]), ha="right", **put)
                 ax.text(X_CTL, y, _counts(r["events_ctl"], r["total_ctl"]), ha="right", **put)
                 color = EVIDENCE_COLORS.get(str(r.get("evidence_level")), OKABE_ITO["grey"])
@@ -275,10 +275,6 @@ OUTCOME_NAMES = {
     "severe_adverse_event": "Severe adverse events", "treatment_related_death": "Treatment-related deaths",
     "overall_survival": "Overall survival", "event_free_survival": "Event-free survival",
 }
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _footnotes(pooled: pd.DataFrame, measure: str, min_studies: int) -> list[str]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis.forest.notes import DIAMONDS, diamonds_text, squares_text
 from analysis.schemas import evidence_words
-from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS
+from analysis.style import EVIDENCE_COLORS, OKABE_ITO, STATUS_COLORS, clip
 from analysis.timing import amount
 
 ROW_HEIGHT_IN = 0.24
@@ -396,7 +396,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
         elif k == "header":
             put(x_label, y, r.label, ha="left", fontweight="bold")
         elif k in ("study", "nocount"):
-            put(x_label + 0.005, y, _clip(r.label, 42), ha="left")
+            put(x_label + 0.005, y, clip(r.label, 42), ha="left")
             put(x_evid, y, r.evidence, ha="left", color="0.25")
             put(x_counts, y, r.counts, ha="right")
             if k == "study":
@@ -430,7 +430,7 @@ def _draw(rows: list[Row], *, title: str, ci_label: str, show_weights: bool, foo
             put(x_right, y, r.right, ha="right", color="0.2")
             pi_bars.append([(r.lo, y - 0.14), (r.hi, y - 0.14), (r.hi, y + 0.14), (r.lo, y + 0.14)])
         elif k == "definition":
-            put(x_label + 0.02, y, _clip(r.label, 150), ha="left", fontsize=fs - 1, style="italic",
+            put(x_label + 0.02, y, clip(r.label, 150), ha="left", fontsize=fs - 1, style="italic",
                 color="0.3")
         elif k in ("het", "note"):
             put(x_label + 0.005, y, r.label, ha="left", fontsize=fs - 0.5, style="italic",
@@ -508,10 +508,6 @@ def _text_width(text: str, size: float) -> float:
     from matplotlib.textpath import text_to_path
 
     return text_to_path.get_text_width_height_descent(text, FontProperties(size=size), ismath=False)[0]
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _footnotes(rows: list[Row], ci_method: str, pooling=None) -> list[str]:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from analysis.schemas import evidence_words
 from analysis.timing import amount
-from analysis.style import OKABE_ITO, RC, TICK_STEPS_SURVIVAL, group_colors
+from analysis.style import OKABE_ITO, RC, TICK_STEPS_SURVIVAL, clip, group_colors
 from analysis.survival.km import KMFit, _text, at_risk_table, km_landmarks, km_summary
 from analysis.survival.text import (COMPARISON_RULE, ci_text, followup_text, logrank_text,
                                     median_text, turnbull_text)
@@ -290,12 +290,6 @@ def _label_lifts(ax, t: np.ndarray, v: np.ndarray, gap_pt: float = 8.0) -> np.nd
 KEY_LINE_CHARS = 78
 
 
-def _shorten(text: str, width: int) -> str:
-    """``text`` in at most ``width`` characters, cut at a word when it can be, "…" at the end."""
-    cut = textwrap.shorten(text, width, placeholder="…")  # white space collapsed, as it was always shown
-    return cut if cut != "…" else text[:width - 1] + "…"
-
-
 def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
     """Cohort statements "X % at T" on a survival scale of their own: a hollow marker per
     endpoint (:data:`ENDPOINT_MARKERS`), its exact interval where counts are given, a number
@@ -324,8 +318,8 @@ def _draw_points(ax, key_ax, points: pd.DataFrame, unit: str) -> None:
                 f"{t:.4g} {_UNIT_SHORT.get(unit, unit)}{ci}")
         role = ", control arm" if control else ""
         free = KEY_LINE_CHARS - len(f"{i}.  (") - len(tail) - len(role)  # for the study and its arm
-        study = _shorten(_text(s["study"]), min(24, max(12, free // 2)))
-        arm = _shorten(_text(s["arm"]), min(26, max(12, free - len(study))))
+        study = clip(_text(s["study"]), min(24, max(12, free // 2)), at_word=True)
+        arm = clip(_text(s["arm"]), min(26, max(12, free - len(study))), at_word=True)
         key.append(textwrap.fill(f"{i}. {study} ({arm}{role}{tail}", KEY_LINE_CHARS, subsequent_indent="      "))
     _survival_axis(ax)
     ax.set_ylabel("Cohort\nstatements (%)")
